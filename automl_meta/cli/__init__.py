@@ -1,0 +1,68 @@
+"""The `automl` command: a thin layer over the library.
+
+Every error of ours (and every usage error) becomes one line on stderr and exit code 2;
+`--debug` shows the traceback instead. Ctrl-C exits with 130.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from automl_meta.cli.fit import fit
+from automl_meta.cli.predict import predict
+
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+
+
+class _OneLineErrors(click.Group):
+    """A click group that reports errors in one line instead of usage text or tracebacks."""
+
+    def main(self, args=None, prog_name=None, **extra):
+        args = list(sys.argv[1:] if args is None else args)
+        debug = "--debug" in args
+        try:
+            super().main(args=args, prog_name=prog_name, standalone_mode=False, **extra)
+        except click.exceptions.Exit as exc:
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            fail(exc.format_message(), debug)
+        except (click.Abort, KeyboardInterrupt):
+            click.echo("Interrupted.", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+        except Exception as exc:
+            from automl_meta.errors import AutoMLMetaError
+
+            if debug:
+                raise
+            if isinstance(exc, AutoMLMetaError):
+                fail(str(exc), debug)
+            click.echo(f"Error: unexpected {type(exc).__name__}: {exc} (rerun with --debug "
+                       "for the traceback)", err=True)
+            sys.exit(1)
+        sys.exit(0)
+
+
+def fail(message: str, debug: bool = False) -> None:
+    """Print one error line and exit 2."""
+    click.echo("Error: " + " ".join(message.split()), err=True)
+    sys.exit(EXIT_BAD_INPUT)
+
+
+@click.group(cls=_OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
+@click.version_option(package_name="automl-meta")
+def main(debug: bool) -> None:
+    """AutoML that starts from what worked on similar past tasks.
+
+    \b
+    automl fit data.csv                         # target = last column
+    automl fit data.csv --target y --time-budget 300 --output model.pkl
+    automl predict model.pkl new.csv --output predictions.csv
+    """
+
+
+main.add_command(fit)
+main.add_command(predict)

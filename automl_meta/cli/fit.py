@@ -1,0 +1,61 @@
+"""`automl fit`: search a table for the best pipeline within a time budget and export it."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import click
+
+from automl_meta.cli.options import seed_option, target_option, task_option
+
+
+def _positive(ctx, param, value):
+    if value is not None and not value > 0:
+        raise click.BadParameter(f"must be a positive number. Got {value} instead.", ctx, param)
+    return value
+
+
+@click.command()
+@click.argument("data", type=click.Path(dir_okay=True, path_type=str))
+@target_option
+@task_option
+@click.option("--metric", default=None, help="Metric to optimise. Default: roc_auc (binary), "
+              "log_loss (multiclass), rmse (regression).")
+@click.option("--time-budget", type=float, default=60.0, show_default=True, callback=_positive,
+              help="Seconds for the whole run, final refit included.")
+@click.option("--max-trials", type=int, default=None, callback=_positive,
+              help="Stop after this many trials (default: only the time budget stops).")
+@seed_option
+@click.option("--output", "-o", default="model.pkl", show_default=True,
+              help="Model file to write; a JSON summary is written beside it (.json).")
+@click.option("--n-jobs", type=int, default=-1, show_default=True,
+              help="Trials evaluated in parallel (-1: one per CPU core).")
+@click.option("--strategy", default="random", show_default=True, help="How configs are proposed.")
+@click.option("--quiet", "-q", is_flag=True, help="Print only the result line.")
+def fit(data, target, task, metric, time_budget, max_trials, seed, output, n_jobs, strategy, quiet):
+    """Find the best model for DATA (CSV, TSV, .gz or parquet) and save it as a pickle."""
+    started_at = time.monotonic()
+    from automl_meta.cli.report import Progress, leaderboard_text
+    from automl_meta.data import load_table
+    from automl_meta.export import check_writable, save_fit
+    from automl_meta.search import FitSettings, fit as run_fit
+
+    settings = FitSettings(metric=metric, time_budget=time_budget, max_trials=max_trials,
+                           seed=seed, n_jobs=n_jobs, strategy=strategy)
+    settings.validate()
+    check_writable(output)
+    dataset = load_table(data, target=target, task=task, n_folds=settings.n_folds)
+    progress = Progress(quiet=quiet)
+    progress.start(dataset)
+    result = run_fit(dataset, settings, on_trial=progress.update, started_at=started_at)
+    progress.finish()
+    model_path, summary_path = save_fit(result, dataset, settings, output)
+    if not quiet:
+        click.echo(leaderboard_text(result))
+    best = result.best.scores[result.metric]
+    click.echo(f"best {result.metric} {best:.4f} ({result.best.config['family']}) -> {model_path} "
+               f"(+ {summary_path.name}), {result.seconds:.1f} s")
+    if result.interrupted:
+        click.echo("Interrupted: saved the best pipeline found so far.", err=True)
+        sys.exit(130)

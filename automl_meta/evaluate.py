@@ -1,0 +1,115 @@
+"""Evaluate one config on a dataset by cross-validation; never raises for a bad fit.
+
+A trial that raises is recorded as `failed` (or `memout` for MemoryError) with its error
+text, as SMAC records a crashed run: the search goes on. Time limits are enforced one
+level up, by `runner`, which runs this in a worker process it can kill.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import traceback
+import warnings
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+from sklearn.model_selection import KFold, StratifiedKFold
+
+from automl_meta.data import Dataset
+from automl_meta.metrics import all_scores
+from automl_meta.space import SearchSpace, config_id
+
+STATUSES = ("ok", "failed", "timeout", "memout")
+
+
+@dataclass
+class Trial:
+    """One evaluation of a config: every metric, timings, status and error text."""
+
+    index: int
+    config: dict
+    config_id: str
+    status: str
+    scores: dict[str, float] = field(default_factory=dict)
+    fit_seconds: float = 0.0
+    predict_seconds: float = 0.0
+    error: str = ""
+    source: str = ""
+    oof: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    def to_dict(self) -> dict:
+        """JSON-able record (without the out-of-fold predictions)."""
+        d = asdict(self)
+        d.pop("oof")
+        d["scores"] = {k: (None if not math.isfinite(v) else v) for k, v in self.scores.items()}
+        return d
+
+
+def make_folds(y: np.ndarray, task_type: str, n_folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Stratified folds for classification, shuffled plain folds for regression."""
+    if task_type == "regression":
+        splitter = KFold(n_splits=n_folds, shuffle=True, random_state=seed)
+    else:
+        splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "least populated class has fewer members than folds"
+        return [(tr, te) for tr, te in splitter.split(np.zeros(len(y)), y)]
+
+
+def predict_matrix(model, X, task_type: str, classes: tuple) -> np.ndarray:
+    """Predictions aligned to `classes` (probability columns), or values for regression."""
+    if task_type == "regression":
+        return np.asarray(model.predict(X), dtype=float)
+    proba = np.asarray(model.predict_proba(X), dtype=float)
+    out = np.zeros((len(proba), len(classes)))
+    position = {c: i for i, c in enumerate(classes)}
+    for j, c in enumerate(model.classes_):
+        out[:, position[str(c)]] = proba[:, j]
+    return out
+
+
+def evaluate(config: dict, dataset: Dataset, space: SearchSpace,
+             folds: list[tuple[np.ndarray, np.ndarray]], seed: int = 0, index: int = 0) -> Trial:
+    """Cross-validate `config`: out-of-fold predictions, all metrics, fit/predict seconds."""
+    trial = Trial(index=index, config=config, config_id=config_id(config), status="ok")
+    n_out = len(dataset.classes) if dataset.task_type != "regression" else None
+    oof = np.zeros((dataset.n_rows, n_out) if n_out else dataset.n_rows)
+    try:
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            for train, test in folds:
+                model = space.to_pipeline(config, dataset.numeric, dataset.categorical, seed=seed)
+                start = time.perf_counter()
+                model.fit(dataset.X.iloc[train], dataset.y[train])
+                trial.fit_seconds += time.perf_counter() - start
+                start = time.perf_counter()
+                oof[test] = predict_matrix(model, dataset.X.iloc[test], dataset.task_type,
+                                           dataset.classes)
+                trial.predict_seconds += time.perf_counter() - start
+    except MemoryError:
+        trial.status, trial.error = "memout", "MemoryError: the fit ran out of memory"
+        return trial
+    except Exception as exc:  # any estimator error is a failed trial, not a crash
+        trial.status, trial.error = "failed", _error_text(exc)
+        return trial
+    if not np.all(np.isfinite(oof)):
+        trial.status, trial.error = "failed", "the model predicted NaN or infinite values"
+        return trial
+    trial.scores = all_scores(dataset.task_type, dataset.y, oof, dataset.classes)
+    trial.oof = oof
+    return trial
+
+
+def _error_text(exc: BaseException) -> str:
+    last = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
+    where = f" (at {last[0].filename.rsplit('/', 1)[-1]}:{last[0].lineno})" if last else ""
+    return f"{type(exc).__name__}: {exc}"[:2000] + where
+
+
+def refit(config: dict, dataset: Dataset, space: SearchSpace, seed: int = 0):
+    """Fit the config's pipeline on every row (the model that is exported)."""
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        model = space.to_pipeline(config, dataset.numeric, dataset.categorical, seed=seed)
+        return model.fit(dataset.X, dataset.y)

@@ -1,0 +1,151 @@
+"""The exported model file: a plain scikit-learn Pipeline, its summary, and predicting with it.
+
+The pickle holds only scikit-learn / numpy / pandas objects, so it loads where automl_meta
+is not installed. What `automl predict` needs to prepare a new table the way `fit` did
+(the feature schema, the target, the classes) rides along as a dict attribute
+`automl_meta_` of the Pipeline: plain data, no class of ours.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from automl_meta.data import Dataset, FeatureSchema, prepare_features, read_raw
+from automl_meta.errors import InvalidDataError, InvalidParameterError
+
+METADATA_ATTR = "automl_meta_"
+FORMAT_VERSION = 1
+
+
+def check_writable(path: str | Path) -> Path:
+    """Fail early (before any search) when the output file cannot be written."""
+    path = Path(path)
+    if path.is_dir():
+        raise InvalidParameterError(f"The output path '{path}' is a directory; give a file name.")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise InvalidParameterError(f"Cannot write '{path}': the folder '{parent}' does not exist.")
+    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise InvalidParameterError(f"Cannot write '{path}': permission denied.")
+    return path
+
+
+def write_atomic(path: str | Path, data: bytes) -> None:
+    """Write to a temporary file beside `path`, then rename: never a half-written file."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def model_metadata(dataset: Dataset, metric: str, config: dict, space_version: str) -> dict:
+    """What predict needs besides the pipeline, as plain data."""
+    return {"format_version": FORMAT_VERSION, "target": dataset.target,
+            "task_type": dataset.task_type, "classes": list(dataset.classes),
+            "schema": dataset.schema.to_dict(), "metric": metric, "config": config,
+            "space_version": space_version}
+
+
+def save_model(path: str | Path, model, metadata: dict) -> None:
+    """Attach the metadata to the pipeline and pickle it atomically to `path`."""
+    setattr(model, METADATA_ATTR, metadata)
+    write_atomic(path, pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def write_json(path: str | Path, obj: dict) -> None:
+    write_atomic(path, (json.dumps(obj, indent=2, default=_json_default) + "\n").encode())
+
+
+def _json_default(value):
+    if isinstance(value, (np.integer, np.floating)):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def load_model(path: str | Path):
+    """Load a model file written by `save_model`; a clear error for anything else."""
+    path = Path(path)
+    if not path.is_file():
+        raise InvalidDataError(f"Model file not found: '{path}'.")
+    try:
+        with path.open("rb") as fh:
+            model = pickle.load(fh)
+    except Exception as exc:  # unpickling raises many types for a wrong file
+        raise InvalidDataError(f"'{path}' is not a model file written by `automl fit`: {exc}") from exc
+    if not isinstance(getattr(model, METADATA_ATTR, None), dict):
+        raise InvalidDataError(f"'{path}' is not a model file written by `automl fit`.")
+    return model
+
+
+def predict_table(model, path: str | Path, proba: bool = False) -> tuple[pd.DataFrame, list[str]]:
+    """Predict every row of a table with an exported model; return predictions and warnings."""
+    meta = getattr(model, METADATA_ATTR)
+    schema = FeatureSchema.from_dict(meta["schema"])
+    raw = read_raw(path)
+    missing = [c for c in schema.raw_columns if c not in raw.columns]
+    if missing:
+        raise InvalidDataError(
+            f"The table lacks {len(missing)} column(s) the model was trained on: "
+            + ", ".join(repr(c) for c in missing[:20]) + ".")
+    known = set(schema.raw_columns) | set(schema.dropped) | {meta["target"]}
+    extra = [c for c in raw.columns if c not in known]
+    warnings = [f"ignored {len(extra)} column(s) not seen in fit: "
+                + ", ".join(repr(c) for c in extra[:20])] if extra else []
+    X, prep_warnings = prepare_features(raw, schema)
+    if meta["task_type"] == "regression" or not proba:
+        out = pd.DataFrame({meta["target"]: model.predict(X)})
+    else:
+        probabilities = model.predict_proba(X)
+        out = pd.DataFrame(probabilities, columns=[f"proba_{c}" for c in model.classes_])
+        out.insert(0, meta["target"], np.asarray(model.classes_)[np.argmax(probabilities, axis=1)])
+    return out, warnings + prep_warnings
+
+
+def fit_summary(result, dataset: Dataset, settings) -> dict:
+    """The JSON summary written beside the model: data, settings, best, leaderboard."""
+    from dataclasses import asdict
+
+    import sklearn
+
+    from automl_meta import __version__
+
+    return {
+        "automl_meta_version": __version__, "sklearn_version": sklearn.__version__,
+        "data": {"name": dataset.name, "rows": dataset.n_rows, "search_rows": result.n_search_rows,
+                 "target": dataset.target, "task_type": dataset.task_type,
+                 "classes": list(dataset.classes), "schema": dataset.schema.to_dict(),
+                 "warnings": list(dataset.warnings)},
+        "settings": asdict(settings), "metric": result.metric,
+        "best": result.best.to_dict(), "interrupted": result.interrupted,
+        "refit": {k: v for k, v in result.refit.items() if k != "trial"},
+        "seconds": round(result.seconds, 3),
+        "trials": {s: sum(t.status == s for t in result.trials)
+                   for s in ("ok", "failed", "timeout", "memout")},
+        "leaderboard": [t.to_dict() for t in result.leaderboard()],
+    }
+
+
+def save_fit(result, dataset: Dataset, settings, output: str | Path) -> tuple[Path, Path]:
+    """Write the model pickle and its JSON summary (same name, .json); return both paths."""
+    from automl_meta.space import SPACE_VERSION
+
+    output = Path(output)
+    summary_path = output.with_suffix(".json")
+    save_model(output, result.model, model_metadata(dataset, result.metric, result.best.config,
+                                                    SPACE_VERSION))
+    write_json(summary_path, fit_summary(result, dataset, settings))
+    return output, summary_path

@@ -1,0 +1,84 @@
+"""Metrics by task type: which exist, which way is better, and computing them all at once."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+from sklearn import metrics as skm
+
+from automl_meta.errors import InvalidParameterError
+
+METRICS = {
+    "binary": ("roc_auc", "accuracy", "balanced_accuracy", "log_loss"),
+    "multiclass": ("log_loss", "accuracy", "balanced_accuracy", "roc_auc"),
+    "regression": ("rmse", "r2", "mae"),
+}
+DEFAULT_METRIC = {"binary": "roc_auc", "multiclass": "log_loss", "regression": "rmse"}
+LOWER_IS_BETTER = frozenset({"log_loss", "rmse", "mae"})
+
+
+def check_metric(metric: str | None, task_type: str) -> str:
+    """Return the metric to optimise: the task's default when None, else a validated name."""
+    if metric is None:
+        return DEFAULT_METRIC[task_type]
+    if metric not in METRICS[task_type]:
+        raise InvalidParameterError(
+            f"The 'metric' parameter must be one of {set(METRICS[task_type])} for a "
+            f"{task_type} task. Got '{metric}' instead.")
+    return metric
+
+
+def to_loss(metric: str, value: float) -> float:
+    """Map a score to a loss (lower is better) so every metric is minimised alike."""
+    if value is None or not math.isfinite(value):
+        return math.inf
+    return value if metric in LOWER_IS_BETTER else -value
+
+
+def is_better(metric: str, a: float, b: float) -> bool:
+    """True when score a beats score b on this metric."""
+    return to_loss(metric, a) < to_loss(metric, b)
+
+
+def all_scores(task_type: str, y_true: np.ndarray, prediction: np.ndarray,
+               classes: tuple = ()) -> dict[str, float]:
+    """Every metric of the task type, from labels and out-of-fold predictions.
+
+    For classification `prediction` is a (n, n_classes) probability matrix whose columns
+    follow `classes`; for regression it is the predicted values. A metric that cannot be
+    computed is NaN rather than an exception.
+    """
+    funcs = _regression(y_true, prediction) if task_type == "regression" else \
+        _classification(task_type, y_true, prediction, classes)
+    out = {}
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        for name, func in funcs.items():
+            try:
+                out[name] = float(func())
+            except (ValueError, IndexError, ZeroDivisionError):
+                out[name] = math.nan
+    return out
+
+
+def _regression(y, pred):
+    return {"rmse": lambda: math.sqrt(skm.mean_squared_error(y, pred)),
+            "r2": lambda: skm.r2_score(y, pred),
+            "mae": lambda: skm.mean_absolute_error(y, pred)}
+
+
+def _classification(task_type, y, proba, classes):
+    labels = np.asarray(classes, dtype=object)
+    predicted = labels[np.argmax(proba, axis=1)]
+    clipped = np.clip(proba, 1e-15, 1.0)
+    clipped = clipped / clipped.sum(axis=1, keepdims=True)
+    if task_type == "binary":
+        auc = lambda: skm.roc_auc_score(y == labels[1], proba[:, 1])  # noqa: E731
+    else:
+        auc = lambda: skm.roc_auc_score(y, clipped, multi_class="ovr", labels=labels)  # noqa: E731
+    return {"roc_auc": auc,
+            "accuracy": lambda: skm.accuracy_score(y, predicted),
+            "balanced_accuracy": lambda: skm.balanced_accuracy_score(y, predicted),
+            "log_loss": lambda: skm.log_loss(y, clipped, labels=labels)}

@@ -1,0 +1,204 @@
+"""Run evaluations in worker processes with a wall-time limit each.
+
+A worker that overruns its limit is killed (the trial is recorded as `timeout`) and a new
+one takes its place; a worker that dies (out of memory, segfault) gives a `memout` or
+`failed` trial. Workers ignore SIGINT so that, after the user presses Ctrl-C, the best
+model can still be refitted and saved.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import pickle
+import signal
+import time
+from dataclasses import dataclass
+from multiprocessing.connection import wait as wait_any
+
+from automl_meta.data import Dataset
+from automl_meta.evaluate import Trial, evaluate, refit
+from automl_meta.space import SearchSpace, config_id
+
+_CTX = mp.get_context("spawn")  # fork is unsafe once OpenMP/BLAS threads exist
+
+
+@dataclass(frozen=True)
+class WorkerSetup:
+    """What every worker needs once: the data, the space, the folds, the seed."""
+
+    dataset: Dataset
+    space: SearchSpace
+    folds: list
+    seed: int
+    memory_limit_mb: int | None = None
+
+
+@dataclass
+class RefitResult:
+    """Outcome of a refit job: the pickled fitted pipeline, or why there is none."""
+
+    config: dict
+    status: str
+    model_bytes: bytes = b""
+    seconds: float = 0.0
+    error: str = ""
+
+
+def _limit_memory(megabytes: int | None) -> None:
+    if not megabytes:
+        return
+    import resource
+
+    limit = megabytes * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def _worker_main(conn, setup: WorkerSetup) -> None:
+    """Serve jobs from the parent until told to stop (None) or the pipe closes."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)  # one process per core: no nested BLAS/OpenMP threads
+    _limit_memory(setup.memory_limit_mb)
+    while True:
+        try:
+            job = conn.recv()
+        except EOFError:
+            return
+        if job is None:
+            return
+        kind, index, config = job
+        if kind == "evaluate":
+            result = evaluate(config, setup.dataset, setup.space, setup.folds, setup.seed, index)
+        else:
+            result = _refit_job(config, setup)
+        conn.send(result)
+
+
+def _refit_job(config: dict, setup: WorkerSetup) -> RefitResult:
+    start = time.perf_counter()
+    try:
+        model = refit(config, setup.dataset, setup.space, setup.seed)
+        blob = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
+    except MemoryError:
+        return RefitResult(config, "memout", error="MemoryError during the final fit")
+    except Exception as exc:  # report, the parent decides what to do
+        return RefitResult(config, "failed", error=f"{type(exc).__name__}: {exc}")
+    return RefitResult(config, "ok", blob, time.perf_counter() - start)
+
+
+class _Worker:
+    def __init__(self, setup: WorkerSetup) -> None:
+        self.conn, child = _CTX.Pipe()
+        self.process = _CTX.Process(target=_worker_main, args=(child, setup), daemon=True)
+        self.process.start()
+        child.close()
+        self.job: tuple | None = None
+        self.deadline = float("inf")
+        self.started = 0.0
+
+    def kill(self) -> None:
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join(timeout=5)
+        self.conn.close()
+
+
+class TrialRunner:
+    """A pool of worker processes that evaluate configs under per-job time limits.
+
+    Use as a context manager; `submit` a job when `idle()` > 0, then `collect` results.
+    """
+
+    def __init__(self, setup: WorkerSetup, n_workers: int = 1) -> None:
+        self.setup = setup
+        self.n_workers = max(1, n_workers)
+        self._workers: list[_Worker] = []
+
+    def __enter__(self) -> "TrialRunner":
+        self._workers = [_Worker(self.setup) for _ in range(self.n_workers)]
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for w in self._workers:
+            try:
+                if w.job is None and w.process.is_alive():
+                    w.conn.send(None)
+            except (BrokenPipeError, OSError):
+                pass
+            w.process.join(timeout=0.5) if w.job is None else None
+            w.kill()
+        self._workers = []
+
+    def idle(self) -> int:
+        return sum(w.job is None for w in self._workers)
+
+    def busy(self) -> int:
+        return len(self._workers) - self.idle()
+
+    def submit(self, kind: str, config: dict, index: int, time_limit: float) -> None:
+        """Start a job ("evaluate" or "refit") on an idle worker, killed after time_limit s."""
+        worker = next(w for w in self._workers if w.job is None)
+        worker.job = (kind, index, config)
+        worker.started = time.monotonic()
+        worker.deadline = worker.started + max(0.1, time_limit)
+        try:
+            worker.conn.send(worker.job)
+        except (BrokenPipeError, OSError):
+            pass  # the worker died; collect() reports it
+
+    def collect(self, timeout: float) -> list:
+        """Wait up to `timeout` s; return finished Trials / RefitResults (timeouts included)."""
+        busy = [w for w in self._workers if w.job is not None]
+        if not busy:
+            return []
+        now = time.monotonic()
+        wait_for = max(0.0, min(timeout, min(w.deadline for w in busy) - now))
+        ready = wait_any([w.conn for w in busy] + [w.process.sentinel for w in busy], wait_for)
+        results = []
+        for worker in busy:
+            if worker.conn in ready or worker.process.sentinel in ready:
+                results.append(self._receive(worker))
+            elif time.monotonic() >= worker.deadline:
+                results.append(self._lost(worker, "timeout",
+                                          f"killed after the time limit of {worker.deadline - worker.started:.1f} s"))
+        return results
+
+    def _receive(self, worker: _Worker):
+        try:
+            if worker.conn.poll():
+                result = worker.conn.recv()
+                worker.job = None
+                return result
+        except (EOFError, OSError):
+            pass
+        worker.process.join(timeout=1)
+        code = worker.process.exitcode
+        status = "memout" if code in (-signal.SIGKILL, -signal.SIGSEGV) else "failed"
+        return self._lost(worker, status, f"the worker process died (exit code {code}); "
+                          "likely out of memory" if status == "memout" else
+                          f"the worker process died (exit code {code})")
+
+    def _lost(self, worker: _Worker, status: str, reason: str):
+        """Replace a killed or dead worker and report its job as a failed result."""
+        kind, index, config = worker.job
+        seconds = time.monotonic() - worker.started
+        worker.kill()
+        self._workers[self._workers.index(worker)] = _Worker(self.setup)
+        if kind == "refit":
+            return RefitResult(config, status, seconds=seconds, error=reason)
+        return Trial(index=index, config=config, config_id=config_id(config), status=status,
+                     fit_seconds=seconds, error=reason)
+
+
+def default_memory_limit_mb(n_workers: int) -> int | None:
+    """Share 80% of physical memory between the workers (None where unknown)."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+    return int(total * 0.8 / max(1, n_workers) / 2**20)

@@ -1,0 +1,222 @@
+"""The search loop and `fit`: propose, evaluate under a time budget, then refit the best.
+
+Time accounting: the budget counts from `started_at` (the caller's start, loading
+included). Trials are only started while there is time left for them and for the final
+refit; the refit gets the slack of 10% + a few seconds that the budget contract allows.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import pickle
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from automl_meta.data import Dataset, subsample
+from automl_meta.errors import AllTrialsFailedError, InvalidParameterError
+from automl_meta.evaluate import Trial, make_folds
+from automl_meta.metrics import check_metric, to_loss
+from automl_meta.runner import RefitResult, TrialRunner, WorkerSetup, default_memory_limit_mb
+from automl_meta.space import SearchSpace
+from automl_meta.strategies import Strategy, make_strategy
+
+KEEP_OOF = 10  # out-of-fold predictions kept for this many best trials (for ensembles)
+_SPAWN_SECONDS = 3.0  # a new worker process: interpreter, imports, data transfer
+
+
+@dataclass(frozen=True)
+class FitSettings:
+    """Everything `fit` needs to know besides the data. Defaults live here only."""
+
+    metric: str | None = None
+    time_budget: float = 60.0
+    max_trials: int | None = None
+    seed: int = 0
+    n_jobs: int = 1
+    n_folds: int = 5
+    strategy: str = "random"
+    max_trial_seconds: float | None = None
+    max_search_rows: int | None = None
+
+    def validate(self) -> None:
+        if not self.time_budget > 0 or not math.isfinite(self.time_budget):
+            raise InvalidParameterError(
+                f"The 'time_budget' parameter must be a positive number of seconds. Got {self.time_budget} instead.")
+        if self.max_trials is not None and self.max_trials < 1:
+            raise InvalidParameterError(
+                f"The 'max_trials' parameter must be at least 1. Got {self.max_trials} instead.")
+        if self.n_folds < 2:
+            raise InvalidParameterError(f"The 'n_folds' parameter must be at least 2. Got {self.n_folds} instead.")
+
+
+@dataclass
+class SearchState:
+    """Progress of a running search, passed to the progress callback after each trial."""
+
+    metric: str
+    time_budget: float
+    elapsed: float = 0.0
+    n_done: int = 0
+    n_failed: int = 0
+    best: Trial | None = None
+
+
+@dataclass
+class FitResult:
+    """What `fit` returns: the refitted pipeline, every trial, and how it went."""
+
+    model: object
+    best: Trial
+    trials: list[Trial]
+    metric: str
+    task_type: str
+    n_search_rows: int
+    interrupted: bool = False
+    refit: dict = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def leaderboard(self) -> list[Trial]:
+        """Trials best first (failed last), ties broken by trial order."""
+        return sorted(self.trials, key=lambda t: (_loss(self.metric, t), t.index))
+
+
+def _loss(metric: str, trial: Trial) -> float:
+    return to_loss(metric, trial.scores.get(metric, math.nan)) if trial.status == "ok" else math.inf
+
+
+def _n_workers(n_jobs: int) -> int:
+    cores = os.cpu_count() or 1
+    return cores if n_jobs == -1 else max(1, min(n_jobs, cores))
+
+
+def _refit_estimate(trial: Trial | None, n_folds: int, row_ratio: float) -> float:
+    """Seconds a refit of this trial on every row should take, with margin."""
+    if trial is None:
+        return 0.0
+    per_fold = trial.fit_seconds / n_folds
+    return 1.5 * per_fold * (n_folds / (n_folds - 1)) * max(1.0, row_ratio) + _SPAWN_SECONDS
+
+
+def run_search(dataset: Dataset, space: SearchSpace, strategy: Strategy, settings: FitSettings,
+               deadline: float, metric: str, refit_slack: float, row_ratio: float = 1.0,
+               on_trial: Callable[[Trial, SearchState], None] | None = None,
+               started_at: float | None = None) -> tuple[list[Trial], bool]:
+    """Ask, evaluate, tell until the deadline or max_trials; return trials and interrupted."""
+    folds = make_folds(dataset.y, dataset.task_type, settings.n_folds, settings.seed)
+    n_workers = _n_workers(settings.n_jobs)
+    setup = WorkerSetup(dataset, space, folds, settings.seed, default_memory_limit_mb(n_workers))
+    state = SearchState(metric=metric, time_budget=settings.time_budget)
+    started_at = time.monotonic() if started_at is None else started_at
+    trials: list[Trial] = []
+    sources: dict[int, str] = {}
+    submitted, interrupted = 0, False
+    with TrialRunner(setup, n_workers) as runner:
+        try:
+            while True:
+                now = time.monotonic()
+                stop_at = deadline - max(0.0, _refit_estimate(state.best, settings.n_folds, row_ratio) - refit_slack)
+                more = settings.max_trials is None or submitted < settings.max_trials
+                while more and runner.idle() and now < stop_at - 0.5:
+                    config, source = strategy.ask()
+                    limit = min(stop_at - now, settings.max_trial_seconds or math.inf)
+                    runner.submit("evaluate", config, submitted, limit)
+                    sources[submitted] = source
+                    submitted += 1
+                    more = settings.max_trials is None or submitted < settings.max_trials
+                if not runner.busy():
+                    break
+                for trial in runner.collect(timeout=0.5):
+                    trial.source = sources.get(trial.index, "")
+                    _record(trial, trials, strategy, state, metric)
+                    state.elapsed = time.monotonic() - started_at
+                    if on_trial:
+                        on_trial(trial, state)
+        except KeyboardInterrupt:
+            interrupted = True
+    return trials, interrupted
+
+
+def _record(trial: Trial, trials: list[Trial], strategy: Strategy, state: SearchState, metric: str) -> None:
+    trials.append(trial)
+    strategy.tell(trial)
+    state.n_done += 1
+    state.n_failed += trial.status != "ok"
+    if trial.status == "ok" and (state.best is None or _loss(metric, trial) < _loss(metric, state.best)):
+        state.best = trial
+    ranked = sorted((t for t in trials if t.oof is not None), key=lambda t: (_loss(metric, t), t.index))
+    for stale in ranked[KEEP_OOF:]:
+        stale.oof = None
+
+
+def _search_rows(settings: FitSettings) -> int:
+    """Rows searched on: all for long budgets, a sample for short ones (refit uses all)."""
+    if settings.max_search_rows:
+        return settings.max_search_rows
+    return int(min(100_000, max(5_000, settings.time_budget * 500)))
+
+
+def fit(dataset: Dataset, settings: FitSettings = FitSettings(),
+        on_trial: Callable[[Trial, SearchState], None] | None = None,
+        started_at: float | None = None) -> FitResult:
+    """Search configs for `dataset` within the time budget and refit the best on all rows.
+
+    `started_at` (time.monotonic()) lets a caller count its own start-up in the budget.
+    Ctrl-C during the search stops it and still refits the best trial so far
+    (`interrupted` is then True).
+    """
+    settings.validate()
+    metric = check_metric(settings.metric, dataset.task_type)
+    started_at = time.monotonic() if started_at is None else started_at
+    deadline = started_at + settings.time_budget
+    hard_deadline = deadline + 0.1 * settings.time_budget + 5.0
+    search_data = subsample(dataset, _search_rows(settings), settings.seed)
+    space = SearchSpace(dataset.task_type, n_rows=dataset.n_rows)
+    strategy = make_strategy(settings.strategy, space, settings.seed)
+    trials, interrupted = run_search(
+        search_data, space, strategy, settings, deadline, metric,
+        refit_slack=hard_deadline - deadline - 1.5, row_ratio=dataset.n_rows / search_data.n_rows,
+        on_trial=on_trial, started_at=started_at)
+    ranked = sorted((t for t in trials if t.status == "ok"), key=lambda t: (_loss(metric, t), t.index))
+    if not ranked:
+        raise AllTrialsFailedError(_failure_summary(trials))
+    model, refit_info = _refit_best(dataset, space, ranked, settings.seed, hard_deadline - 1.5)
+    return FitResult(model=model, best=refit_info.pop("trial"), trials=trials, metric=metric,
+                     task_type=dataset.task_type, n_search_rows=search_data.n_rows,
+                     interrupted=interrupted, refit=refit_info,
+                     seconds=time.monotonic() - started_at)
+
+
+def _failure_summary(trials: list[Trial]) -> str:
+    if not trials:
+        return "No trial finished within the time budget; give a larger --time-budget."
+    reasons: dict[str, int] = {}
+    for t in trials:
+        reasons[t.error.split(" (at ")[0]] = reasons.get(t.error.split(" (at ")[0], 0) + 1
+    common = max(reasons, key=reasons.get)
+    return (f"All {len(trials)} trials failed; the most common reason ({reasons[common]}x): {common}. "
+            "A larger --time-budget helps when they timed out.")
+
+
+def _refit_best(dataset: Dataset, space: SearchSpace, ranked: list[Trial], seed: int,
+                refit_deadline: float) -> tuple[object, dict]:
+    """Refit the best trial on every row; if that cannot finish in time, the fastest one."""
+    setup = WorkerSetup(dataset, space, [], seed, default_memory_limit_mb(1))
+    fallback = min(ranked[:10], key=lambda t: t.fit_seconds)
+    attempts = [(ranked[0], max(1.0, refit_deadline - time.monotonic()))]
+    if fallback is not ranked[0]:
+        attempts.append((fallback, math.inf))
+    errors = []
+    with TrialRunner(setup, 1) as runner:
+        for trial, limit in attempts:
+            runner.submit("refit", trial.config, trial.index, limit)
+            result: list[RefitResult] = []
+            while not result:
+                result = runner.collect(timeout=1.0)
+            if result[0].status == "ok":
+                return pickle.loads(result[0].model_bytes), {
+                    "trial": trial, "seconds": result[0].seconds, "fallback": trial is not ranked[0],
+                    "errors": errors}
+            errors.append(f"trial {trial.index}: {result[0].status}: {result[0].error}")
+    raise AllTrialsFailedError("The final fit on all rows failed: " + "; ".join(errors))
