@@ -25,7 +25,7 @@ def check_metric(metric: str | None, task_type: str) -> str:
         return DEFAULT_METRIC[task_type]
     if metric not in METRICS[task_type]:
         raise InvalidParameterError(
-            f"The 'metric' parameter must be one of {set(METRICS[task_type])} for a "
+            f"The 'metric' parameter must be one of {sorted(METRICS[task_type])} for a "
             f"{task_type} task. Got '{metric}' instead.")
     return metric
 

@@ -17,21 +17,27 @@ from dataclasses import dataclass
 from multiprocessing.connection import wait as wait_any
 
 from automl_meta.data import Dataset
+from automl_meta.errors import AutoMLMetaError
 from automl_meta.evaluate import Trial, evaluate, refit
 from automl_meta.space import SearchSpace, config_id
 
-_CTX = mp.get_context("spawn")  # fork is unsafe once OpenMP/BLAS threads exist
+# fork is unsafe once OpenMP/BLAS threads exist in the parent; a fork server is a clean
+# process that imports the heavy modules once, so each new worker starts in milliseconds.
+_CTX = mp.get_context("forkserver")
+_MAX_START_FAILURES = 3
+_CTX.set_forkserver_preload(["automl_meta.evaluate"])
 
 
 @dataclass(frozen=True)
 class WorkerSetup:
     """What every worker needs once: the data, the space, the folds, the seed."""
 
-    dataset: Dataset
+    dataset: Dataset  # what trials cross-validate on (maybe a sample of rows)
     space: SearchSpace
     folds: list
     seed: int
     memory_limit_mb: int | None = None
+    refit_dataset: Dataset | None = None  # what the final model is fitted on; None: dataset
 
 
 @dataclass
@@ -61,6 +67,7 @@ def _worker_main(conn, setup: WorkerSetup) -> None:
 
     threadpool_limits(1)  # one process per core: no nested BLAS/OpenMP threads
     _limit_memory(setup.memory_limit_mb)
+    conn.send("ready")  # time limits start counting only once the worker can work
     while True:
         try:
             job = conn.recv()
@@ -79,7 +86,7 @@ def _worker_main(conn, setup: WorkerSetup) -> None:
 def _refit_job(config: dict, setup: WorkerSetup) -> RefitResult:
     start = time.perf_counter()
     try:
-        model = refit(config, setup.dataset, setup.space, setup.seed)
+        model = refit(config, setup.refit_dataset or setup.dataset, setup.space, setup.seed)
         blob = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
     except MemoryError:
         return RefitResult(config, "memout", error="MemoryError during the final fit")
@@ -95,6 +102,7 @@ class _Worker:
         self.process.start()
         child.close()
         self.job: tuple | None = None
+        self.ready = False
         self.deadline = float("inf")
         self.started = 0.0
 
@@ -115,6 +123,7 @@ class TrialRunner:
         self.setup = setup
         self.n_workers = max(1, n_workers)
         self._workers: list[_Worker] = []
+        self._start_failures = 0
 
     def __enter__(self) -> "TrialRunner":
         self._workers = [_Worker(self.setup) for _ in range(self.n_workers)]
@@ -135,14 +144,42 @@ class TrialRunner:
         self._workers = []
 
     def idle(self) -> int:
-        return sum(w.job is None for w in self._workers)
+        """Workers ready for a job now."""
+        return sum(w.ready and w.job is None for w in self._workers)
 
     def busy(self) -> int:
-        return len(self._workers) - self.idle()
+        """Jobs in flight."""
+        return sum(w.job is not None for w in self._workers)
+
+    def wait_idle(self, timeout: float = 120.0) -> None:
+        """Block until a worker is ready for a job (after start-up or a replacement)."""
+        end = time.monotonic() + timeout
+        while not self.idle() and time.monotonic() < end:
+            self._await_ready(end - time.monotonic())
+
+    def _await_ready(self, timeout: float) -> None:
+        starting = [w for w in self._workers if not w.ready]
+        if not starting:
+            return
+        for conn in wait_any([w.conn for w in starting], max(0.0, timeout)):
+            worker = next(w for w in starting if w.conn is conn)
+            try:
+                worker.ready = worker.conn.recv() == "ready"
+                self._start_failures = 0
+            except (EOFError, OSError):
+                self._start_failures += 1
+                if self._start_failures > _MAX_START_FAILURES:
+                    raise AutoMLMetaError(
+                        f"Worker processes fail to start (exit code {worker.process.exitcode}); "
+                        "rerun with --n-jobs 1 or check free memory.") from None
+                worker.kill()
+                self._workers[self._workers.index(worker)] = _Worker(self.setup)
 
     def submit(self, kind: str, config: dict, index: int, time_limit: float) -> None:
         """Start a job ("evaluate" or "refit") on an idle worker, killed after time_limit s."""
-        worker = next(w for w in self._workers if w.job is None)
+        worker = next((w for w in self._workers if w.ready and w.job is None), None)
+        if worker is None:
+            raise RuntimeError("no idle worker: check idle() or call wait_idle() first")
         worker.job = (kind, index, config)
         worker.started = time.monotonic()
         worker.deadline = worker.started + max(0.1, time_limit)
@@ -155,6 +192,7 @@ class TrialRunner:
         """Wait up to `timeout` s; return finished Trials / RefitResults (timeouts included)."""
         busy = [w for w in self._workers if w.job is not None]
         if not busy:
+            self._await_ready(timeout)
             return []
         now = time.monotonic()
         wait_for = max(0.0, min(timeout, min(w.deadline for w in busy) - now))

@@ -23,7 +23,8 @@ from automl_meta.space import SearchSpace
 from automl_meta.strategies import Strategy, make_strategy
 
 KEEP_OOF = 10  # out-of-fold predictions kept for this many best trials (for ensembles)
-_SPAWN_SECONDS = 3.0  # a new worker process: interpreter, imports, data transfer
+_SPAWN_SECONDS = 1.0  # a worker replaced after a timeout: fork, data transfer
+_WRITE_SECONDS = 1.5  # kept after the refit for unpickling and writing the files
 
 
 @dataclass(frozen=True)
@@ -99,43 +100,60 @@ def _refit_estimate(trial: Trial | None, n_folds: int, row_ratio: float) -> floa
     return 1.5 * per_fold * (n_folds / (n_folds - 1)) * max(1.0, row_ratio) + _SPAWN_SECONDS
 
 
-def run_search(dataset: Dataset, space: SearchSpace, strategy: Strategy, settings: FitSettings,
-               deadline: float, metric: str, refit_slack: float, row_ratio: float = 1.0,
-               on_trial: Callable[[Trial, SearchState], None] | None = None,
-               started_at: float | None = None) -> tuple[list[Trial], bool]:
-    """Ask, evaluate, tell until the deadline or max_trials; return trials and interrupted."""
-    folds = make_folds(dataset.y, dataset.task_type, settings.n_folds, settings.seed)
-    n_workers = _n_workers(settings.n_jobs)
-    setup = WorkerSetup(dataset, space, folds, settings.seed, default_memory_limit_mb(n_workers))
+@dataclass(frozen=True)
+class Budget:
+    """Deadlines of one fit: trials end by `deadline`, the final refit by `hard_deadline`."""
+
+    started_at: float
+    seconds: float
+
+    @property
+    def deadline(self) -> float:
+        return self.started_at + self.seconds
+
+    @property
+    def hard_deadline(self) -> float:
+        return self.deadline + 0.1 * self.seconds + 5.0 - _WRITE_SECONDS
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started_at
+
+
+def run_search(runner: TrialRunner, strategy: Strategy, settings: FitSettings, budget: Budget,
+               metric: str, row_ratio: float = 1.0,
+               on_trial: Callable[[Trial, SearchState], None] | None = None) -> tuple[list[Trial], bool]:
+    """Ask, evaluate, tell until the budget or max_trials; return trials and interrupted.
+
+    A trial starts only while there is time for it and for refitting the best so far;
+    the refit may use the slack between `deadline` and `hard_deadline`.
+    """
     state = SearchState(metric=metric, time_budget=settings.time_budget)
-    started_at = time.monotonic() if started_at is None else started_at
+    slack = budget.hard_deadline - budget.deadline
     trials: list[Trial] = []
     sources: dict[int, str] = {}
-    submitted, interrupted = 0, False
-    with TrialRunner(setup, n_workers) as runner:
-        try:
-            while True:
-                now = time.monotonic()
-                stop_at = deadline - max(0.0, _refit_estimate(state.best, settings.n_folds, row_ratio) - refit_slack)
+    submitted = 0
+    try:
+        while True:
+            now = time.monotonic()
+            reserve = _refit_estimate(state.best, settings.n_folds, row_ratio) - slack
+            stop_at = budget.deadline - max(0.0, reserve)
+            more = settings.max_trials is None or submitted < settings.max_trials
+            while more and runner.idle() and now < stop_at - 0.5:
+                config, sources[submitted] = strategy.ask()
+                limit = min(stop_at - now, settings.max_trial_seconds or math.inf)
+                runner.submit("evaluate", config, submitted, limit)
+                submitted += 1
                 more = settings.max_trials is None or submitted < settings.max_trials
-                while more and runner.idle() and now < stop_at - 0.5:
-                    config, source = strategy.ask()
-                    limit = min(stop_at - now, settings.max_trial_seconds or math.inf)
-                    runner.submit("evaluate", config, submitted, limit)
-                    sources[submitted] = source
-                    submitted += 1
-                    more = settings.max_trials is None or submitted < settings.max_trials
-                if not runner.busy():
-                    break
-                for trial in runner.collect(timeout=0.5):
-                    trial.source = sources.get(trial.index, "")
-                    _record(trial, trials, strategy, state, metric)
-                    state.elapsed = time.monotonic() - started_at
-                    if on_trial:
-                        on_trial(trial, state)
-        except KeyboardInterrupt:
-            interrupted = True
-    return trials, interrupted
+            if not runner.busy() and (not more or now >= stop_at - 0.5):
+                return trials, False
+            for trial in runner.collect(timeout=0.5):
+                trial.source = sources.get(trial.index, "")
+                _record(trial, trials, strategy, state, metric)
+                state.elapsed = budget.elapsed()
+                if on_trial:
+                    on_trial(trial, state)
+    except KeyboardInterrupt:
+        return trials, True
 
 
 def _record(trial: Trial, trials: list[Trial], strategy: Strategy, state: SearchState, metric: str) -> None:
@@ -168,24 +186,24 @@ def fit(dataset: Dataset, settings: FitSettings = FitSettings(),
     """
     settings.validate()
     metric = check_metric(settings.metric, dataset.task_type)
-    started_at = time.monotonic() if started_at is None else started_at
-    deadline = started_at + settings.time_budget
-    hard_deadline = deadline + 0.1 * settings.time_budget + 5.0
+    budget = Budget(time.monotonic() if started_at is None else started_at, settings.time_budget)
     search_data = subsample(dataset, _search_rows(settings), settings.seed)
     space = SearchSpace(dataset.task_type, n_rows=dataset.n_rows)
     strategy = make_strategy(settings.strategy, space, settings.seed)
-    trials, interrupted = run_search(
-        search_data, space, strategy, settings, deadline, metric,
-        refit_slack=hard_deadline - deadline - 1.5, row_ratio=dataset.n_rows / search_data.n_rows,
-        on_trial=on_trial, started_at=started_at)
-    ranked = sorted((t for t in trials if t.status == "ok"), key=lambda t: (_loss(metric, t), t.index))
-    if not ranked:
-        raise AllTrialsFailedError(_failure_summary(trials))
-    model, refit_info = _refit_best(dataset, space, ranked, settings.seed, hard_deadline - 1.5)
+    folds = make_folds(search_data.y, search_data.task_type, settings.n_folds, settings.seed)
+    n_workers = _n_workers(settings.n_jobs)
+    setup = WorkerSetup(search_data, space, folds, settings.seed, default_memory_limit_mb(n_workers),
+                        refit_dataset=dataset if search_data is not dataset else None)
+    with TrialRunner(setup, n_workers) as runner:
+        trials, interrupted = run_search(runner, strategy, settings, budget, metric,
+                                         dataset.n_rows / search_data.n_rows, on_trial)
+        ranked = sorted((t for t in trials if t.status == "ok"), key=lambda t: (_loss(metric, t), t.index))
+        if not ranked:
+            raise AllTrialsFailedError(_failure_summary(trials))
+        model, refit_info = _refit_best(runner, ranked, budget.hard_deadline)
     return FitResult(model=model, best=refit_info.pop("trial"), trials=trials, metric=metric,
                      task_type=dataset.task_type, n_search_rows=search_data.n_rows,
-                     interrupted=interrupted, refit=refit_info,
-                     seconds=time.monotonic() - started_at)
+                     interrupted=interrupted, refit=refit_info, seconds=budget.elapsed())
 
 
 def _failure_summary(trials: list[Trial]) -> str:
@@ -199,24 +217,21 @@ def _failure_summary(trials: list[Trial]) -> str:
             "A larger --time-budget helps when they timed out.")
 
 
-def _refit_best(dataset: Dataset, space: SearchSpace, ranked: list[Trial], seed: int,
-                refit_deadline: float) -> tuple[object, dict]:
+def _refit_best(runner: TrialRunner, ranked: list[Trial], refit_deadline: float) -> tuple[object, dict]:
     """Refit the best trial on every row; if that cannot finish in time, the fastest one."""
-    setup = WorkerSetup(dataset, space, [], seed, default_memory_limit_mb(1))
     fallback = min(ranked[:10], key=lambda t: t.fit_seconds)
-    attempts = [(ranked[0], max(1.0, refit_deadline - time.monotonic()))]
-    if fallback is not ranked[0]:
-        attempts.append((fallback, math.inf))
+    attempts = [(ranked[0], True)] + ([(fallback, False)] if fallback is not ranked[0] else [])
     errors = []
-    with TrialRunner(setup, 1) as runner:
-        for trial, limit in attempts:
-            runner.submit("refit", trial.config, trial.index, limit)
-            result: list[RefitResult] = []
-            while not result:
-                result = runner.collect(timeout=1.0)
-            if result[0].status == "ok":
-                return pickle.loads(result[0].model_bytes), {
-                    "trial": trial, "seconds": result[0].seconds, "fallback": trial is not ranked[0],
-                    "errors": errors}
-            errors.append(f"trial {trial.index}: {result[0].status}: {result[0].error}")
+    for trial, timed in attempts:
+        runner.wait_idle()
+        limit = max(1.0, refit_deadline - time.monotonic()) if timed else math.inf
+        runner.submit("refit", trial.config, trial.index, limit)
+        result: list[RefitResult] = []
+        while not result:
+            result = runner.collect(timeout=1.0)
+        if result[0].status == "ok":
+            return pickle.loads(result[0].model_bytes), {
+                "trial": trial, "seconds": round(result[0].seconds, 3),
+                "fallback": trial is not ranked[0], "errors": errors}
+        errors.append(f"trial {trial.index}: {result[0].status}: {result[0].error}")
     raise AllTrialsFailedError("The final fit on all rows failed: " + "; ".join(errors))

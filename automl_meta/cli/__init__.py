@@ -11,6 +11,7 @@ import sys
 import click
 
 from automl_meta.cli.fit import fit
+from automl_meta.cli.metafeatures import metafeatures
 from automl_meta.cli.predict import predict
 
 EXIT_BAD_INPUT = 2
@@ -66,3 +67,4 @@ def main(debug: bool) -> None:
 
 main.add_command(fit)
 main.add_command(predict)
+main.add_command(metafeatures)

@@ -20,6 +20,8 @@ def _positive(ctx, param, value):
 @click.argument("data", type=click.Path(dir_okay=True, path_type=str))
 @target_option
 @task_option
+@click.option("--drop", default="", metavar="COLS",
+              help="Comma-separated columns to ignore (ids, leaks of the target).")
 @click.option("--metric", default=None, help="Metric to optimise. Default: roc_auc (binary), "
               "log_loss (multiclass), rmse (regression).")
 @click.option("--time-budget", type=float, default=60.0, show_default=True, callback=_positive,
@@ -33,19 +35,22 @@ def _positive(ctx, param, value):
               help="Trials evaluated in parallel (-1: one per CPU core).")
 @click.option("--strategy", default="random", show_default=True, help="How configs are proposed.")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the result line.")
-def fit(data, target, task, metric, time_budget, max_trials, seed, output, n_jobs, strategy, quiet):
+def fit(data, target, task, drop, metric, time_budget, max_trials, seed, output, n_jobs, strategy, quiet):
     """Find the best model for DATA (CSV, TSV, .gz or parquet) and save it as a pickle."""
     started_at = time.monotonic()
     from automl_meta.cli.report import Progress, leaderboard_text
     from automl_meta.data import load_table
     from automl_meta.export import check_writable, save_fit
+    from automl_meta.metrics import check_metric
     from automl_meta.search import FitSettings, fit as run_fit
 
     settings = FitSettings(metric=metric, time_budget=time_budget, max_trials=max_trials,
                            seed=seed, n_jobs=n_jobs, strategy=strategy)
     settings.validate()
     check_writable(output)
-    dataset = load_table(data, target=target, task=task, n_folds=settings.n_folds)
+    drop_columns = [c.strip() for c in drop.split(",") if c.strip()]
+    dataset = load_table(data, target=target, task=task, drop=drop_columns, n_folds=settings.n_folds)
+    check_metric(settings.metric, dataset.task_type)
     progress = Progress(quiet=quiet)
     progress.start(dataset)
     result = run_fit(dataset, settings, on_trial=progress.update, started_at=started_at)

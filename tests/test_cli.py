@@ -1,0 +1,205 @@
+"""The `automl` command as a user meets it: exit codes, one-line errors, files written."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from automl_meta.cli import main
+from automl_meta.data import load_table
+from tests.conftest import make_frame
+
+GOOD = make_frame("binary", n=80).to_csv(index=False)
+FIT_FAST = ["--max-trials", "2", "--time-budget", "60", "--n-jobs", "1"]
+
+
+def run(args):
+    return CliRunner().invoke(main, args)
+
+
+def assert_one_line_error(result, message):
+    assert result.exit_code == 2, result.output
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
+    assert message in lines[0]
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("content, extra, message", [
+    (None, [], "File not found"),
+    ("<dir>", [], "is a directory"),
+    ("", [], "is empty"),
+    ("a,b,target\n", [], "header but no rows"),
+    (GOOD, ["--target", "price"], "target column 'price' is not in the table"),
+    ("a,b,y\n" + "1,2,\n" * 30, [], "has no values"),
+    ("a,b,y\n" + "".join(f"{i},{i % 3},k\n" for i in range(30)), [], "only one class"),
+    ("a,b,y\n1,2,p\n3,4,q\n5,6,p\n", [], "usable rows"),
+    ("a,a,y\n" + "1,2,p\n3,4,q\n" * 10, [], "appear more than once"),
+    ("a,b,y\n" + "".join(f"1,k,{'pq'[i % 2]}\n" for i in range(30)), [], "No usable feature columns"),
+    (GOOD, ["--output", "no/such/folder/model.pkl"], "does not exist"),
+    (GOOD, ["--output", "<dir>"], "is a directory"),
+    (GOOD, ["--time-budget", "0"], "must be a positive number"),
+    (GOOD, ["--time-budget", "-5"], "must be a positive number"),
+    (GOOD, ["--max-trials", "0"], "must be a positive number"),
+    (GOOD, ["--task", "ordinal"], "'ordinal' is not one of"),
+    (GOOD, ["--metric", "rmse"], "'metric' parameter must be one of"),
+])
+def test_fit_bad_input_one_line_exit_2_nothing_written(tmp_path, monkeypatch, content, extra, message):
+    monkeypatch.chdir(tmp_path)
+    data = tmp_path / "data.csv"
+    if content == "<dir>":
+        data = tmp_path / "folder"
+        data.mkdir()
+    elif content is not None:
+        data.write_text(content)
+    extra = [str(tmp_path) if a == "<dir>" else a for a in extra]
+    before = set(os.listdir(tmp_path))
+    result = run(["fit", str(data), *extra])
+    assert_one_line_error(result, message)
+    assert set(os.listdir(tmp_path)) == before
+
+
+def _frame_with(case: str) -> tuple[bytes, str]:
+    """A table showing one messy-input case that must load and fit, and a word the output names."""
+    frame = make_frame("binary", n=80)
+    if case == "non-utf8":
+        frame["colour"] = frame["colour"].str.replace("red", "r\xf6d")
+        return frame.to_csv(index=False).encode("latin-1"), "r\xf6d"
+    if case == "semicolon":
+        return frame.to_csv(index=False, sep=";").encode(), "x0"
+    if case == "inf":
+        frame.loc[[1, 5], "x1"] = np.inf
+        return frame.to_csv(index=False).encode(), "infinite"
+    if case == "id-column":
+        frame.insert(0, "customer_id", range(1000, 1080))
+        return frame.to_csv(index=False).encode(), "customer_id"
+    if case == "datetime":
+        frame.insert(0, "signup", pd.date_range("2021-03-01", periods=80, freq="D").astype(str))
+        return frame.to_csv(index=False).encode(), "\"datetime\": [\"signup\"]"
+    if case == "mixed":
+        frame["x3"] = frame["x3"].round(2).astype(str)
+        frame.loc[[2, 7, 9, 11, 13, 17], "x3"] = "unknown"
+        return frame.to_csv(index=False).encode(), "x3"
+    raise ValueError(case)
+
+
+@pytest.mark.parametrize("case", ["non-utf8", "semicolon", "inf", "id-column", "datetime", "mixed"])
+def test_fit_handles_messy_input(tmp_path, case):
+    content, word = _frame_with(case)
+    (tmp_path / "data.csv").write_bytes(content)
+    out = tmp_path / "model.pkl"
+    result = run(["fit", str(tmp_path / "data.csv"), "--output", str(out), *FIT_FAST])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(out.with_suffix(".json").read_text())
+    assert summary["trials"]["ok"] >= 1
+    categories = load_table(tmp_path / "data.csv").X["colour"].unique()
+    shown = result.stderr + json.dumps(summary["data"]) + " ".join(categories)
+    assert word in shown
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("fit")
+    frame = make_frame("multiclass", n=150, seed=3)
+    frame.to_csv(folder / "train.csv", index=False)
+    result = run(["fit", str(folder / "train.csv"), "--output", str(folder / "model.pkl"),
+                  "--max-trials", "3", "--time-budget", "60", "--seed", "1"])
+    assert result.exit_code == 0, result.output
+    return folder, frame, result
+
+
+def test_fit_prints_leaderboard_and_writes_model_and_summary(fitted):
+    folder, _, result = fitted
+    assert "family" in result.stdout and "log_loss" in result.stdout and "best log_loss" in result.stdout
+    summary = json.loads((folder / "model.json").read_text())
+    assert summary["metric"] == "log_loss" and len(summary["leaderboard"]) == 3
+    assert set(summary["best"]["scores"]) == {"log_loss", "accuracy", "balanced_accuracy", "roc_auc"}
+
+
+def test_predict_writes_labels_and_probabilities(fitted):
+    folder, frame, _ = fitted
+    frame.drop(columns="target").to_csv(folder / "new.csv", index=False)
+    result = run(["predict", str(folder / "model.pkl"), str(folder / "new.csv"), "--proba",
+                  "--output", str(folder / "preds.csv")])
+    assert result.exit_code == 0, result.output
+    preds = pd.read_csv(folder / "preds.csv")
+    assert len(preds) == len(frame)
+    assert set(preds["target"]) <= {"no", "yes", "maybe"}
+    proba = preds[[c for c in preds if c.startswith("proba_")]].to_numpy()
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-6)
+    assert (preds["target"] == frame["target"]).mean() > 0.6
+
+
+def test_predict_names_missing_and_extra_columns(fitted):
+    folder, frame, _ = fitted
+    frame.drop(columns=["target", "x2", "colour"]).to_csv(folder / "bad.csv", index=False)
+    result = run(["predict", str(folder / "model.pkl"), str(folder / "bad.csv"),
+                  "--output", str(folder / "p.csv")])
+    assert_one_line_error(result, "'x2', 'colour'")
+    assert not (folder / "p.csv").exists()
+    frame.assign(extra=1).to_csv(folder / "more.csv", index=False)
+    result = run(["predict", str(folder / "model.pkl"), str(folder / "more.csv")])
+    assert result.exit_code == 0 and "'extra'" in result.stderr
+    assert len(result.stdout.splitlines()) == len(frame) + 1
+
+
+def test_predict_rejects_a_file_that_is_not_a_model(tmp_path):
+    (tmp_path / "m.pkl").write_bytes(pickle.dumps({"not": "a model"}))
+    (tmp_path / "d.csv").write_text(GOOD)
+    assert_one_line_error(run(["predict", str(tmp_path / "m.pkl"), str(tmp_path / "d.csv")]),
+                          "not a model file")
+
+
+def test_exported_model_loads_without_automl_meta(fitted):
+    folder, frame, _ = fitted
+    load_table(folder / "train.csv").X.head(20).to_pickle(folder / "X.pkl")
+    code = (
+        "import sys, pickle, pandas as pd\n"
+        "sys.modules['automl_meta'] = None  # any reference to our package now fails\n"
+        f"model = pickle.load(open({str(folder / 'model.pkl')!r}, 'rb'))\n"
+        f"X = pd.read_pickle({str(folder / 'X.pkl')!r})\n"
+        "print(type(model).__module__, len(model.predict(X)), model.predict_proba(X).shape[1])\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=folder)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["sklearn.pipeline", "20", "3"]
+
+
+def test_same_seed_same_leaderboard(tmp_path):
+    (tmp_path / "d.csv").write_text(GOOD)
+    boards = []
+    for name in ("a", "b"):
+        result = run(["fit", str(tmp_path / "d.csv"), "--output", str(tmp_path / f"{name}.pkl"),
+                      "--max-trials", "4", "--seed", "7", "--n-jobs", "2"])
+        assert result.exit_code == 0, result.output
+        board = json.loads((tmp_path / f"{name}.json").read_text())["leaderboard"]
+        boards.append([(t["config_id"], t["status"], t["scores"]) for t in board])
+    assert boards[0] == boards[1]
+
+
+def test_sigint_saves_best_so_far_and_exits_130(tmp_path):
+    make_frame("binary", n=2000, n_features=10).to_csv(tmp_path / "d.csv", index=False)
+    proc = subprocess.Popen([sys.executable, "-m", "automl_meta", "fit", str(tmp_path / "d.csv"),
+                             "--time-budget", "600", "--output", str(tmp_path / "m.pkl")],
+                            stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=tmp_path)
+    deadline, seen = time.monotonic() + 120, []
+    for line in proc.stderr:  # progress lines: wait for the first successful trial
+        seen.append(line)
+        if "best roc_auc" in line or time.monotonic() > deadline:
+            break
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, "".join(seen) + stderr
+    assert "Interrupted" in stderr
+    with open(tmp_path / "m.pkl", "rb") as fh:
+        assert hasattr(pickle.load(fh), "predict")
+    assert json.loads((tmp_path / "m.json").read_text())["interrupted"] is True

@@ -1,0 +1,78 @@
+"""One trial: cross-validated scores, out-of-fold predictions, failures recorded not raised."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from automl_meta.evaluate import Trial, evaluate, make_folds
+from automl_meta.metrics import METRICS
+from automl_meta.runner import TrialRunner, WorkerSetup
+from automl_meta.space import SearchSpace
+from tests.conftest import make_dataset
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
+def test_evaluate_computes_every_metric_from_out_of_fold_predictions(task):
+    d = make_dataset(task, n=150)
+    space = SearchSpace(d.task_type, d.n_rows)
+    folds = make_folds(d.y, d.task_type, 5, seed=0)
+    trial = evaluate(space.default_configs()[0], d, space, folds)
+    assert trial.status == "ok", trial.error
+    assert set(trial.scores) == set(METRICS[task])
+    assert all(math.isfinite(v) for v in trial.scores.values())
+    assert trial.oof.shape[0] == d.n_rows and trial.fit_seconds > 0
+    if task != "regression":
+        np.testing.assert_allclose(trial.oof.sum(axis=1), 1.0, atol=1e-6)
+
+
+def test_folds_are_stratified_and_cover_every_row_once():
+    d = make_dataset("multiclass", n=150)
+    folds = make_folds(d.y, d.task_type, 5, seed=0)
+    tested = np.concatenate([te for _, te in folds])
+    assert sorted(tested) == list(range(d.n_rows))
+    for _, te in folds:
+        assert set(d.y[te]) == set(d.classes)
+
+
+def test_a_config_that_raises_is_a_failed_trial():
+    d = make_dataset("binary")
+    space = SearchSpace(d.task_type, d.n_rows)
+    config = space.default_configs()[0]
+
+    class Broken(SearchSpace):
+        def to_pipeline(self, *args, **kwargs):
+            raise ValueError("estimator exploded")
+
+    trial = evaluate(config, d, Broken(d.task_type, d.n_rows), make_folds(d.y, d.task_type, 3, 0))
+    assert trial.status == "failed" and "estimator exploded" in trial.error
+    assert trial.scores == {} and trial.to_dict()["status"] == "failed"
+
+
+def _collect_all(runner, n):
+    results = []
+    while len(results) < n:
+        results += runner.collect(timeout=1.0)
+    return results
+
+
+def test_runner_kills_an_overrunning_trial_and_goes_on():
+    d = make_dataset("binary", n=3000)
+    space = SearchSpace(d.task_type, d.n_rows)
+    slow = next(c for c in space.sample(200, seed=0) if c["family"] in ("random_forest", "extra_trees")
+                and c["params"].get("n_estimators", 0) >= 200)
+    fast = space.default_configs()[0]
+    setup = WorkerSetup(d, space, make_folds(d.y, d.task_type, 5, 0), seed=0)
+    with TrialRunner(setup, n_workers=1) as runner:
+        runner.wait_idle()
+        runner.submit("evaluate", slow, 0, time_limit=0.3)
+        [timed_out] = _collect_all(runner, 1)
+        assert runner.idle() == 0  # the killed worker's replacement is still starting
+        runner.wait_idle()
+        runner.submit("evaluate", fast, 1, time_limit=120)
+        [ok] = _collect_all(runner, 1)
+    assert isinstance(timed_out, Trial) and timed_out.status == "timeout"
+    assert "time limit" in timed_out.error
+    assert ok.status == "ok" and ok.index == 1

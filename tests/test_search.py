@@ -1,0 +1,51 @@
+"""The search loop and fit: budget and trial limits, best selection, refit, failures."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from automl_meta.errors import AllTrialsFailedError, InvalidParameterError
+from automl_meta.search import FitSettings, fit
+from tests.conftest import make_dataset
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
+def test_fit_returns_best_trial_refitted_on_all_rows(task):
+    d = make_dataset(task, n=150)
+    seen = []
+    result = fit(d, FitSettings(max_trials=4, time_budget=120, n_jobs=2),
+                 on_trial=lambda trial, state: seen.append((trial.index, state.n_done)))
+    assert len(result.trials) == 4 and [n for _, n in seen] == [1, 2, 3, 4]
+    ok = [t for t in result.trials if t.status == "ok"]
+    losses = [t.scores[result.metric] * (1 if task != "binary" else -1) for t in ok]
+    assert result.best is ok[int(np.argmin(losses))]
+    assert result.leaderboard()[0] is result.best
+    assert len(result.model.predict(d.X)) == d.n_rows
+    assert not result.interrupted and result.refit["fallback"] is False
+
+
+def test_every_trial_timing_out_is_a_clear_error():
+    d = make_dataset("binary", n=150)
+    with pytest.raises(AllTrialsFailedError, match="trials failed.*time limit"):
+        fit(d, FitSettings(max_trials=2, time_budget=60, max_trial_seconds=0.05, n_jobs=1))
+
+
+def test_budget_stops_the_search():
+    d = make_dataset("binary", n=150)
+    result = fit(d, FitSettings(time_budget=8, n_jobs=1))
+    assert result.seconds <= 8 * 1.1 + 5
+    assert len(result.trials) >= 1
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"time_budget": 0}, "'time_budget' parameter must be a positive"),
+    ({"time_budget": math.inf}, "'time_budget' parameter must be a positive"),
+    ({"max_trials": 0}, "'max_trials' parameter must be at least 1"),
+    ({"metric": "mae"}, "'metric' parameter must be one of"),
+])
+def test_bad_settings(kwargs, message):
+    with pytest.raises(InvalidParameterError, match=message):
+        fit(make_dataset("binary"), FitSettings(**kwargs))
