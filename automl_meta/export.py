@@ -58,12 +58,6 @@ def model_metadata(dataset: Dataset, metric: str, config: dict, space_version: s
             "space_version": space_version}
 
 
-def save_model(path: str | Path, model, metadata: dict) -> None:
-    """Attach the metadata to the pipeline and pickle it atomically to `path`."""
-    setattr(model, METADATA_ATTR, metadata)
-    write_atomic(path, pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL))
-
-
 def write_json(path: str | Path, obj: dict) -> None:
     write_atomic(path, (json.dumps(obj, indent=2, default=_json_default) + "\n").encode())
 
@@ -77,7 +71,7 @@ def _json_default(value):
 
 
 def load_model(path: str | Path):
-    """Load a model file written by `save_model`; a clear error for anything else."""
+    """Load a model file written by `automl fit`; a clear error for anything else."""
     path = Path(path)
     if not path.is_file():
         raise InvalidDataError(f"Model file not found: '{path}'.")
@@ -141,11 +135,8 @@ def fit_summary(result, dataset: Dataset, settings) -> dict:
 
 def save_fit(result, dataset: Dataset, settings, output: str | Path) -> tuple[Path, Path]:
     """Write the model pickle and its JSON summary (same name, .json); return both paths."""
-    from automl_meta.space import SPACE_VERSION
-
     output = Path(output)
     summary_path = output.with_suffix(".json")
-    save_model(output, result.model, model_metadata(dataset, result.metric, result.best.config,
-                                                    SPACE_VERSION))
+    write_atomic(output, result.model_bytes)
     write_json(summary_path, fit_summary(result, dataset, settings))
     return output, summary_path

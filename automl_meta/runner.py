@@ -19,6 +19,7 @@ from multiprocessing.connection import wait as wait_any
 from automl_meta.data import Dataset
 from automl_meta.errors import AutoMLMetaError
 from automl_meta.evaluate import Trial, evaluate, refit
+from automl_meta.export import METADATA_ATTR
 from automl_meta.space import SearchSpace, config_id
 
 # fork is unsafe once OpenMP/BLAS threads exist in the parent; a fork server is a clean
@@ -75,18 +76,21 @@ def _worker_main(conn, setup: WorkerSetup) -> None:
             return
         if job is None:
             return
-        kind, index, config = job
+        kind, index, config, metadata = job
         if kind == "evaluate":
             result = evaluate(config, setup.dataset, setup.space, setup.folds, setup.seed, index)
         else:
-            result = _refit_job(config, setup)
+            result = _refit_job(config, setup, metadata)
         conn.send(result)
 
 
-def _refit_job(config: dict, setup: WorkerSetup) -> RefitResult:
+def _refit_job(config: dict, setup: WorkerSetup, metadata: dict | None) -> RefitResult:
+    """Fit on every row and pickle here, so the parent can write the bytes as they are."""
     start = time.perf_counter()
     try:
         model = refit(config, setup.refit_dataset or setup.dataset, setup.space, setup.seed)
+        if metadata is not None:
+            setattr(model, METADATA_ATTR, metadata)
         blob = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
     except MemoryError:
         return RefitResult(config, "memout", error="MemoryError during the final fit")
@@ -133,15 +137,14 @@ class TrialRunner:
         self.close()
 
     def close(self) -> None:
+        """Stop every worker at once: they hold nothing worth waiting for."""
         for w in self._workers:
-            try:
-                if w.job is None and w.process.is_alive():
-                    w.conn.send(None)
-            except (BrokenPipeError, OSError):
-                pass
-            w.process.join(timeout=0.5) if w.job is None else None
             w.kill()
         self._workers = []
+
+    def pids(self) -> list[int]:
+        """Process ids of the workers (for monitoring)."""
+        return [w.process.pid for w in self._workers]
 
     def idle(self) -> int:
         """Workers ready for a job now."""
@@ -175,12 +178,16 @@ class TrialRunner:
                 worker.kill()
                 self._workers[self._workers.index(worker)] = _Worker(self.setup)
 
-    def submit(self, kind: str, config: dict, index: int, time_limit: float) -> None:
-        """Start a job ("evaluate" or "refit") on an idle worker, killed after time_limit s."""
+    def submit(self, kind: str, config: dict, index: int, time_limit: float,
+               metadata: dict | None = None) -> None:
+        """Start a job ("evaluate" or "refit") on an idle worker, killed after time_limit s.
+
+        A refit's `metadata` is attached to the fitted model before it is pickled.
+        """
         worker = next((w for w in self._workers if w.ready and w.job is None), None)
         if worker is None:
             raise RuntimeError("no idle worker: check idle() or call wait_idle() first")
-        worker.job = (kind, index, config)
+        worker.job = (kind, index, config, metadata)
         worker.started = time.monotonic()
         worker.deadline = worker.started + max(0.1, time_limit)
         try:
@@ -223,7 +230,7 @@ class TrialRunner:
 
     def _lost(self, worker: _Worker, status: str, reason: str):
         """Replace a killed or dead worker and report its job as a failed result."""
-        kind, index, config = worker.job
+        kind, index, config, _ = worker.job
         seconds = time.monotonic() - worker.started
         worker.kill()
         self._workers[self._workers.index(worker)] = _Worker(self.setup)

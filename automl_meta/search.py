@@ -12,11 +12,14 @@ import os
 import pickle
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
+from functools import partial
 from typing import Callable
 
 from automl_meta.data import Dataset, subsample
 from automl_meta.errors import AllTrialsFailedError, InvalidParameterError
 from automl_meta.evaluate import Trial, make_folds
+from automl_meta.export import model_metadata
 from automl_meta.metrics import check_metric, to_loss
 from automl_meta.runner import RefitResult, TrialRunner, WorkerSetup, default_memory_limit_mb
 from automl_meta.space import SearchSpace
@@ -66,9 +69,9 @@ class SearchState:
 
 @dataclass
 class FitResult:
-    """What `fit` returns: the refitted pipeline, every trial, and how it went."""
+    """What `fit` returns: the refitted pipeline (pickled as exported), every trial, how it went."""
 
-    model: object
+    model_bytes: bytes
     best: Trial
     trials: list[Trial]
     metric: str
@@ -77,6 +80,11 @@ class FitResult:
     interrupted: bool = False
     refit: dict = field(default_factory=dict)
     seconds: float = 0.0
+
+    @cached_property
+    def model(self):
+        """The refitted scikit-learn Pipeline."""
+        return pickle.loads(self.model_bytes)
 
     def leaderboard(self) -> list[Trial]:
         """Trials best first (failed last), ties broken by trial order."""
@@ -200,8 +208,9 @@ def fit(dataset: Dataset, settings: FitSettings = FitSettings(),
         ranked = sorted((t for t in trials if t.status == "ok"), key=lambda t: (_loss(metric, t), t.index))
         if not ranked:
             raise AllTrialsFailedError(_failure_summary(trials))
-        model, refit_info = _refit_best(runner, ranked, budget.hard_deadline)
-    return FitResult(model=model, best=refit_info.pop("trial"), trials=trials, metric=metric,
+        metadata = partial(model_metadata, dataset, metric, space_version=space.version)
+        model_bytes, refit_info = _refit_best(runner, ranked, budget.hard_deadline, metadata)
+    return FitResult(model_bytes=model_bytes, best=refit_info.pop("trial"), trials=trials, metric=metric,
                      task_type=dataset.task_type, n_search_rows=search_data.n_rows,
                      interrupted=interrupted, refit=refit_info, seconds=budget.elapsed())
 
@@ -217,7 +226,8 @@ def _failure_summary(trials: list[Trial]) -> str:
             "A larger --time-budget helps when they timed out.")
 
 
-def _refit_best(runner: TrialRunner, ranked: list[Trial], refit_deadline: float) -> tuple[object, dict]:
+def _refit_best(runner: TrialRunner, ranked: list[Trial], refit_deadline: float,
+                metadata: Callable[[dict], dict]) -> tuple[bytes, dict]:
     """Refit the best trial on every row; if that cannot finish in time, the fastest one."""
     fallback = min(ranked[:10], key=lambda t: t.fit_seconds)
     attempts = [(ranked[0], True)] + ([(fallback, False)] if fallback is not ranked[0] else [])
@@ -225,12 +235,12 @@ def _refit_best(runner: TrialRunner, ranked: list[Trial], refit_deadline: float)
     for trial, timed in attempts:
         runner.wait_idle()
         limit = max(1.0, refit_deadline - time.monotonic()) if timed else math.inf
-        runner.submit("refit", trial.config, trial.index, limit)
+        runner.submit("refit", trial.config, trial.index, limit, metadata(trial.config))
         result: list[RefitResult] = []
         while not result:
             result = runner.collect(timeout=1.0)
         if result[0].status == "ok":
-            return pickle.loads(result[0].model_bytes), {
+            return result[0].model_bytes, {
                 "trial": trial, "seconds": round(result[0].seconds, 3),
                 "fallback": trial is not ranked[0], "errors": errors}
         errors.append(f"trial {trial.index}: {result[0].status}: {result[0].error}")

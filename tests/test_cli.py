@@ -203,3 +203,13 @@ def test_sigint_saves_best_so_far_and_exits_130(tmp_path):
     with open(tmp_path / "m.pkl", "rb") as fh:
         assert hasattr(pickle.load(fh), "predict")
     assert json.loads((tmp_path / "m.json").read_text())["interrupted"] is True
+
+
+def test_help_is_quick_because_heavy_modules_load_lazily():
+    code = ("import sys, automl_meta.cli\n"
+            "heavy = [m for m in ('torch', 'sklearn', 'pandas', 'openml') if m in sys.modules]\n"
+            "print(heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip() == "[]", out.stderr
+    result = run(["--help"])
+    assert result.exit_code == 0 and "fit" in result.stdout and "predict" in result.stdout

@@ -76,3 +76,36 @@ def test_runner_kills_an_overrunning_trial_and_goes_on():
     assert isinstance(timed_out, Trial) and timed_out.status == "timeout"
     assert "time limit" in timed_out.error
     assert ok.status == "ok" and ok.index == 1
+
+
+def test_out_of_memory_is_recorded_as_memout():
+    d = make_dataset("binary")
+
+    class Hungry(SearchSpace):
+        def to_pipeline(self, *args, **kwargs):
+            raise MemoryError()
+
+    space = Hungry(d.task_type, d.n_rows)
+    trial = evaluate(space.default_configs()[0], d, space, make_folds(d.y, d.task_type, 3, 0))
+    assert trial.status == "memout" and "memory" in trial.error
+
+
+def test_a_worker_that_dies_mid_trial_is_reported_and_replaced():
+    import os
+    import signal
+
+    d = make_dataset("binary", n=3000)
+    space = SearchSpace(d.task_type, d.n_rows)
+    slow = next(c for c in space.sample(200, seed=0) if c["family"] == "random_forest"
+                and c["params"]["n_estimators"] >= 200)
+    setup = WorkerSetup(d, space, make_folds(d.y, d.task_type, 5, 0), seed=0)
+    with TrialRunner(setup, n_workers=1) as runner:
+        runner.wait_idle()
+        runner.submit("evaluate", slow, 0, time_limit=120)
+        os.kill(runner.pids()[0], signal.SIGKILL)  # as the kernel's OOM killer does
+        [dead] = _collect_all(runner, 1)
+        runner.wait_idle()
+        runner.submit("evaluate", space.default_configs()[0], 1, time_limit=120)
+        [ok] = _collect_all(runner, 1)
+    assert dead.status == "memout" and "died" in dead.error
+    assert ok.status == "ok"
