@@ -42,6 +42,7 @@ class FeatureSchema:
     categorical: tuple[str, ...]  # raw columns kept as text categories
     datetime: tuple[str, ...]  # raw columns expanded into `<name>__<part>` numbers
     dropped: dict[str, str] = field(default_factory=dict)  # raw column -> reason
+    constants: dict[str, float | str] = field(default_factory=dict)  # dropped constant -> value
 
     @property
     def raw_columns(self) -> tuple[str, ...]:
@@ -56,12 +57,13 @@ class FeatureSchema:
 
     def to_dict(self) -> dict:
         return {"numeric": list(self.numeric), "categorical": list(self.categorical),
-                "datetime": list(self.datetime), "dropped": dict(self.dropped)}
+                "datetime": list(self.datetime), "dropped": dict(self.dropped),
+                "constants": dict(self.constants)}
 
     @classmethod
     def from_dict(cls, d: dict) -> "FeatureSchema":
         return cls(tuple(d["numeric"]), tuple(d["categorical"]), tuple(d["datetime"]),
-                   dict(d.get("dropped", {})))
+                   dict(d.get("dropped", {})), dict(d.get("constants", {})))
 
 
 @dataclass(frozen=True)
@@ -215,7 +217,7 @@ def _to_datetime(values: pd.Series) -> pd.Series:
 
 def infer_schema(features: pd.DataFrame) -> tuple[FeatureSchema, list[str]]:
     """Decide each raw feature column's kind; return the schema and warnings to show."""
-    numeric, categorical, datetime, dropped = [], [], [], {}
+    numeric, categorical, datetime, dropped, constants = [], [], [], {}, {}
     n = len(features)
     for col in features.columns:
         values = features[col]
@@ -225,6 +227,8 @@ def infer_schema(features: pd.DataFrame) -> tuple[FeatureSchema, list[str]]:
             continue
         if present.nunique() <= 1 and len(present) == n:
             dropped[col] = "constant"
+            number = _as_numbers(present.head(1)).iloc[0]
+            constants[col] = present.iloc[0] if np.isnan(number) else float(number)
             continue
         parsed = _as_numbers(present)
         if parsed.notna().mean() >= _NUMERIC_SHARE:
@@ -245,7 +249,8 @@ def infer_schema(features: pd.DataFrame) -> tuple[FeatureSchema, list[str]]:
     if dropped:
         listed = ", ".join(f"'{c}' ({r})" for c, r in dropped.items())
         warnings.append(f"dropped {len(dropped)} column(s): {listed}")
-    return FeatureSchema(tuple(numeric), tuple(categorical), tuple(datetime), dropped), warnings
+    schema = FeatureSchema(tuple(numeric), tuple(categorical), tuple(datetime), dropped, constants)
+    return schema, warnings
 
 
 def _is_identifier_numbers(col: str, parsed: pd.Series, n: int) -> bool:
@@ -363,8 +368,7 @@ def build_dataset(raw: pd.DataFrame, target: str | None = None, task: str | None
     features = raw.drop(columns=[target, *drop])
     schema, schema_warnings = infer_schema(features)
     if drop:
-        schema = FeatureSchema(schema.numeric, schema.categorical, schema.datetime,
-                               {**{c: "asked to drop" for c in drop}, **schema.dropped})
+        schema = replace(schema, dropped={**{c: "asked to drop" for c in drop}, **schema.dropped})
     warnings += schema_warnings
     if not schema.raw_columns:
         raise InvalidDataError(

@@ -11,6 +11,7 @@ import sys
 import click
 
 from automl_meta.cli.fit import fit
+from automl_meta.cli.metabase import metabase
 from automl_meta.cli.metafeatures import metafeatures
 from automl_meta.cli.predict import predict
 
@@ -68,3 +69,4 @@ def main(debug: bool) -> None:
 main.add_command(fit)
 main.add_command(predict)
 main.add_command(metafeatures)
+main.add_command(metabase)

@@ -75,3 +75,49 @@ def leaderboard_text(result, rows: int = LEADERBOARD_ROWS) -> str:
     n_bad = sum(t.status != "ok" for t in result.trials)
     lines.append(f"{len(result.trials)} trials, {n_bad} failed or timed out")
     return "\n".join(lines)
+
+
+class BuildProgressLine:
+    """Tasks done / trials done / ETA of a meta-base build, on stderr."""
+
+    def __init__(self, quiet: bool = False, stream=None) -> None:
+        self.quiet = quiet
+        self.stream = stream or sys.stderr
+        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self._last_print = 0.0
+
+    def update(self, progress) -> None:
+        import time
+
+        if self.quiet:
+            return
+        eta = progress.eta_seconds()
+        eta_text = "--" if eta is None else f"{eta / 60:.0f} min"
+        done = progress.trials_done / max(1, progress.trials_total)
+        bar = "#" * int(done * BAR_WIDTH) + "." * (BAR_WIDTH - int(done * BAR_WIDTH))
+        line = (f"[{bar}] tasks {progress.tasks_done}/{progress.tasks_total}  trials "
+                f"{progress.trials_done}/{progress.trials_total}  ETA {eta_text}  {progress.current}")
+        if self.tty:
+            click.echo("\r" + line + "\033[K", file=self.stream, nl=False)
+        elif time.monotonic() - self._last_print > 30:
+            click.echo(line, file=self.stream)
+            self._last_print = time.monotonic()
+
+    def finish(self) -> None:
+        if self.tty and not self.quiet:
+            click.echo("", file=self.stream)
+
+
+def metabase_info_text(info: dict) -> str:
+    """`automl metabase info` as text: tasks by type, configs, trials by status, protocol."""
+    def pairs(d: dict) -> str:
+        return ", ".join(f"{k} {v}" for k, v in d.items()) or "none"
+
+    lines = [f"meta-base {info['path']} ({info['size_bytes'] / 2**20:.1f} MiB, schema {info['schema_version']})",
+             f"tasks:   {pairs(info['tasks'])}",
+             f"configs: {pairs(info['configs'])}",
+             f"trials:  {pairs(info['trials'])}",
+             "protocol:"]
+    for key, value in info["protocol"].items():
+        lines.append(f"  {key}: {value}")
+    return "\n".join(lines)

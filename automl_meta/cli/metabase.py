@@ -1,0 +1,76 @@
+"""`automl metabase build|info`: build a meta-base offline (resumable), describe one."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import click
+
+
+@click.group()
+def metabase() -> None:
+    """Build and inspect meta-bases: past tasks and the scores of a shared config pool."""
+
+
+def _ids(value: str) -> list[int]:
+    try:
+        return [int(v) for v in value.replace(" ", "").split(",") if v]
+    except ValueError:
+        raise click.BadParameter(f"must be comma-separated integers. Got '{value}' instead.") from None
+
+
+@metabase.command()
+@click.option("--manifest", type=click.Path(path_type=str), help="CSV manifest of local tables "
+              "(columns name, source, ref, target, task, drop, openml_id).")
+@click.option("--openml-tasks", default=None, metavar="IDS", help="Comma-separated OpenML task ids.")
+@click.option("--openml-suite", default=None, metavar="ID", help="An OpenML suite (benchmark) id or alias.")
+@click.option("--openml-cache", type=click.Path(path_type=str), default=None,
+              help="openml's cache directory (default: openml's own).")
+@click.option("--out", required=True, type=click.Path(path_type=str), help="Meta-base file to create or resume.")
+@click.option("--workers", type=int, default=1, show_default=True, help="Parallel trials.")
+@click.option("--dask", "use_dask", is_flag=True, help="Run trials on a Dask LocalCluster of --workers.")
+@click.option("--scheduler", default=None, metavar="ADDRESS", help="Run trials on this Dask cluster.")
+@click.option("--only", default="", metavar="NAMES", help="Comma-separated task names to build.")
+@click.option("--pool-size", type=int, default=None, help="Configs per task type (protocol).")
+@click.option("--max-rows", type=int, default=None, help="Row cap per task (protocol).")
+@click.option("--folds", type=int, default=None, help="CV folds (protocol).")
+@click.option("--trial-seconds", type=float, default=None, help="Per-trial time limit (protocol).")
+@click.option("--seed", type=int, default=None, help="Seed of pool, sampling and folds (protocol).")
+@click.option("--quiet", "-q", is_flag=True)
+def build(manifest, openml_tasks, openml_suite, openml_cache, out, workers, use_dask, scheduler,
+          only, pool_size, max_rows, folds, trial_seconds, seed, quiet):
+    """Evaluate the config pool on every task; rerun the same command to resume."""
+    from automl_meta.cli.report import BuildProgressLine
+    from automl_meta.metabase.build import build_metabase
+    from automl_meta.metabase.sources import select_entries
+    from automl_meta.metabase.store import Protocol
+
+    entries = select_entries(manifest=manifest, openml_tasks=_ids(openml_tasks) if openml_tasks else (),
+                             openml_suite=openml_suite, openml_cache=openml_cache,
+                             only=[n for n in only.split(",") if n])
+    overrides = {"pool_size": pool_size, "max_rows": max_rows, "n_folds": folds,
+                 "trial_seconds": trial_seconds, "seed": seed}
+    protocol = Protocol(**{k: v for k, v in overrides.items() if v is not None})
+    line = BuildProgressLine(quiet=quiet)
+    progress = build_metabase(entries, out, protocol, workers=workers, scheduler=scheduler,
+                              use_dask=use_dask, on_progress=line.update)
+    line.finish()
+    click.echo(f"{progress.tasks_done} tasks, {progress.trials_done} trials stored in {out} "
+               f"({progress.trials_run} run now, {time.monotonic() - progress.started:.0f} s)")
+    for name, reason in progress.failed_tasks.items():
+        click.echo(f"Warning: task '{name}' was skipped: {reason}", err=True)
+
+
+@metabase.command()
+@click.argument("path", required=False, type=click.Path(path_type=str))
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON object instead of text.")
+def info(path, as_json):
+    """Describe a meta-base (default: the one shipped with automl-meta)."""
+    from automl_meta.cli.report import metabase_info_text
+    from automl_meta.metabase.locate import default_metabase_path
+    from automl_meta.metabase.store import MetaBase
+
+    with MetaBase.open(path or default_metabase_path()) as mb:
+        summary = mb.info()
+    click.echo(json.dumps(summary, indent=2) if as_json else metabase_info_text(summary))
