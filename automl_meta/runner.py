@@ -8,7 +8,6 @@ model can still be refitted and saved.
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
 import pickle
 import signal
@@ -20,11 +19,10 @@ from automl_meta.data import Dataset
 from automl_meta.errors import AutoMLMetaError
 from automl_meta.evaluate import Trial, evaluate, refit
 from automl_meta.export import METADATA_ATTR
+from automl_meta.forkserver import CONTEXT
 from automl_meta.space import SearchSpace, config_id
 
-# fork is unsafe once OpenMP/BLAS threads exist in the parent; a fork server is a clean
-# process that imports the heavy modules once, so each new worker starts in milliseconds.
-_CTX = mp.get_context("forkserver")
+_CTX = CONTEXT
 _MAX_START_FAILURES = 3
 _CTX.set_forkserver_preload(["automl_meta.evaluate"])
 
@@ -177,6 +175,12 @@ class TrialRunner:
                         "rerun with --n-jobs 1 or check free memory.") from None
                 worker.kill()
                 self._workers[self._workers.index(worker)] = _Worker(self.setup)
+
+    def cap_deadlines(self, deadline: float) -> None:
+        """Bring every running job's kill time forward to `deadline` (monotonic clock)."""
+        for w in self._workers:
+            if w.job is not None:
+                w.deadline = min(w.deadline, deadline)
 
     def submit(self, kind: str, config: dict, index: int, time_limit: float,
                metadata: dict | None = None) -> None:

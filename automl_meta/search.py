@@ -28,6 +28,7 @@ from automl_meta.strategies import Strategy, make_strategy
 KEEP_OOF = 10  # out-of-fold predictions kept for this many best trials (for ensembles)
 _SPAWN_SECONDS = 1.0  # a worker replaced after a timeout: fork, data transfer
 _WRITE_SECONDS = 1.5  # kept after the refit for unpickling and writing the files
+_FIRST_REFIT_SECONDS = 2.0  # kept for refitting a first, cheap success found late
 
 
 @dataclass(frozen=True)
@@ -143,8 +144,12 @@ def run_search(runner: TrialRunner, strategy: Strategy, settings: FitSettings, b
     try:
         while True:
             now = time.monotonic()
-            reserve = _refit_estimate(state.best, settings.n_folds, row_ratio) - slack
-            stop_at = budget.deadline - max(0.0, reserve)
+            if state.best is None:  # nothing to export yet: the slack is better spent here
+                stop_at = budget.hard_deadline - _FIRST_REFIT_SECONDS
+            else:
+                reserve = _refit_estimate(state.best, settings.n_folds, row_ratio) - slack
+                stop_at = budget.deadline - max(0.0, reserve)
+                runner.cap_deadlines(stop_at)  # trials started before the first success
             more = settings.max_trials is None or submitted < settings.max_trials
             while more and runner.idle() and now < stop_at - 0.5:
                 config, sources[submitted] = strategy.ask()

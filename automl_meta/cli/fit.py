@@ -38,6 +38,9 @@ def _positive(ctx, param, value):
 def fit(data, target, task, drop, metric, time_budget, max_trials, seed, output, n_jobs, strategy, quiet):
     """Find the best model for DATA (CSV, TSV, .gz or parquet) and save it as a pickle."""
     started_at = time.monotonic()
+    from automl_meta.forkserver import warm_up
+
+    warm_up()  # the workers' imports now overlap with ours and with loading the data
     from automl_meta.cli.report import Progress, leaderboard_text
     from automl_meta.data import load_table
     from automl_meta.export import check_writable, save_fit
