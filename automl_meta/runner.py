@@ -22,9 +22,8 @@ from automl_meta.export import METADATA_ATTR
 from automl_meta.forkserver import CONTEXT
 from automl_meta.space import SearchSpace, config_id
 
-_CTX = CONTEXT
+_CTX = CONTEXT  # see automl_meta.forkserver
 _MAX_START_FAILURES = 3
-_CTX.set_forkserver_preload(["automl_meta.evaluate"])
 
 
 @dataclass(frozen=True)

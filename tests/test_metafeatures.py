@@ -13,11 +13,12 @@ import pytest
 from click.testing import CliRunner
 
 from automl_meta.cli import main
-from automl_meta.data import Dataset, FeatureSchema
+from automl_meta.data import Dataset, FeatureSchema, build_dataset, clean_frame
 from automl_meta.errors import InvalidDataError, InvalidParameterError
 from automl_meta.metafeatures import (
     GROUPS,
     METAFEATURE_GROUPS,
+    OPENML_EXACT,
     compute_metafeatures,
     feature_table_markdown,
     metafeature_names,
@@ -36,6 +37,12 @@ def dataset_from_frame(X: pd.DataFrame, y, task: str = "binary") -> Dataset:
     classes = () if task == "regression" else tuple(sorted(set(map(str, y))))
     return Dataset(X=X, y=y, task_type=task, target="target",
                    schema=FeatureSchema(numeric, categorical, ()), name="hand-made", classes=classes)
+
+
+def load_frame(frame: pd.DataFrame, task: str | None = None) -> Dataset:
+    """A Dataset through the loader's cleaning and schema inference (it drops constant columns)."""
+    text = frame.astype(object).where(frame.notna(), "").astype(str)
+    return build_dataset(clean_frame(text), target="target", task=task, name="loaded")
 
 
 def compute_quietly(dataset: Dataset, seed: int = 0) -> dict[str, float]:
@@ -159,6 +166,38 @@ def test_regression_target_features():
     assert values["NumberOfNumericFeatures"] == 3  # the numeric target counts, as on OpenML
 
 
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
+def test_dropped_constant_columns_count_as_openml_counts_them(task):
+    """The loader drops constant columns but records them (schema.constants); every OpenML-named
+    feature comes out as if they had been kept: a numeric or nominal attribute with one value."""
+    frame = make_frame(task, n=90).assign(k=5.0, zero=0.0, v="same")
+    loaded = load_frame(frame, task)
+    assert loaded.schema.constants == {"k": 5.0, "zero": 0.0, "v": "same"}
+    features = frame.drop(columns="target")
+    kept = dataset_from_frame(features, frame["target"], task)
+    ours, expected = compute_quietly(loaded), compute_quietly(kept)
+    differ = {q: (ours[q], expected[q]) for q in OPENML_EXACT if ours[q] != pytest.approx(expected[q])}
+    assert not differ
+    assert ours["NumberOfDroppedFeatures"] == 3 and ours["NumberOfModelFeatures"] == 5
+    assert ours["NumberOfNumericFeatures"] == 6 + (task == "regression")  # x0..x3, k, zero (+ target)
+    assert ours["MinNominalAttDistinctValues"] == 1 and ours["MinStdDevOfNumericAtts"] == 0.0
+    if task != "regression":
+        assert ours["MinAttributeEntropy"] == 0.0 and ours["MinMutualInformation"] == 0.0
+
+
+def test_an_infinite_constant_column_is_a_column_of_missing_cells():
+    frame = make_frame("binary", n=50).assign(inf="inf")
+    frame["x0"] = frame["x0"].fillna(0.5)
+    loaded = load_frame(frame)
+    assert loaded.schema.constants == {"inf": np.inf}
+    values = compute_quietly(loaded)
+    assert_complete(values, "binary")
+    assert values["NumberOfMissingValues"] == 50 and values["NumberOfInstancesWithMissingValues"] == 50
+    assert values["NumberOfNumericFeatures"] == 5
+    expected = compute_quietly(dataset_from_frame(frame.drop(columns=["target", "inf"]), frame["target"]))
+    assert values["MaxMeansOfNumericAtts"] == expected["MaxMeansOfNumericAtts"]  # no value: not summarised
+
+
 def test_landmarkers_separate_easy_from_random_targets():
     rng = np.random.default_rng(2)
     X = pd.DataFrame(rng.normal(size=(400, 5)), columns=list("abcde"))
@@ -196,6 +235,8 @@ def _robustness_cases() -> dict[str, Dataset]:
         "loaded binary": make_dataset("binary"),
         "loaded multiclass": make_dataset("multiclass"),
         "loaded regression": make_dataset("regression"),
+        "loaded with constant columns": load_frame(make_frame("multiclass", n=60).assign(k=1.0, v="same", i="-inf")),
+        "loaded regression with constant columns": load_frame(make_frame("regression", n=60).assign(k=1.0, v="s")),
     }
 
 

@@ -14,8 +14,8 @@ NAN = float("nan")
 def _column_counts(t: MetaTable) -> dict[str, float]:
     n_feat = t.n_table_columns
     numeric = t.n_numeric_columns + (0 if t.is_classification else 1)
-    symbolic = t.n_categorical + (1 if t.is_classification else 0)
-    binary = int((t.n_levels == 2).sum()) + (1 if t.n_classes == 2 else 0)
+    symbolic = t.n_categorical + t.n_constant_categorical + (1 if t.is_classification else 0)
+    binary = int((t.n_levels == 2).sum()) + (1 if t.n_classes == 2 else 0)  # a constant has 1 value
     return {
         "NumberOfInstances": t.n_rows, "NumberOfFeatures": n_feat,
         "NumberOfNumericFeatures": numeric, "NumberOfSymbolicFeatures": symbolic,
@@ -26,7 +26,9 @@ def _column_counts(t: MetaTable) -> dict[str, float]:
         "Dimensionality": n_feat / t.n_rows,
         "LogNumberOfInstances": math.log(t.n_rows), "LogNumberOfFeatures": math.log(n_feat),
         "LogDimensionality": math.log(n_feat / t.n_rows),
-        "NumberOfFeaturesAfterBinarization": t.n_numeric + int(t.n_levels.sum()),
+        # numeric columns + one-hot width of the categorical ones; a dropped constant adds 1 either way
+        "NumberOfFeaturesAfterBinarization": (t.n_numeric + int(t.n_levels.sum()) + t.n_constant_numeric
+                                              + t.n_constant_categorical),
         "NumberOfModelFeatures": t.n_numeric + t.n_categorical,
         "NumberOfDroppedFeatures": t.n_dropped,
     }
@@ -70,7 +72,7 @@ def auto_correlation(t: MetaTable) -> float:
 
 
 def _distinct_values(t: MetaTable) -> dict[str, float]:
-    levels = list(t.n_levels) + ([t.n_classes] if t.is_classification else [])
+    levels = list(t.n_levels) + [1] * t.n_constant_categorical + ([t.n_classes] if t.is_classification else [])
     if not levels:
         return dict.fromkeys(("MaxNominalAttDistinctValues", "MinNominalAttDistinctValues",
                               "MeanNominalAttDistinctValues", "StdvNominalAttDistinctValues"), NAN)

@@ -36,10 +36,11 @@ def _openml_block(t: MetaTable) -> dict[str, float]:
         out["NormalizedClassEntropy"] = NAN
     codes = t.codes + 1  # missing (-1) becomes a value of its own
     n_values = t.n_levels + 1
+    constant = np.zeros(t.n_constant_categorical)  # a dropped nominal constant: entropy 0, information 0
     att_entropy = np.array([entropy_bits(np.bincount(codes[:, j], minlength=n_values[j]))
-                            for j in range(t.n_categorical)])
+                            for j in range(t.n_categorical)] + list(constant))
     mi = np.array([round(mutual_information_bits(codes[:, j], int(n_values[j]), t.y, t.n_classes), 14)
-                   for j in range(t.n_categorical)]) if t.is_classification else np.empty(0)
+                   for j in range(t.n_categorical)] + list(constant)) if t.is_classification else np.empty(0)
     out.update({f"{k}AttributeEntropy": v for k, v in summarize(att_entropy).items()})
     out.update({f"{k}MutualInformation": v for k, v in summarize(mi).items()})
     mean_mi, mean_h = out["MeanMutualInformation"], out["MeanAttributeEntropy"]

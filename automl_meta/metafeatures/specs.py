@@ -43,21 +43,24 @@ _SUMMARY_WORDS = {"Mean": "mean", "Min": "minimum", "Max": "maximum", "Quartile1
 
 def _numeric_summaries() -> list[MetaFeature]:
     return [_openml(f"{s}{stat}OfNumericAtts", "statistical",
-                    f"{_SUMMARY_WORDS[s]} over numeric columns (numeric target included) of each "
-                    f"column's {_STAT_WORDS[stat]}", "IsMissingNumericStats")
+                    f"{_SUMMARY_WORDS[s]} over numeric columns (numeric target and dropped numeric "
+                    f"constants included) of each column's {_STAT_WORDS[stat]}", "IsMissingNumericStats")
             for stat in _STAT_WORDS for s in _SUMMARY_WORDS]
 
 
 def _nominal_summaries(kind: str, flag: str, what: str) -> list[MetaFeature]:
-    return [_openml(f"{s}{kind}", "info_theory", f"{_SUMMARY_WORDS[s]} over categorical columns of {what}", flag)
+    return [_openml(f"{s}{kind}", "info_theory", f"{_SUMMARY_WORDS[s]} over categorical columns (dropped "
+                    f"non-numeric constants included, with 0) of {what}", flag)
             for s in _SUMMARY_WORDS]
 
 
 _GENERAL = [
     _openml("NumberOfInstances", "general", "rows"),
     _openml("NumberOfFeatures", "general", "columns of the table as given: target and dropped columns included"),
-    _openml("NumberOfNumericFeatures", "general", "numeric (and date) columns, a numeric target included"),
-    _openml("NumberOfSymbolicFeatures", "general", "categorical columns, a class target included"),
+    _openml("NumberOfNumericFeatures", "general", "numeric (and date) columns, a numeric target and dropped "
+            "numeric constants included"),
+    _openml("NumberOfSymbolicFeatures", "general", "categorical columns, a class target and dropped non-numeric "
+            "constants included"),
     _openml("NumberOfBinaryFeatures", "general", "categorical columns with exactly 2 values, a binary target included"),
     _openml("PercentageOfNumericFeatures", "general", "100 * NumberOfNumericFeatures / NumberOfFeatures"),
     _openml("PercentageOfSymbolicFeatures", "general", "100 * NumberOfSymbolicFeatures / NumberOfFeatures"),
@@ -77,13 +80,13 @@ _GENERAL = [
     _openml("MinorityClassPercentage", "general", "100 * MinorityClassSize / NumberOfInstances", "IsMissingClassStats"),
     _openml("AutoCorrelation", "general", "classification: share of consecutive rows (file order) with the same "
             "class; regression: lag-1 autocorrelation 1 - mean((y[i]-y[i-1])^2) / (2 var(y)) (not OpenML's)"),
-    _openml("MaxNominalAttDistinctValues", "general", "max over categorical columns (class target included) of "
-            "distinct present values", "IsMissingNominalStats"),
+    _openml("MaxNominalAttDistinctValues", "general", "max over categorical columns (class target and dropped "
+            "non-numeric constants, 1 value, included) of distinct present values", "IsMissingNominalStats"),
     _openml("MinNominalAttDistinctValues", "general", "min of the same", "IsMissingNominalStats"),
     _openml("MeanNominalAttDistinctValues", "general", "mean of the same", "IsMissingNominalStats"),
     _openml("StdvNominalAttDistinctValues", "general", "standard deviation (n-1) of the same", "IsMissingNominalStats"),
     _openml("NumberOfFeaturesAfterBinarization", "general", "numeric columns + distinct values of each "
-            "categorical column (one-hot width), target excluded"),
+            "categorical column (one-hot width), target excluded, each dropped constant 1"),
     MetaFeature("LogNumberOfInstances", "general", "ln(NumberOfInstances)"),
     MetaFeature("LogNumberOfFeatures", "general", "ln(NumberOfFeatures)"),
     MetaFeature("LogDimensionality", "general", "ln(Dimensionality)"),
@@ -131,9 +134,9 @@ _INFO = [
                 flag="IsMissingClassStats"),
     MetaFeature("TargetEntropy", "info_theory", "entropy (bits) of the class, or of the regression target cut "
                 "into 10 equal-frequency bins"),
-    MetaFeature("MeanBinnedAttributeEntropy", "info_theory", "mean over all columns of the entropy (bits); numeric "
-                "columns cut into 10 equal-frequency bins (<= 20,000 rows)"),
-    MetaFeature("MeanBinnedMutualInformation", "info_theory", "mean over all columns of the mutual information "
+    MetaFeature("MeanBinnedAttributeEntropy", "info_theory", "mean over all model columns of the entropy (bits); "
+                "numeric columns cut into 10 equal-frequency bins (<= 20,000 rows)"),
+    MetaFeature("MeanBinnedMutualInformation", "info_theory", "mean over all model columns of the mutual information "
                 "(bits) of the binned column with the (binned) target"),
     MetaFeature("MaxBinnedMutualInformation", "info_theory", "max of the same"),
     MetaFeature("BinnedEquivalentNumberOfAtts", "info_theory", "TargetEntropy / MeanBinnedMutualInformation",
@@ -179,7 +182,8 @@ _MODEL_BASED = [
 
 _FLAG_GROUPS = {
     "IsMissingClassStats": ("general", "1 for regression: class statistics undefined"),
-    "IsMissingNominalStats": ("general", "1 when there is no categorical column to summarise"),
+    "IsMissingNominalStats": ("general", "1 when there is no categorical column (or dropped non-numeric constant) "
+                              "to summarise"),
     "IsMissingNumericStats": ("statistical", "1 when a numeric-column statistic is undefined (no numeric column, "
                               "or too few values)"),
     "IsMissingCorrelations": ("statistical", "1 with fewer than 2 non-constant numeric columns"),

@@ -21,13 +21,23 @@ def _moments(block: np.ndarray) -> dict[str, np.ndarray]:
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
+def _constant_moments(values: np.ndarray) -> dict[str, np.ndarray]:
+    """Moments of the dropped constant columns: mean = the value, std 0, no skewness or kurtosis
+    (0/0, skipped by the summaries, as for a constant column kept); all NaN for an inf constant."""
+    nan = np.full(len(values), np.nan)
+    return {"Means": values, "StdDev": np.where(np.isnan(values), np.nan, 0.0), "Skewness": nan, "Kurtosis": nan}
+
+
 def _numeric_summaries(t: MetaTable) -> tuple[dict[str, float], dict[str, np.ndarray]]:
-    """OpenML's <Summary><Stat>OfNumericAtts; the numeric target is a numeric attribute too."""
+    """OpenML's <Summary><Stat>OfNumericAtts; the numeric target and the numeric constants the
+    loader dropped are numeric attributes too. Returns the summaries and the moments of the
+    model columns first (then the target, if numeric)."""
     block = t.numeric if t.is_classification else np.column_stack([t.numeric, t.y])
     moments = _moments(block)
+    constants = _constant_moments(t.constant_numeric)
     out = {}
     for stat, values in moments.items():
-        for prefix, value in summarize(values).items():
+        for prefix, value in summarize(np.concatenate([values, constants[stat]])).items():
             out[f"{prefix}{stat}OfNumericAtts"] = value
     return out, moments
 

@@ -3,11 +3,14 @@
 `MetaTable` holds the numeric block (float, NaN for missing or infinite), the categorical
 block as integer codes (-1 for missing), the encoded target, and a seeded row order from
 which every group takes its (nested) subsample, so that results depend only on the seed.
+It also carries the constant columns the loader dropped (`schema.constants`), which OpenML's
+qualities count as attributes with one distinct value.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import numbers
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -35,13 +38,17 @@ class MetaTable:
     y_full: np.ndarray  # the same for every row, in file order
     n_classes: int  # 0 for regression
     n_table_columns: int  # columns of the table as given, target included (OpenML count)
-    n_numeric_columns: int  # raw numeric and date columns, target excluded
+    n_numeric_columns: int  # raw numeric and date columns (dropped numeric constants included), target excluded
     n_dropped: int
     n_missing: int  # missing cells, dropped all-missing columns included
     n_rows_with_missing: int
     column_missing_share: np.ndarray  # per model column
     order: np.ndarray  # seeded permutation of the positions of `numeric`'s rows, for subsamples
     seed: int
+    # Constant columns the loader dropped (schema.constants), counted as OpenML counts them:
+    # the value of each numeric one (NaN for inf: its cells are missing), and the nominal ones.
+    constant_numeric: np.ndarray = field(default_factory=lambda: np.empty(0))
+    n_constant_categorical: int = 0
 
     @property
     def is_classification(self) -> bool:
@@ -54,6 +61,10 @@ class MetaTable:
     @property
     def n_categorical(self) -> int:
         return self.codes.shape[1]
+
+    @property
+    def n_constant_numeric(self) -> int:
+        return len(self.constant_numeric)
 
     def sample(self, max_rows: int) -> np.ndarray:
         """Positions (rows of `numeric`, `codes`, `y`) of a seeded subsample of <= `max_rows` rows,
@@ -123,9 +134,25 @@ def _column_kinds(dataset: Dataset) -> tuple[list[str], list[str]]:
     return numeric, categorical
 
 
+def _constants(dataset: Dataset) -> tuple[np.ndarray, int]:
+    """The loader's dropped constant columns: values of the numeric ones, count of the nominal ones.
+
+    A value is numeric when it is a real number (the loader stores a constant that parses as a
+    number as a float); a non-finite one reads as missing (NaN), like an infinite cell elsewhere.
+    """
+    values = [float(v) for v in dataset.schema.constants.values()
+              if isinstance(v, numbers.Real) and not isinstance(v, bool)]
+    numeric = np.array(values, dtype=float)
+    numeric[~np.isfinite(numeric)] = np.nan
+    return numeric, len(dataset.schema.constants) - len(values)
+
+
 def _missing_counts(dataset: Dataset, numeric_cols: list[str], numeric_block: np.ndarray,
-                    categorical: list[str]) -> tuple[int, int, np.ndarray]:
-    """Missing cells as OpenML counts them (a date once), rows with any, share per model column."""
+                    categorical: list[str], constant_numeric: np.ndarray) -> tuple[int, int, np.ndarray]:
+    """Missing cells as OpenML counts them (a date once), rows with any, share per model column.
+
+    Dropped columns count too: an all-missing one, and an infinite constant (inf reads as missing).
+    """
     X = dataset.X
     missing = np.isnan(numeric_block)
     cat_missing = X[categorical].isna().to_numpy() if categorical else np.zeros((len(X), 0), bool)
@@ -133,17 +160,27 @@ def _missing_counts(dataset: Dataset, numeric_cols: list[str], numeric_block: np
     extra_parts = {f"{c}__{p}" for c in dataset.schema.datetime for p in DATETIME_PARTS[1:]}
     counted = [i for i, c in enumerate(numeric_cols) if c not in extra_parts]
     all_missing = sum(1 for r in dataset.schema.dropped.values() if r == "all values missing")
+    all_missing += int(np.isnan(constant_numeric).sum())
     n_missing = int(missing[:, counted].sum() + cat_missing.sum()) + all_missing * len(X)
     any_row = missing.any(axis=1) | cat_missing.any(axis=1)
     return n_missing, len(X) if all_missing else int(any_row.sum()), share
 
 
-def _column_counts(dataset: Dataset, numeric_cols: list[str], categorical_cols: list[str]) -> tuple[int, int]:
-    """Columns of the table as given (target and dropped ones included) and raw numeric ones."""
+def _dropped_columns(dataset: Dataset) -> set[str]:
+    """Raw columns the loader dropped; a recorded constant counts even if not listed as dropped."""
+    return set(dataset.schema.dropped) | set(dataset.schema.constants)
+
+
+def _column_counts(dataset: Dataset, numeric_cols: list[str], categorical_cols: list[str],
+                   n_constant_numeric: int) -> tuple[int, int]:
+    """Columns of the table as given (target and dropped ones included) and raw numeric ones
+    (numeric constants the loader dropped included)."""
     schema = dataset.schema
+    n_dropped = len(_dropped_columns(dataset))
     if not schema.raw_columns:  # a hand-built Dataset without a schema
-        return len(numeric_cols) + len(categorical_cols) + 1, len(numeric_cols)
-    return len(schema.raw_columns) + len(schema.dropped) + 1, len(schema.numeric) + len(schema.datetime)
+        return len(numeric_cols) + len(categorical_cols) + n_dropped + 1, len(numeric_cols) + n_constant_numeric
+    return (len(schema.raw_columns) + n_dropped + 1,
+            len(schema.numeric) + len(schema.datetime) + n_constant_numeric)
 
 
 def prepare_table(dataset: Dataset, seed: int = 0) -> MetaTable:
@@ -159,8 +196,11 @@ def prepare_table(dataset: Dataset, seed: int = 0) -> MetaTable:
     if not numeric_cols and not categorical_cols:
         raise InvalidDataError("The dataset has no feature columns; meta-features need at least one.")
     numeric_full = _numeric_block(dataset.X, numeric_cols)
-    n_missing, n_rows_missing, share = _missing_counts(dataset, numeric_cols, numeric_full, categorical_cols)
-    n_table_columns, n_numeric_columns = _column_counts(dataset, numeric_cols, categorical_cols)
+    constant_numeric, n_constant_categorical = _constants(dataset)
+    n_missing, n_rows_missing, share = _missing_counts(dataset, numeric_cols, numeric_full, categorical_cols,
+                                                       constant_numeric)
+    n_table_columns, n_numeric_columns = _column_counts(dataset, numeric_cols, categorical_cols,
+                                                        len(constant_numeric))
     y_full, n_classes = _target(dataset)
     n = len(dataset.X)
     rng = np.random.default_rng(seed)
@@ -171,5 +211,6 @@ def prepare_table(dataset: Dataset, seed: int = 0) -> MetaTable:
         numeric=numeric_full if n <= STAT_ROWS else np.asfortranarray(numeric_full[rows]), codes=codes,
         n_levels=levels, y=y_full[rows], y_full=y_full, n_classes=n_classes,
         n_table_columns=n_table_columns, n_numeric_columns=n_numeric_columns,
-        n_dropped=len(dataset.schema.dropped), n_missing=n_missing, n_rows_with_missing=n_rows_missing,
-        column_missing_share=share, order=rng.permutation(len(rows)), seed=seed)
+        n_dropped=len(_dropped_columns(dataset)), n_missing=n_missing, n_rows_with_missing=n_rows_missing,
+        column_missing_share=share, order=rng.permutation(len(rows)), seed=seed,
+        constant_numeric=constant_numeric, n_constant_categorical=n_constant_categorical)
