@@ -1,0 +1,29 @@
+"""The meta-base: what past tasks taught, stored in one SQLite file, and the config pool.
+
+    from automl_meta.metabase import MetaBase
+    with MetaBase.open(path) as metabase:
+        best = metabase.best_configs("credit-g", "roc_auc", k=5)
+
+`store` holds the file and its queries (docs/metabase.md); `pool` builds the shared,
+space-filling config pool evaluated on every task.
+"""
+
+from automl_meta.metabase.pool import build_pool
+from automl_meta.metabase.store import (
+    METRIC_COLUMNS,
+    SCHEMA_VERSION,
+    MetaBase,
+    MetaBaseError,
+    Protocol,
+    TaskRecord,
+)
+
+__all__ = [
+    "METRIC_COLUMNS",
+    "SCHEMA_VERSION",
+    "MetaBase",
+    "MetaBaseError",
+    "Protocol",
+    "TaskRecord",
+    "build_pool",
+]

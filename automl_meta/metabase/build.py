@@ -1,0 +1,185 @@
+"""Build a meta-base: evaluate the shared config pool on every task, resumably.
+
+The parent process is the only writer: it loads each task, stores its meta-features and
+fingerprint, and records every trial as soon as it finishes (one transaction each), so a
+build killed at any point loses at most the trials in flight, and a rerun evaluates only
+the (task, config) pairs that are not stored yet. Trials run either in local worker
+processes (`runner.TrialRunner`) or on a Dask cluster (`dask_exec`).
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+from automl_meta.corpus import ManifestEntry, load_entry
+from automl_meta.data import Dataset, fingerprint, subsample
+from automl_meta.errors import AutoMLMetaError
+from automl_meta.evaluate import Trial, make_folds
+from automl_meta.metabase.pool import build_pool
+from automl_meta.metabase.store import MetaBase, Protocol, TaskRecord
+from automl_meta.runner import TrialRunner, WorkerSetup
+from automl_meta.space import SearchSpace, config_id
+
+log = logging.getLogger(__name__)
+
+
+def library_versions() -> dict:
+    """Versions that produced the trials (recorded, not compared)."""
+    import numpy
+    import pandas
+    import sklearn
+
+    from automl_meta import __version__
+
+    return {"python": platform.python_version(), "sklearn": sklearn.__version__,
+            "numpy": numpy.__version__, "pandas": pandas.__version__, "automl_meta": __version__}
+
+
+@dataclass
+class BuildProgress:
+    """Where a build is: passed to the progress callback after every trial and task."""
+
+    tasks_total: int
+    trials_total: int
+    tasks_done: int = 0
+    trials_done: int = 0  # stored, this run or earlier
+    trials_run: int = 0  # evaluated by this run
+    current: str = ""
+    started: float = field(default_factory=time.monotonic)
+    failed_tasks: dict = field(default_factory=dict)  # name -> reason
+
+    def eta_seconds(self) -> float | None:
+        """Remaining time at this run's pace (None until a trial has run)."""
+        if not self.trials_run:
+            return None
+        rate = (time.monotonic() - self.started) / self.trials_run
+        return rate * max(0, self.trials_total - self.trials_done)
+
+
+def task_types_of(entries: Sequence[ManifestEntry]) -> set[str]:
+    """Pools needed: classification manifests may hold binary and multiclass tasks."""
+    kinds = {e.task for e in entries}
+    return ({"binary", "multiclass"} if kinds - {"regression"} else set()) | \
+        ({"regression"} if "regression" in kinds else set())
+
+
+def ensure_pools(metabase: MetaBase, task_types: set[str]) -> None:
+    """Store the protocol's pool for each task type (a no-op when already stored)."""
+    protocol = metabase.protocol
+    for task_type in sorted(task_types):
+        pool = build_pool(task_type, protocol.pool_size, protocol.seed)
+        space = SearchSpace(task_type)
+        metabase.add_pool(task_type, pool, [space.encode(c) for c in pool])
+
+
+def prepare_task(metabase: MetaBase, entry: ManifestEntry) -> tuple[int, Dataset]:
+    """Load a task, store it (once) with meta-features and fingerprint; return id and capped data."""
+    from automl_meta.metafeatures import compute_metafeatures
+
+    protocol = metabase.protocol
+    dataset = load_entry(entry, n_folds=protocol.n_folds)
+    capped = subsample(dataset, protocol.max_rows, protocol.seed)
+    record = metabase.task(entry.name)
+    if record is None:
+        record = TaskRecord(
+            name=entry.name, source=entry.source, reference=entry.reference,
+            task_type=dataset.task_type, n_rows=dataset.n_rows, n_features=dataset.X.shape[1],
+            n_rows_used=capped.n_rows, fingerprint=fingerprint(dataset),
+            metafeatures=compute_metafeatures(dataset, seed=protocol.seed),
+            openml_id=entry.openml_id)
+        return metabase.add_task(record), capped
+    return record.id, capped
+
+
+def missing_configs(metabase: MetaBase, task_id: int, task_type: str) -> list[dict]:
+    """Pool configs without a stored trial on this task, in pool order."""
+    done = metabase.done_config_ids(task_id)
+    return [c for c in metabase.pool(task_type) if config_id(c) not in done]
+
+
+def evaluate_locally(setup: WorkerSetup, configs: list[dict], time_limit: float, workers: int,
+                     on_trial: Callable[[Trial], None]) -> None:
+    """Evaluate configs in local worker processes, each killed after time_limit seconds."""
+    pending = list(enumerate(configs))
+    with TrialRunner(setup, workers) as runner:
+        while pending or runner.busy():
+            runner.wait_idle() if pending and not runner.busy() else None
+            while pending and runner.idle():
+                index, config = pending.pop(0)
+                runner.submit("evaluate", config, index, time_limit)
+            for trial in runner.collect(timeout=1.0):
+                on_trial(trial)
+
+
+def build_metabase(entries: Sequence[ManifestEntry], out: str | Path, protocol: Protocol,
+                   workers: int = 1, scheduler: str | None = None, use_dask: bool = False,
+                   on_progress: Callable[[BuildProgress], None] | None = None) -> BuildProgress:
+    """Evaluate the pool on every task of `entries` into the meta-base at `out`.
+
+    Rerunning with the same arguments resumes: stored trials are never evaluated again.
+    With `use_dask` (or a `scheduler` address) trials run on a Dask cluster; otherwise in
+    `workers` local processes. A task that cannot be loaded is reported, not fatal.
+    """
+    protocol = Protocol(**{**protocol.to_dict(), "library_versions": library_versions()}) \
+        if not protocol.library_versions else protocol
+    with MetaBase.create(out, protocol) as metabase:
+        ensure_pools(metabase, task_types_of(entries))
+        pool_sizes = {t: len(metabase.pool(t)) for t in ("binary", "multiclass", "regression")}
+        per_task = max(pool_sizes.values())
+        progress = BuildProgress(tasks_total=len(entries), trials_total=len(entries) * per_task)
+        executor = _dask_executor(workers, scheduler) if (use_dask or scheduler) else None
+        try:
+            for entry in entries:
+                _build_task(metabase, entry, workers, executor, progress, on_progress)
+        finally:
+            if executor is not None:
+                executor.close()
+    return progress
+
+
+def _build_task(metabase: MetaBase, entry: ManifestEntry, workers: int, executor,
+                progress: BuildProgress, on_progress) -> None:
+    progress.current = entry.name
+    try:
+        task_id, dataset = prepare_task(metabase, entry)
+    except AutoMLMetaError as exc:
+        progress.failed_tasks[entry.name] = str(exc)
+        log.warning("task %s skipped: %s", entry.name, exc)
+        progress.tasks_done += 1
+        return
+    todo = missing_configs(metabase, task_id, dataset.task_type)
+    progress.trials_done += len(metabase.pool(dataset.task_type)) - len(todo)
+    if on_progress:
+        on_progress(progress)
+    protocol = metabase.protocol
+
+    def record(trial: Trial) -> None:
+        trial.oof = None
+        metabase.add_trials(task_id, [trial])
+        progress.trials_done += 1
+        progress.trials_run += 1
+        if on_progress:
+            on_progress(progress)
+
+    if todo:
+        setup = WorkerSetup(dataset, SearchSpace(dataset.task_type, dataset.n_rows),
+                            make_folds(dataset.y, dataset.task_type, protocol.n_folds, protocol.seed),
+                            protocol.seed)
+        if executor is None:
+            evaluate_locally(setup, todo, protocol.trial_seconds, workers, record)
+        else:
+            executor.evaluate(setup, todo, protocol.trial_seconds, record)
+    progress.tasks_done += 1
+    if on_progress:
+        on_progress(progress)
+
+
+def _dask_executor(workers: int, scheduler: str | None):
+    from automl_meta.metabase.dask_exec import DaskExecutor
+
+    return DaskExecutor(workers=workers, scheduler=scheduler)

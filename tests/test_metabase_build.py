@@ -1,0 +1,118 @@
+"""Building a meta-base: every (task, config) pair once, resumable after kill -9, on Dask too."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+from click.testing import CliRunner
+
+from automl_meta.cli import main
+from automl_meta.corpus import read_manifest
+from automl_meta.metabase.build import build_metabase
+from automl_meta.metabase.store import MetaBase, Protocol
+from tests.conftest import make_frame
+
+POOL = 8  # the 7 family defaults + 1 sampled config
+PROTOCOL = Protocol(pool_size=POOL, max_rows=100, n_folds=3, trial_seconds=60)
+
+
+@pytest.fixture
+def manifest(tmp_path):
+    """Three tiny tables in a folder of their own, listed in a manifest beside them."""
+    folder = tmp_path / "tables"
+    folder.mkdir()
+    rows = ["name,source,ref,target,task,drop,openml_id,n_rows,n_cols"]
+    for i, task in enumerate(["binary", "multiclass", "regression"]):
+        frame = make_frame(task, n=150, seed=i)
+        frame.insert(0, "row_id", range(len(frame)))
+        frame.to_csv(folder / f"t{i}.csv", index=False)
+        kind = "regression" if task == "regression" else "classification"
+        rows.append(f"task{i},csv,t{i}.csv,target,{kind},row_id,,150,5")
+    path = folder / "manifest.csv"
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def _count(path) -> int:
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as con:
+        return con.execute("SELECT COUNT(*) FROM trials").fetchone()[0]
+
+
+def test_build_evaluates_every_pair_once_and_a_rerun_does_nothing(manifest, tmp_path):
+    out = tmp_path / "mb.metabase"
+    entries = read_manifest(manifest)
+    first = build_metabase(entries, out, PROTOCOL, workers=2)
+    assert first.trials_run == 3 * POOL and not first.failed_tasks
+    again = build_metabase(entries, out, PROTOCOL, workers=2)
+    assert again.trials_run == 0 and again.trials_done == 3 * POOL
+    with MetaBase.open(out) as mb:
+        info = mb.info()
+        assert info["tasks"] == {"binary": 1, "multiclass": 1, "regression": 1}
+        assert sum(info["trials"].values()) == 3 * POOL
+        record = mb.task("task1")
+        assert record.task_type == "multiclass" and len(record.fingerprint) >= 16
+        assert len(record.metafeatures) >= 40 and "row_id" not in json.dumps(record.metafeatures)
+        names, ids, scores = mb.score_matrix("binary", "roc_auc")
+        assert names == ["task0"] and scores.shape == (1, POOL)
+
+
+def test_kill_9_mid_build_then_rerun_loses_and_repeats_nothing(manifest, tmp_path):
+    out = tmp_path / "mb.metabase"
+    cmd = [sys.executable, "-m", "automl_meta", "metabase", "build", "--manifest", str(manifest),
+           "--out", str(out), "--pool-size", str(POOL), "--max-rows", "100", "--folds", "3",
+           "--trial-seconds", "60", "--quiet"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if out.exists() and _count(out) >= POOL + 2:  # inside the second task
+            break
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    stored = _count(out)
+    assert 0 < stored < 3 * POOL
+    rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"({3 * POOL - stored} run now" in rerun.stdout
+    with sqlite3.connect(out) as con:
+        pairs = con.execute("SELECT COUNT(*), COUNT(DISTINCT task_id || '/' || config_id) FROM trials").fetchone()
+    assert pairs == (3 * POOL, 3 * POOL)
+
+
+def test_build_on_a_two_worker_dask_local_cluster(manifest, tmp_path):
+    pytest.importorskip("dask.distributed")
+    out = tmp_path / "dask.metabase"
+    progress = build_metabase(read_manifest(manifest), out, PROTOCOL, workers=2, use_dask=True)
+    assert progress.trials_run == 3 * POOL
+    with MetaBase.open(out) as mb:
+        assert mb.info()["trials"].get("ok", 0) >= 3 * POOL - 3
+
+
+def test_info_json_has_the_documented_keys(manifest, tmp_path):
+    out = tmp_path / "mb.metabase"
+    build_metabase(read_manifest(manifest), out, PROTOCOL, workers=2)
+    result = CliRunner().invoke(main, ["metabase", "info", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    info = json.loads(result.stdout)
+    assert {"tasks", "configs", "trials", "protocol"} <= set(info)
+    assert info["configs"] == {"binary": POOL, "multiclass": POOL, "regression": POOL}
+    assert info["protocol"]["n_folds"] == 3 and info["protocol"]["pool_size"] == POOL
+    text = CliRunner().invoke(main, ["metabase", "info", str(out)])
+    assert text.exit_code == 0 and "protocol" in text.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--out", "x.metabase"], "exactly one task source"),
+    (["--manifest", "nope.csv", "--out", "x.metabase"], "Manifest not found"),
+])
+def test_build_bad_input(tmp_path, monkeypatch, args, message):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["metabase", "build", *args])
+    assert result.exit_code == 2 and message in result.stderr
+    assert not (tmp_path / "x.metabase").exists()
