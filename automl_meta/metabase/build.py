@@ -87,7 +87,7 @@ def prepare_task(metabase: MetaBase, entry: ManifestEntry) -> tuple[int, Dataset
     record = metabase.task(entry.name)
     if record is None:
         record = TaskRecord(
-            name=entry.name, source=entry.source, reference=entry.reference,
+            name=entry.name, source=entry.source, reference=entry.ref,
             task_type=dataset.task_type, n_rows=dataset.n_rows, n_features=dataset.X.shape[1],
             n_rows_used=capped.n_rows, fingerprint=fingerprint(dataset),
             metafeatures=compute_metafeatures(dataset, seed=protocol.seed),

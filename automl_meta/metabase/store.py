@@ -7,313 +7,56 @@
 One writer (the build) and any number of readers may use the file at once: WAL mode gives
 every read a consistent snapshot, and each write is one transaction. The schema, the
 protocol fields and the API are documented in docs/metabase.md.
+
+The file's layout (tables, opening, version checks, bulk loaders) is in `schema`; Protocol,
+TaskRecord and MetaBaseError are in `protocol`, and re-exported here.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, fields
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from automl_meta.errors import AutoMLMetaError, InvalidParameterError
+from automl_meta.errors import InvalidParameterError
 from automl_meta.evaluate import STATUSES, Trial
-from automl_meta.metrics import LOWER_IS_BETTER, METRICS
+from automl_meta.metabase.protocol import MetaBaseError, Protocol, TaskRecord
+from automl_meta.metabase.schema import (
+    _TASK_COLUMNS,
+    _TRIAL_COLUMNS,
+    BUSY_SECONDS,
+    METRIC_COLUMNS,
+    SCHEMA_VERSION,
+    SCORE_DIGITS,
+    SECONDS_DECIMALS,
+    _Pool,
+    _check_metric,
+    _check_task_type,
+    _connect,
+    _database_error,
+    _feature_sets,
+    _initialize,
+    _json_scalar,
+    _load_features,
+    _load_pool,
+    _load_scores,
+    _prepare_writer,
+    _protocol_of,
+    _read_meta,
+    _record,
+    _round_significant,
+)
+from automl_meta.metrics import LOWER_IS_BETTER
 from automl_meta.space import SPACE_VERSION, TASK_TYPES, SearchSpace, config_id
 
-SCHEMA_VERSION: int = 1
-METRIC_COLUMNS = ("roc_auc", "accuracy", "balanced_accuracy", "log_loss", "rmse", "r2", "mae")
-SCORE_DIGITS = 6  # significant digits of stored scores: far finer than cross-validation noise
-SECONDS_DECIMALS = 3
-BUSY_SECONDS = 60.0  # how long a writer waits for another writer's transaction
-
-_TRIAL_COLUMNS = ("task_id", "config_id", "status", *METRIC_COLUMNS,
-                  "fit_seconds", "predict_seconds", "error")
-_TASK_COLUMNS = ("id", "name", "source", "reference", "openml_id", "task_type", "n_rows",
-                 "n_features", "n_rows_used", "fingerprint", "metafeature_set", "metafeatures")
-
-
-def _quoted(values: Sequence[str]) -> str:
-    return ", ".join(f"'{v}'" for v in values)
-
-
-_SCHEMA = (
-    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
-    "CREATE TABLE metafeature_sets (id INTEGER PRIMARY KEY, names TEXT NOT NULL UNIQUE)",
-    f"""CREATE TABLE tasks (
-        id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, source TEXT NOT NULL,
-        reference TEXT NOT NULL, openml_id INTEGER,
-        task_type TEXT NOT NULL CHECK (task_type IN ({_quoted(TASK_TYPES)})),
-        n_rows INTEGER NOT NULL, n_features INTEGER NOT NULL, n_rows_used INTEGER NOT NULL,
-        fingerprint TEXT NOT NULL,
-        metafeature_set INTEGER NOT NULL REFERENCES metafeature_sets (id),
-        metafeatures BLOB NOT NULL)""",
-    "CREATE INDEX tasks_by_fingerprint ON tasks (fingerprint)",
-    """CREATE TABLE configs (
-        task_type TEXT NOT NULL, config_id TEXT NOT NULL, pool_index INTEGER NOT NULL,
-        space_version TEXT NOT NULL, family TEXT NOT NULL, params TEXT NOT NULL,
-        vector BLOB NOT NULL,
-        PRIMARY KEY (task_type, config_id), UNIQUE (task_type, pool_index)) WITHOUT ROWID""",
-    f"""CREATE TABLE trials (
-        task_id INTEGER NOT NULL REFERENCES tasks (id), config_id TEXT NOT NULL,
-        status TEXT NOT NULL CHECK (status IN ({_quoted(STATUSES)})),
-        {", ".join(f"{m} REAL" for m in METRIC_COLUMNS)},
-        fit_seconds REAL, predict_seconds REAL, error TEXT,
-        PRIMARY KEY (task_id, config_id)) WITHOUT ROWID""",
-)
-
-
-class MetaBaseError(AutoMLMetaError, ValueError):
-    """A meta-base file cannot be used as asked: missing, foreign, other version or protocol."""
-
-
-def _check_number(name: str, value: Any, low: float, integer: bool) -> None:
-    kind = int if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kind) or not value >= low \
-            or not math.isfinite(value):
-        what = "an int" if integer else "a number"
-        raise InvalidParameterError(
-            f"The '{name}' parameter of Protocol must be {what} >= {low:g}. Got {value!r} instead.")
-
-
-@dataclass(frozen=True)
-class Protocol:
-    """How every trial of a meta-base was evaluated; stored in the file, fixed for its life."""
-
-    n_folds: int = 5
-    max_rows: int = 10_000
-    seed: int = 0
-    trial_seconds: float = 120.0
-    pool_size: int = 128
-    space_version: str = SPACE_VERSION
-    library_versions: dict = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        _check_number("n_folds", self.n_folds, 2, integer=True)
-        _check_number("max_rows", self.max_rows, 1, integer=True)
-        _check_number("seed", self.seed, 0, integer=True)
-        _check_number("trial_seconds", self.trial_seconds, 1e-3, integer=False)
-        _check_number("pool_size", self.pool_size, 1, integer=True)
-        if not isinstance(self.library_versions, dict):
-            raise InvalidParameterError(
-                "The 'library_versions' parameter of Protocol must be a dict. "
-                f"Got {self.library_versions!r} instead.")
-        object.__setattr__(self, "library_versions", dict(self.library_versions))
-
-    def to_dict(self) -> dict:
-        """The protocol as a JSON-able dict (the keyword arguments that rebuild it)."""
-        d = {f.name: getattr(self, f.name) for f in fields(self)}
-        d["library_versions"] = dict(self.library_versions)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> Protocol:
-        """The Protocol of `to_dict` output; unknown keys are an error."""
-        unknown = sorted(set(d) - {f.name for f in fields(cls)})
-        if unknown:
-            raise MetaBaseError(f"Unknown protocol fields {unknown}: written by another version.")
-        return cls(**d)
-
-    def differences(self, other: Protocol) -> dict[str, tuple[Any, Any]]:
-        """{field: (self's value, other's value)} for each differing field but library_versions."""
-        return {f.name: (getattr(self, f.name), getattr(other, f.name)) for f in fields(self)
-                if f.name != "library_versions" and getattr(self, f.name) != getattr(other, f.name)}
-
-    def compatible_with(self, other: Protocol) -> bool:
-        """True when both protocols' trials are comparable: equal but for library_versions."""
-        return not self.differences(other)
-
-
-@dataclass(frozen=True)
-class TaskRecord:
-    """One task of the meta-base: where it comes from, its size, fingerprint and meta-features."""
-
-    name: str
-    source: str
-    reference: str
-    task_type: str
-    n_rows: int
-    n_features: int
-    n_rows_used: int
-    fingerprint: str
-    metafeatures: dict[str, float]
-    openml_id: int | None = None
-    id: int | None = None
-
-
-@dataclass(frozen=True)
-class _Pool:
-    """The stored pool of one task type, cached: it never changes once written."""
-
-    configs: tuple[dict, ...]
-    ids: tuple[str, ...]
-    index: dict[str, int]
-    vectors: np.ndarray
-
-    def config(self, position: int) -> dict:
-        """A fresh copy of the config at this pool position (the cache is never handed out)."""
-        return {"family": self.configs[position]["family"],
-                "params": dict(self.configs[position]["params"])}
-
-
-def _round_significant(values: Any, digits: int) -> np.ndarray:
-    """Values rounded to `digits` significant digits (NaN and inf kept), as the nearest doubles."""
-    out = np.array(values, dtype=float)
-    mask = np.isfinite(out) & (out != 0)
-    x = out[mask]
-    shift = digits - 1 - np.floor(np.log10(np.abs(x))).astype(int)
-    with np.errstate(all="ignore"):  # exact powers of ten: each result is its decimal's double
-        up = np.round(x * 10.0 ** np.maximum(shift, 0)) / 10.0 ** np.maximum(shift, 0)
-        down = np.round(x / 10.0 ** np.maximum(-shift, 0)) * 10.0 ** np.maximum(-shift, 0)
-    rounded = np.where(shift >= 0, up, down)
-    out[mask] = np.where(np.isfinite(rounded), rounded, x)
-    return out
-
-
-def _json_scalar(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"{value!r} is not JSON-able")
-
-
-def _connect(path: Path, mode: str, immutable: bool = False) -> sqlite3.Connection:
-    uri = f"{path.resolve().as_uri()}?mode={mode}" + ("&immutable=1" if immutable else "")
-    return sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False,
-                           timeout=BUSY_SECONDS)
-
-
-def _prepare_writer(conn: sqlite3.Connection) -> None:
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute("PRAGMA foreign_keys=ON")
-
-
-def _initialize(path: Path, protocol: Protocol) -> None:
-    """Write the schema and the meta rows into a new (empty) file, in one transaction."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = _connect(path, "rwc")
-    try:
-        _prepare_writer(conn)
-        conn.execute("BEGIN IMMEDIATE")
-        if conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
-            conn.execute("ROLLBACK")  # another process initialised it first, or it is foreign
-            return
-        for statement in _SCHEMA:
-            conn.execute(statement)
-        meta = {"schema_version": str(SCHEMA_VERSION), "space_version": SPACE_VERSION,
-                "protocol": json.dumps(protocol.to_dict(), sort_keys=True),
-                "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-        conn.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
-        conn.execute("COMMIT")
-    except sqlite3.DatabaseError as exc:
-        raise _database_error(path, exc) from None
-    finally:
-        conn.close()
-
-
-def _database_error(path: Path, exc: sqlite3.DatabaseError) -> MetaBaseError:
-    text = str(exc)
-    if "file is not a database" in text:
-        return MetaBaseError(f"{path} is not a meta-base: it is not a SQLite file.")
-    if "no such table" in text:
-        return MetaBaseError(
-            f"{path} is not a meta-base: a SQLite file without the meta-base tables.")
-    return MetaBaseError(f"Cannot use the meta-base {path}: {text}.")
-
-
-def _protocol_of(meta: dict[str, str], path: Path) -> Protocol:
-    """The stored protocol, after checking the schema and search-space versions."""
-    rebuild = ("Rebuild it with `automl metabase build ... --out NEW_PATH` (or use the "
-               "automl-meta version that built it).")
-    if "schema_version" not in meta or "protocol" not in meta:
-        raise MetaBaseError(f"{path} is not a meta-base: its 'meta' table has no schema_version.")
-    if meta["schema_version"] != str(SCHEMA_VERSION):
-        raise MetaBaseError(
-            f"{path} has meta-base schema version {meta['schema_version']}, but this automl-meta "
-            f"reads schema version {SCHEMA_VERSION}. {rebuild}")
-    if meta.get("space_version") != SPACE_VERSION:
-        raise MetaBaseError(
-            f"{path} was built with search space version {meta.get('space_version')}, but this "
-            f"automl-meta uses search space version {SPACE_VERSION}. {rebuild}")
-    return Protocol.from_dict(json.loads(meta["protocol"]))
-
-
-def _read_meta(conn: sqlite3.Connection) -> dict[str, str]:
-    return dict(conn.execute("SELECT key, value FROM meta").fetchall())
-
-
-def _check_task_type(task_type: str) -> None:
-    if task_type not in TASK_TYPES:
-        raise InvalidParameterError(
-            f"The 'task_type' parameter must be one of {list(TASK_TYPES)}. "
-            f"Got {task_type!r} instead.")
-
-
-def _check_metric(metric: str, task_type: str | None = None) -> None:
-    allowed = METRICS[task_type] if task_type else METRIC_COLUMNS
-    if metric not in allowed:
-        where = f" for a {task_type} task" if task_type else ""
-        raise InvalidParameterError(
-            f"The 'metric' parameter must be one of {sorted(allowed)}{where}. "
-            f"Got {metric!r} instead.")
-
-
-def _feature_sets(conn: sqlite3.Connection) -> dict[int, tuple[str, ...]]:
-    """Meta-feature name lists by id: a task stores its values (float64) in one of these orders."""
-    return {i: tuple(json.loads(names)) for i, names in
-            conn.execute("SELECT id, names FROM metafeature_sets")}
-
-
-def _record(row: Sequence[Any], sets: dict[int, tuple[str, ...]]) -> TaskRecord:
-    values = dict(zip(_TASK_COLUMNS, row))
-    names = sets[values.pop("metafeature_set")]
-    values["metafeatures"] = dict(zip(names, np.frombuffer(values["metafeatures"], "<f8").tolist()))
-    return TaskRecord(**values)
-
-
-def _load_features(conn: sqlite3.Connection, task_type: str | None
-                   ) -> tuple[list[str], list[str], np.ndarray]:
-    where, params = ("WHERE task_type = ?", (task_type,)) if task_type else ("", ())
-    sets = _feature_sets(conn)
-    rows = conn.execute(f"SELECT name, metafeature_set, metafeatures FROM tasks {where} "
-                        f"ORDER BY id", params).fetchall()
-    used = list(dict.fromkeys(r[1] for r in rows))  # in order of first appearance
-    union = list(dict.fromkeys(name for s in used for name in sets[s]))
-    column = {name: j for j, name in enumerate(union)}
-    matrix = np.full((len(rows), len(union)), np.nan)
-    for s in used:
-        members = [i for i, r in enumerate(rows) if r[1] == s]
-        block = np.frombuffer(b"".join(rows[i][2] for i in members), "<f8")
-        matrix[np.ix_(members, [column[n] for n in sets[s]])] = block.reshape(len(members), -1)
-    matrix.flags.writeable = False
-    return [r[0] for r in rows], union, matrix
-
-
-def _load_scores(conn: sqlite3.Connection, task_type: str, metric: str, n_configs: int
-                 ) -> tuple[list[str], np.ndarray]:
-    tasks = conn.execute("SELECT id, name FROM tasks WHERE task_type = ? ORDER BY id",
-                         (task_type,)).fetchall()
-    rows = conn.execute(
-        f"SELECT t.id, c.pool_index, r.{metric} FROM trials r JOIN tasks t ON t.id = r.task_id "
-        f"JOIN configs c ON c.task_type = t.task_type AND c.config_id = r.config_id "
-        f"WHERE t.task_type = ? AND r.status = 'ok' AND r.{metric} IS NOT NULL",
-        (task_type,)).fetchall()
-    matrix = np.full((len(tasks), n_configs), np.nan)
-    if rows:
-        position = np.zeros(max(t[0] for t in tasks) + 1, dtype=int)
-        position[[t[0] for t in tasks]] = np.arange(len(tasks))
-        found = np.array(rows, dtype=float)
-        matrix[position[found[:, 0].astype(int)], found[:, 1].astype(int)] = found[:, 2]
-    matrix.flags.writeable = False
-    return [t[1] for t in tasks], matrix
+__all__ = ["BUSY_SECONDS", "METRIC_COLUMNS", "SCHEMA_VERSION", "SCORE_DIGITS",
+           "SECONDS_DECIMALS", "MetaBase", "MetaBaseError", "Protocol", "TaskRecord"]
 
 
 class MetaBase:
@@ -477,16 +220,8 @@ class MetaBase:
         with self._read() as conn:
             if task_type in self._pools:
                 return self._pools[task_type]
-            rows = conn.execute(
-                "SELECT config_id, family, params, vector FROM configs WHERE task_type = ? "
-                "ORDER BY pool_index", (task_type,)).fetchall()
-        width = len(SearchSpace(task_type).vector_names)
-        vectors = np.array([np.frombuffer(r[3], "<f8") for r in rows]).reshape(len(rows), width)
-        vectors.flags.writeable = False
-        pool = _Pool(configs=tuple({"family": r[1], "params": json.loads(r[2])} for r in rows),
-                     ids=tuple(r[0] for r in rows), index={r[0]: i for i, r in enumerate(rows)},
-                     vectors=vectors)
-        if rows:
+            pool = _load_pool(conn, task_type)
+        if pool.ids:
             self._pools[task_type] = pool
         return pool
 
