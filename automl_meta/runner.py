@@ -155,7 +155,15 @@ class TrialRunner:
         """Block until a worker is ready for a job (after start-up or a replacement)."""
         end = time.monotonic() + timeout
         while not self.idle() and time.monotonic() < end:
+            if all(w.ready for w in self._workers):
+                raise RuntimeError("every worker is busy: collect() results or cancel() first")
             self._await_ready(end - time.monotonic())
+
+    def cancel(self) -> None:
+        """Abandon every running job: its worker is killed and replaced."""
+        for worker in [w for w in self._workers if w.job is not None]:
+            worker.kill()
+            self._workers[self._workers.index(worker)] = _Worker(self.setup)
 
     def _await_ready(self, timeout: float) -> None:
         starting = [w for w in self._workers if not w.ready]

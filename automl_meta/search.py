@@ -210,6 +210,7 @@ def fit(dataset: Dataset, settings: FitSettings = FitSettings(),
     with TrialRunner(setup, n_workers) as runner:
         trials, interrupted = run_search(runner, strategy, settings, budget, metric,
                                          dataset.n_rows / search_data.n_rows, on_trial)
+        runner.cancel()  # trials still running after Ctrl-C
         ranked = sorted((t for t in trials if t.status == "ok"), key=lambda t: (_loss(metric, t), t.index))
         if not ranked:
             raise AllTrialsFailedError(_failure_summary(trials))

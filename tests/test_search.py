@@ -49,3 +49,24 @@ def test_budget_stops_the_search():
 def test_bad_settings(kwargs, message):
     with pytest.raises(InvalidParameterError, match=message):
         fit(make_dataset("binary"), FitSettings(**kwargs))
+
+
+def test_ctrl_c_with_every_worker_busy_still_refits_the_best(monkeypatch):
+    """The interrupt arrives while the only worker runs a long trial: that trial is abandoned."""
+    import automl_meta.search as search
+
+    d = make_dataset("binary", n=150)
+    calls = {"n": 0}
+    real_collect = search.TrialRunner.collect
+
+    def collect(self, timeout):
+        results = real_collect(self, timeout)
+        calls["n"] += len(results)
+        if calls["n"] >= 2 and self.busy():
+            raise KeyboardInterrupt
+        return results
+
+    monkeypatch.setattr(search.TrialRunner, "collect", collect)
+    result = fit(d, FitSettings(time_budget=120, n_jobs=1))
+    assert result.interrupted and result.best.status == "ok"
+    assert len(result.model.predict(d.X)) == d.n_rows
