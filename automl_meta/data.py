@@ -114,8 +114,7 @@ def read_raw(path: str | Path) -> pd.DataFrame:
             frame = pd.read_parquet(path)
         except Exception as exc:  # pyarrow raises many types
             raise InvalidDataError(f"'{path}' is not a readable parquet file: {exc}") from exc
-        return clean_frame(frame.astype(object).where(frame.notna(), None).astype(str)
-                           .where(frame.notna(), ""))
+        return clean_frame(frame)
     raw = path.read_bytes()
     if raw[:2] == b"\x1f\x8b":
         try:

@@ -33,9 +33,8 @@ def make_frame(task: str = "binary", n: int = 120, seed: int = 0, n_features: in
 
 def make_dataset(task: str = "binary", n: int = 120, seed: int = 0) -> Dataset:
     """make_frame as a Dataset, through the same cleaning the loader does."""
-    frame = make_frame(task, n, seed)
-    text = frame.astype(object).where(frame.notna(), "").astype(str)
-    return build_dataset(clean_frame(text), target="target", name=f"synthetic-{task}")
+    return build_dataset(clean_frame(make_frame(task, n, seed)), target="target",
+                         name=f"synthetic-{task}")
 
 
 @pytest.fixture
