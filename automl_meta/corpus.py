@@ -30,6 +30,8 @@ class ManifestEntry:
     drop: tuple[str, ...] = ()
     openml_id: int | None = None
     root: Path = Path(".")
+    n_cells: int | None = None  # n_rows x n_cols when the manifest says: orders builds
+
 
     @property
     def reference(self) -> str:
@@ -57,12 +59,21 @@ def read_manifest(path: str | Path) -> list[ManifestEntry]:
         entries.append(ManifestEntry(
             name=row["name"], source=row["source"], ref=row["ref"], target=row["target"],
             task=row["task"], drop=tuple(d for d in (row.get("drop") or "").split(";") if d),
-            openml_id=int(float(oid)) if oid else None, root=path.parent))
+            openml_id=int(float(oid)) if oid else None, root=path.parent,
+            n_cells=_cells(row)))
     names = [e.name for e in entries]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise InvalidDataError(f"Manifest '{path}' names tasks more than once: {dupes}.")
     return entries
+
+
+def _cells(row: dict) -> int | None:
+    """n_rows x n_cols from a manifest row, or None when either is absent or not a number."""
+    try:
+        return int(float(row.get("n_rows") or "")) * int(float(row.get("n_cols") or ""))
+    except ValueError:
+        return None
 
 
 def _read_rdataset(ref: str) -> pd.DataFrame:

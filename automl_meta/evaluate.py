@@ -79,7 +79,8 @@ def evaluate(config: dict, dataset: Dataset, space: SearchSpace,
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
             for train, test in folds:
-                model = space.to_pipeline(config, dataset.numeric, dataset.categorical, seed=seed)
+                model = space.to_pipeline(config, dataset.numeric, dataset.categorical,
+                                          seed=seed, y=dataset.y[train])
                 start = time.perf_counter()
                 model.fit(dataset.X.iloc[train], dataset.y[train])
                 trial.fit_seconds += time.perf_counter() - start
@@ -111,5 +112,6 @@ def refit(config: dict, dataset: Dataset, space: SearchSpace, seed: int = 0):
     """Fit the config's pipeline on every row (the model that is exported)."""
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
-        model = space.to_pipeline(config, dataset.numeric, dataset.categorical, seed=seed)
+        model = space.to_pipeline(config, dataset.numeric, dataset.categorical, seed=seed,
+                                  y=dataset.y)
         return model.fit(dataset.X, dataset.y)

@@ -42,7 +42,7 @@ from sklearn.svm import SVC, SVR
 
 from automl_meta.errors import InvalidConfigError, InvalidParameterError
 
-SPACE_VERSION = "1"
+SPACE_VERSION = "2"  # 2: HGB early stopping; SVM calibration that survives rare classes
 TASK_TYPES = ("binary", "multiclass", "regression")
 FAMILIES = (
     "linear", "random_forest", "extra_trees", "hist_gradient_boosting", "knn", "svm", "mlp",
@@ -54,6 +54,8 @@ ONEHOT_MAX_CATEGORIES = 16  # per column, infrequent ones merged: bounds the one
 ONEHOT_MIN_FREQUENCY = 5
 ORDINAL_MAX_CATEGORIES = 64  # HGB native categories must stay below max_bins (255)
 INACTIVE = 0.0  # encoded value of a param the config does not have
+SVM_CALIBRATION_FOLDS = 3
+HGB_VALIDATION_FRACTION = 0.1  # early stopping holds out this share of the training rows
 _FLOAT_DIGITS = 10  # significant digits kept by canonical_json
 _SAMPLE_DIGITS = 4  # significant digits of sampled floats: readable, stable configs
 
@@ -389,11 +391,14 @@ class SearchSpace:
         return vector
 
     def to_pipeline(self, config: dict, numeric: Sequence[str], categorical: Sequence[str],
-                    seed: int = 0) -> Pipeline:
+                    seed: int = 0, y: Sequence | None = None) -> Pipeline:
         """An unfitted Pipeline([("prep", ColumnTransformer), ("model", estimator)]) for config.
 
         Input is a DataFrame with float64 numeric columns and object categorical columns
         (str or NaN); only scikit-learn classes are used, so the pickle is portable.
+        `y`, the target the pipeline will be fitted on, lets classifiers whose internal
+        stratified splits need several members per class (SVM calibration, HGB early
+        stopping) switch to a variant that fits when a class is that rare.
         """
         self.validate(config)
         numeric, categorical = list(numeric), list(categorical)
@@ -406,8 +411,9 @@ class SearchSpace:
                 f"Columns cannot be both numeric and categorical. Got {overlap!r} in both.")
         family = config["family"]
         params = self._typed(family, config["params"])
-        builder = _MODELS[family]
-        model = builder(params, self.task_type != "regression", seed, len(categorical))
+        classification = self.task_type != "regression"
+        counts = _class_counts(y) if classification and y is not None else None
+        model = _MODELS[family](params, classification, seed, len(categorical), counts)
         prep = _preprocessor(params, numeric, categorical)
         return Pipeline([("prep", prep), ("model", model)])
 
@@ -415,6 +421,20 @@ class SearchSpace:
         """Params as Python types their estimators expect (a JSON 1 for a Float becomes 1.0)."""
         cast = {Float: float, Int: int, Bool: bool, Choice: str}
         return {name: cast[type(d)](params[name]) for name, d in self._domains[family].items()}
+
+
+def _class_counts(y: Sequence) -> np.ndarray:
+    """Members per class of y."""
+    return np.unique(np.asarray(y, dtype=object).astype(str), return_counts=True)[1]
+
+
+def _stratified_split_fits(counts: np.ndarray | None, test_fraction: float) -> bool:
+    """Whether a stratified hold-out of test_fraction works (unknown counts: assume yes)."""
+    if counts is None:
+        return True
+    n_test = math.ceil(test_fraction * counts.sum())
+    return bool(counts.min() >= 2 and n_test >= len(counts)
+                and counts.sum() - n_test >= len(counts))
 
 
 def _preprocessor(params: dict, numeric: list[str], categorical: list[str]) -> ColumnTransformer:
@@ -459,7 +479,7 @@ def _scaled_target(regressor: Any) -> TransformedTargetRegressor:
     return TransformedTargetRegressor(regressor=regressor, transformer=StandardScaler())
 
 
-def _linear(p: dict, classification: bool, seed: int, n_categorical: int) -> Any:
+def _linear(p: dict, classification: bool, seed: int, n_categorical: int, counts: Any) -> Any:
     if classification:  # L2 with lbfgs: converges fast and reliably on scaled inputs
         return LogisticRegression(C=p["C"], max_iter=300, random_state=seed)
     return Ridge(alpha=p["alpha"], random_state=seed)
@@ -468,7 +488,7 @@ def _linear(p: dict, classification: bool, seed: int, n_categorical: int) -> Any
 def _forest(extra: bool) -> Any:
     """The builder of random forests or extra trees (same params, n_jobs=1)."""
 
-    def build(p: dict, classification: bool, seed: int, n_categorical: int) -> Any:
+    def build(p: dict, classification: bool, seed: int, n_categorical: int, counts: Any) -> Any:
         if extra:
             cls = ExtraTreesClassifier if classification else ExtraTreesRegressor
         else:
@@ -478,29 +498,38 @@ def _forest(extra: bool) -> Any:
     return build
 
 
-def _hgb(p: dict, classification: bool, seed: int, n_categorical: int) -> Any:
+def _hgb(p: dict, classification: bool, seed: int, n_categorical: int, counts: Any) -> Any:
+    """Early stopping on a held-out 10% bounds the cost of many classes x many iterations;
+    off only when a class is too rare for the stratified hold-out."""
     native = p["categorical"] == "native" and n_categorical > 0
     cls = HistGradientBoostingClassifier if classification else HistGradientBoostingRegressor
     return cls(learning_rate=p["learning_rate"], max_iter=p["max_iter"],
                max_leaf_nodes=p["max_leaf_nodes"], min_samples_leaf=p["min_samples_leaf"],
                l2_regularization=p["l2_regularization"],
                categorical_features=list(range(n_categorical)) if native else None,
+               early_stopping=_stratified_split_fits(counts, HGB_VALIDATION_FRACTION),
+               validation_fraction=HGB_VALIDATION_FRACTION, n_iter_no_change=10,
                random_state=seed)
 
 
-def _knn(p: dict, classification: bool, seed: int, n_categorical: int) -> Any:
+def _knn(p: dict, classification: bool, seed: int, n_categorical: int, counts: Any) -> Any:
     cls = KNeighborsClassifier if classification else KNeighborsRegressor
     return cls(n_neighbors=p["n_neighbors"], weights=p["weights"], metric=p["metric"], n_jobs=1)
 
 
-def _svm(p: dict, classification: bool, seed: int, n_categorical: int) -> Any:
-    if classification:  # Platt scaling on 3 folds: SVC(probability=True) is deprecated in 1.9
+def _svm(p: dict, classification: bool, seed: int, n_categorical: int, counts: Any) -> Any:
+    """Platt scaling on 3 stratified folds; libsvm's own (SVC(probability=True), deprecated
+    in scikit-learn 1.9) only when a class has fewer members than those folds need."""
+    if classification:
         svc = SVC(C=p["C"], gamma=p["gamma"], kernel="rbf", random_state=seed)
-        return CalibratedClassifierCV(svc, method="sigmoid", cv=3, ensemble=False)
+        if counts is not None and counts.min() < SVM_CALIBRATION_FOLDS:
+            return svc.set_params(probability=True)
+        return CalibratedClassifierCV(svc, method="sigmoid", cv=SVM_CALIBRATION_FOLDS,
+                                      ensemble=False)
     return _scaled_target(SVR(C=p["C"], gamma=p["gamma"], epsilon=p["epsilon"], kernel="rbf"))
 
 
-def _mlp(p: dict, classification: bool, seed: int, n_categorical: int) -> Any:
+def _mlp(p: dict, classification: bool, seed: int, n_categorical: int, counts: Any) -> Any:
     cls = MLPClassifier if classification else MLPRegressor
     model = cls(hidden_layer_sizes=(p["width"],) * p["depth"], activation=p["activation"],
                 alpha=p["alpha"], learning_rate_init=p["learning_rate_init"],
