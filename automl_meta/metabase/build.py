@@ -124,7 +124,10 @@ def build_metabase(entries: Sequence[ManifestEntry], out: str | Path, protocol: 
     Rerunning with the same arguments resumes: stored trials are never evaluated again.
     With `use_dask` (or a `scheduler` address) trials run on a Dask cluster; otherwise in
     `workers` local processes. A task that cannot be loaded is reported, not fatal.
+    Tasks whose size the manifest gives run smallest first, so that an interrupted build
+    already covers most tasks.
     """
+    entries = sorted(entries, key=lambda e: e.n_cells if e.n_cells is not None else 0)
     protocol = Protocol(**{**protocol.to_dict(), "library_versions": library_versions()}) \
         if not protocol.library_versions else protocol
     with MetaBase.create(out, protocol) as metabase:
