@@ -1,17 +1,38 @@
 """Strategies decide which config to evaluate next: `ask()` proposes, `tell()` observes.
 
 Only the search loop sees a strategy, the runner and the history together; a strategy
-keeps its own state from what it is told.
+keeps its own state from what it is told. Every strategy works in two settings:
+online (`candidates=None`: proposals come from the whole search space) and offline
+(`candidates` = a task's evaluated pool: proposals are only ever pool configs, as the
+HPO-B protocol needs).
+
+- random: each family's default first, then uniform random configs.
+- gp: the same start, then GP-BO (Matern kernel on config vectors, expected improvement).
+- knn / knn-learned / portfolio: a warm start from the nearest past tasks
+  (`warmstart`), then the same GP-BO on what has been observed.
 """
 
 from __future__ import annotations
 
+import math
+import warnings
+from collections.abc import Sequence
 from typing import Protocol
 
 import numpy as np
+from scipy.stats import norm
 
+from automl_meta.errors import InvalidParameterError
 from automl_meta.evaluate import Trial
+from automl_meta.metrics import check_metric, to_loss
 from automl_meta.space import SearchSpace, config_id
+
+GP_MIN_OBSERVATIONS = 3  # successful trials before the GP takes over from random proposals
+GP_MAX_OBSERVATIONS = 300  # most recent/best observations the GP is fitted on (cubic cost)
+N_SAMPLED_CANDIDATES = 500  # online: random configs scored by EI at each step
+N_PERTURBED_CANDIDATES = 200  # online: neighbours of the best configs so far
+PERTURB_PROBABILITY = 0.3  # each param of a perturbed config is resampled with this chance
+WARM_START_SIZE = 10  # configs taken from the nearest tasks before GP-BO
 
 
 class Strategy(Protocol):
@@ -27,41 +48,201 @@ class Strategy(Protocol):
 
 
 class RandomStrategy:
-    """Random search over the space; optionally each family's default config first."""
+    """A queue of configs first (each family's default), then uniform random configs."""
 
     name = "random"
 
-    def __init__(self, space: SearchSpace, seed: int = 0, defaults_first: bool = True) -> None:
+    def __init__(self, space: SearchSpace, seed: int = 0, candidates: Sequence[dict] | None = None,
+                 queue: Sequence[tuple[dict, str]] | None = None) -> None:
         self.space = space
         self._rng = np.random.default_rng(seed)
-        self._queue = list(space.default_configs()) if defaults_first else []
+        self._candidates = list(candidates) if candidates is not None else None
+        allowed = None if candidates is None else {config_id(c) for c in candidates}
+        if queue is None:
+            queue = [(c, "default") for c in space.default_configs()]
+        self._queue = [(c, s) for c, s in queue if allowed is None or config_id(c) in allowed]
         self._seen: set[str] = set()
 
     def ask(self) -> tuple[dict, str]:
         while self._queue:
-            config = self._queue.pop(0)
+            config, source = self._queue.pop(0)
             if config_id(config) not in self._seen:
                 self._seen.add(config_id(config))
-                return config, "default"
+                return config, source
+        config = self._propose()
+        self._seen.add(config_id(config))
+        return config, self._source
+
+    _source = "random"
+
+    def _propose(self) -> dict:
+        return self._random()
+
+    def _random(self) -> dict:
+        if self._candidates is not None:
+            left = self._untried()
+            return left[int(self._rng.integers(len(left)))]
         for _ in range(100):
             config = self.space.sample(1, seed=int(self._rng.integers(2**31)))[0]
             if config_id(config) not in self._seen:
                 break
-        self._seen.add(config_id(config))
-        return config, "random"
+        return config
+
+    def _untried(self) -> list[dict]:
+        left = [c for c in self._candidates if config_id(c) not in self._seen]
+        if not left:
+            raise InvalidParameterError("Every candidate config has already been proposed.")
+        return left
 
     def tell(self, trial: Trial) -> None:
         self._seen.add(trial.config_id)
 
 
-STRATEGIES = {"random": RandomStrategy}
+class GPStrategy(RandomStrategy):
+    """The queue, then GP-BO: expected improvement of a Gaussian process on config vectors.
+
+    Losses are the metric turned lower-is-better; a failed trial counts as the worst loss
+    seen, so the GP learns to avoid its region. Until GP_MIN_OBSERVATIONS trials
+    succeeded, proposals are random.
+    """
+
+    name = "gp"
+    _source = "gp"
+
+    def __init__(self, space: SearchSpace, seed: int = 0, candidates: Sequence[dict] | None = None,
+                 queue: Sequence[tuple[dict, str]] | None = None, metric: str | None = None) -> None:
+        super().__init__(space, seed, candidates, queue)
+        self.metric = check_metric(metric, space.task_type)
+        self._seed = seed
+        self._told: list[dict] = []
+        self._x: list[np.ndarray] = []
+        self._loss: list[float] = []  # NaN for failed trials
+        self._encoded: dict[str, np.ndarray] = {}
+
+    def tell(self, trial: Trial) -> None:
+        super().tell(trial)
+        value = trial.scores.get(self.metric, math.nan) if trial.status == "ok" else math.nan
+        self._told.append(trial.config)
+        self._x.append(self._encode(trial.config))
+        self._loss.append(to_loss(self.metric, value) if math.isfinite(value) else math.nan)
+
+    def _encode(self, config: dict) -> np.ndarray:
+        key = config_id(config)
+        if key not in self._encoded:
+            self._encoded[key] = self.space.encode(config)
+        return self._encoded[key]
+
+    def _propose(self) -> dict:
+        losses = np.array(self._loss)
+        ok = np.isfinite(losses)
+        if ok.sum() < GP_MIN_OBSERVATIONS:
+            self._source = "random"
+            return self._random()
+        self._source = "gp"
+        candidates = self._candidate_configs()
+        x = np.array(self._x)
+        y = np.where(ok, losses, losses[ok].max())
+        if len(y) > GP_MAX_OBSERVATIONS:
+            keep = np.argsort(y, kind="stable")[:GP_MAX_OBSERVATIONS]
+            x, y = x[keep], y[keep]
+        scores = expected_improvement(x, y, np.array([self._encode(c) for c in candidates]),
+                                      self._seed + len(self._x))
+        return candidates[int(np.argmax(scores))]
+
+    def _candidate_configs(self) -> list[dict]:
+        """Offline: the untried pool. Online: fresh samples plus perturbations of the best."""
+        if self._candidates is not None:
+            return self._untried()
+        seed = int(self._rng.integers(2**31))
+        fresh = self.space.sample(N_SAMPLED_CANDIDATES, seed=seed)
+        best = self._best_configs(5)
+        perturbed = [perturb(self.space, best[i % len(best)], self._rng)
+                     for i in range(N_PERTURBED_CANDIDATES)] if best else []
+        out, ids = [], set(self._seen)
+        for config in perturbed + fresh:
+            if config_id(config) not in ids:
+                ids.add(config_id(config))
+                out.append(config)
+        return out
+
+    def _best_configs(self, n: int) -> list[dict]:
+        """The n best successful configs told so far, best first."""
+        losses = np.array(self._loss)
+        order = np.argsort(np.where(np.isfinite(losses), losses, np.inf), kind="stable")
+        return [self._told[i] for i in order[:n] if math.isfinite(losses[i])]
 
 
-def make_strategy(name: str, space: SearchSpace, seed: int = 0) -> Strategy:
-    """Build a strategy by name (the names `automl fit --strategy` accepts)."""
-    from automl_meta.errors import InvalidParameterError
+def perturb(space: SearchSpace, config: dict, rng: np.random.Generator) -> dict:
+    """A neighbour of config in its family: each param resampled with PERTURB_PROBABILITY."""
+    domains = space.domains(config["family"])
+    params = dict(config["params"])
+    names = list(domains)
+    changed = False
+    for name in names:
+        if rng.random() < PERTURB_PROBABILITY:
+            params[name] = domains[name].sample(rng)
+            changed = True
+    if not changed:  # always move at least one param
+        name = names[int(rng.integers(len(names)))]
+        params[name] = domains[name].sample(rng)
+    return {"family": config["family"], "params": params}
 
+
+def expected_improvement(x: np.ndarray, y: np.ndarray, candidates: np.ndarray,
+                         seed: int = 0) -> np.ndarray:
+    """EI (for minimisation) of each candidate under a GP fitted on (x, y).
+
+    scikit-learn GaussianProcessRegressor: constant x Matern(2.5) + white noise, targets
+    standardised, kernel hyperparameters by maximum likelihood.
+    """
+    from sklearn.gaussian_process import GaussianProcessRegressor
+    from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
+
+    kernel = (ConstantKernel(1.0, (1e-2, 1e2)) * Matern(1.0, (1e-2, 1e2), nu=2.5)
+              + WhiteKernel(1e-2, (1e-6, 1.0)))
+    gp = GaussianProcessRegressor(kernel, normalize_y=True, random_state=seed,
+                                  n_restarts_optimizer=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # convergence chatter of the kernel optimiser
+        gp.fit(x, y)
+        mu, sigma = gp.predict(candidates, return_std=True)
+    best = float(np.min(y))
+    sigma = np.maximum(sigma, 1e-12)
+    z = (best - mu) / sigma
+    return (best - mu) * norm.cdf(z) + sigma * norm.pdf(z)
+
+
+def warm_start_queue(name: str, knowledge, query, size: int = WARM_START_SIZE) -> list[tuple[dict, str]]:
+    """The warm start of a meta-learning strategy: configs labelled with where they came from."""
+    from automl_meta.warmstart import knn_order, portfolio_order
+
+    order = portfolio_order if name == "portfolio" else knn_order
+    return [(c, "warm-start") for c in order(knowledge, query, n=size)]
+
+
+STRATEGIES = ("random", "gp", "knn", "knn-learned", "portfolio")
+META_STRATEGIES = frozenset({"knn", "knn-learned", "portfolio"})
+
+
+def make_strategy(name: str, space: SearchSpace, seed: int = 0, *, metric: str | None = None,
+                  candidates: Sequence[dict] | None = None, knowledge=None, query=None) -> Strategy:
+    """Build a strategy by name (the names `automl fit --strategy` accepts).
+
+    Meta-learning strategies need `knowledge` (a MetaKnowledge; for "knn-learned" one with
+    the learned representation) and `query` (the new task's TaskQuery).
+    """
     if name not in STRATEGIES:
         raise InvalidParameterError(
-            f"The 'strategy' parameter must be one of {set(STRATEGIES)}. Got '{name}' instead.")
-    return STRATEGIES[name](space, seed=seed)
+            f"The 'strategy' parameter must be one of {{{', '.join(STRATEGIES)}}}. "
+            f"Got '{name}' instead.")
+    if name == "random":
+        return RandomStrategy(space, seed, candidates)
+    queue = None
+    if name in META_STRATEGIES:
+        if knowledge is None or query is None:
+            raise InvalidParameterError(
+                f"The '{name}' strategy needs a meta-base to learn from; none was given.")
+        queue = warm_start_queue(name, knowledge, query)
+    strategy = GPStrategy(space, seed, candidates, queue, metric)
+    strategy.name = name
+    return strategy

@@ -1,0 +1,97 @@
+"""Task representations for retrieval: robust-scaled meta-features, and nearest tasks.
+
+Raw representation (auto-sklearn 1.0): each meta-feature centred on its median over the
+meta-base's tasks and divided by its interquartile range, clipped, compared with the L1
+distance. The learned embedding (`learned_embedding`) maps these scaled vectors to a
+space where distance tracks how differently the pool's configs rank on two tasks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from automl_meta.errors import InvalidParameterError
+
+CLIP = 5.0  # scaled values beyond +-CLIP IQRs are clipped: one extreme feature cannot dominate L1
+
+
+@dataclass(frozen=True)
+class RobustScaling:
+    """Per meta-feature median and interquartile range, fitted on a set of tasks."""
+
+    names: tuple[str, ...]
+    center: np.ndarray
+    scale: np.ndarray
+
+    @classmethod
+    def fit(cls, names: Sequence[str], matrix: np.ndarray) -> RobustScaling:
+        """Fit on a (tasks x features) matrix; NaN entries are ignored."""
+        matrix = np.asarray(matrix, dtype=float)
+        if matrix.ndim != 2 or matrix.shape[1] != len(names) or matrix.shape[0] == 0:
+            raise InvalidParameterError(
+                f"RobustScaling.fit needs a non-empty (tasks x {len(names)}) matrix. "
+                f"Got shape {matrix.shape}.")
+        finite = np.where(np.isfinite(matrix), matrix, np.nan)
+        with np.errstate(all="ignore"):
+            empty = np.all(np.isnan(finite), axis=0)
+            filled = np.where(empty[None, :], 0.0, finite)
+            q25, center, q75 = np.nanpercentile(filled, [25, 50, 75], axis=0)
+            spread = np.nanmax(filled, axis=0) - np.nanmin(filled, axis=0)
+        scale = q75 - q25
+        scale = np.where(scale > 0, scale, np.where(spread > 0, spread, 1.0))
+        return cls(tuple(names), center, scale)
+
+    def transform(self, matrix: np.ndarray) -> np.ndarray:
+        """Scale a matrix whose columns are `names`; missing values land on the median (0)."""
+        matrix = np.asarray(matrix, dtype=float)
+        with np.errstate(all="ignore"):
+            scaled = (matrix - self.center) / self.scale
+        scaled = np.where(np.isfinite(scaled), scaled, 0.0)
+        return np.clip(scaled, -CLIP, CLIP)
+
+    def vector(self, metafeatures: Mapping[str, float]) -> np.ndarray:
+        """Scale one task's meta-features given by name; absent names count as missing."""
+        row = np.array([float(metafeatures.get(n, np.nan)) for n in self.names])
+        return self.transform(row[None, :])[0]
+
+
+def l1_distances(points: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """L1 distance from query to each row of points."""
+    return np.abs(np.asarray(points) - np.asarray(query)[None, :]).sum(axis=1)
+
+
+def l2_distances(points: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """Euclidean distance from query to each row of points."""
+    return np.sqrt(((np.asarray(points) - np.asarray(query)[None, :]) ** 2).sum(axis=1))
+
+
+DISTANCES = {"l1": l1_distances, "l2": l2_distances}
+
+
+@dataclass(frozen=True)
+class TaskIndex:
+    """Points of past tasks, searchable by task type with fingerprint exclusion."""
+
+    names: tuple[str, ...]
+    task_types: tuple[str, ...]
+    fingerprints: tuple[str, ...]
+    points: np.ndarray
+    distance: str = "l1"
+
+    def nearest(self, point: np.ndarray, task_type: str, k: int,
+                exclude_fingerprint: str | None = None) -> list[tuple[str, float]]:
+        """The k nearest tasks of task_type as (name, distance), nearest first.
+
+        A task with the query's fingerprint (the same table) is never returned: it would
+        be the answer to the question, not a similar task. Ties go to the earlier task.
+        """
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+            raise InvalidParameterError(f"The 'k' parameter must be an int >= 1. Got {k!r} instead.")
+        distances = DISTANCES[self.distance](self.points, point)
+        keep = [i for i, (t, f) in enumerate(zip(self.task_types, self.fingerprints))
+                if t == task_type and not (exclude_fingerprint and f == exclude_fingerprint)]
+        keep.sort(key=lambda i: (distances[i], i))
+        return [(self.names[i], float(distances[i])) for i in keep[:k]]

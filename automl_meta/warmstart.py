@@ -1,0 +1,178 @@
+"""What warm starts learn from a meta-base, and the two warm-start orders: knn and portfolio.
+
+`MetaKnowledge.from_metabase(metabase, task_names)` gathers, for the chosen (training)
+tasks only, everything a strategy may use: the fitted meta-feature scaling, the task
+representation (raw or learned), each task type's pool and its per-task normalised
+regret matrix. Strategies then ask it for the nearest tasks of a new one and for the
+configs that won there.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from automl_meta.embedding import RobustScaling, TaskIndex
+from automl_meta.errors import InvalidParameterError
+from automl_meta.metrics import LOWER_IS_BETTER, check_metric
+
+REPRESENTATIONS = ("raw", "learned")
+DEFAULT_K = 5
+
+
+@dataclass(frozen=True)
+class TaskQuery:
+    """What a warm start knows of the new task."""
+
+    task_type: str
+    metric: str
+    metafeatures: Mapping[str, float]
+    fingerprint: str = ""
+
+
+def normalized_regret(losses: np.ndarray) -> np.ndarray:
+    """Per row (task), losses mapped to [0, 1]: 0 the row's best, 1 its worst; NaN (failed) = 1.
+
+    A row whose finite losses are all equal is 0 where finite.
+    """
+    losses = np.asarray(losses, dtype=float)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows
+        best = np.nanmin(losses, axis=1, keepdims=True)
+        worst = np.nanmax(losses, axis=1, keepdims=True)
+    spread = worst - best
+    with np.errstate(all="ignore"):
+        regret = np.where(spread > 0, (losses - best) / spread, 0.0)
+    return np.where(np.isfinite(losses), regret, 1.0)
+
+
+@dataclass
+class MetaKnowledge:
+    """A meta-base's tasks (a chosen subset), their representation, pools and regrets."""
+
+    scaling: RobustScaling
+    index: TaskIndex
+    pools: dict[str, list[dict]]
+    representation: str = "raw"
+    embedding: object | None = None  # a LearnedEmbedding when representation == "learned"
+    _regrets: dict[tuple[str, str], tuple[list[str], np.ndarray]] = field(default_factory=dict)
+    _metabase: object | None = None
+
+    @classmethod
+    def from_metabase(cls, metabase, task_names: Sequence[str] | None = None,
+                      representation: str = "raw", embedding=None) -> MetaKnowledge:
+        """Learn from `task_names` of the meta-base (all of its tasks when None).
+
+        With representation "learned", `embedding` is a fitted LearnedEmbedding whose
+        scaling is used (it was fitted on the same tasks); with "raw" the scaling is
+        fitted here.
+        """
+        if representation not in REPRESENTATIONS:
+            raise InvalidParameterError(
+                f"The 'representation' parameter must be one of {REPRESENTATIONS}. "
+                f"Got {representation!r} instead.")
+        if representation == "learned" and embedding is None:
+            raise InvalidParameterError("A learned representation needs a fitted embedding.")
+        names, features, matrix = metabase.metafeature_matrix()
+        records = {r.name: r for r in metabase.tasks()}
+        chosen = list(names) if task_names is None else [n for n in names if n in set(task_names)]
+        if not chosen:
+            raise InvalidParameterError("MetaKnowledge needs at least one task to learn from.")
+        rows = np.array([names.index(n) for n in chosen])
+        sub = np.asarray(matrix)[rows]
+        scaling = embedding.scaling if embedding is not None and representation == "learned" \
+            else RobustScaling.fit(features, sub)
+        points = _align(scaling, features, sub)
+        if representation == "learned":
+            points = embedding.transform(points)
+        index = TaskIndex(tuple(chosen), tuple(records[n].task_type for n in chosen),
+                          tuple(records[n].fingerprint for n in chosen), points,
+                          distance="l1" if representation == "raw" else "l2")
+        types = sorted(set(index.task_types))
+        pools = {t: metabase.pool(t) for t in types}
+        return cls(scaling, index, pools, representation, embedding, {}, metabase)
+
+    def represent(self, metafeatures: Mapping[str, float]) -> np.ndarray:
+        """The point of a new task in this knowledge's representation."""
+        point = self.scaling.vector(metafeatures)
+        if self.representation == "learned":
+            point = self.embedding.transform(point[None, :])[0]
+        return point
+
+    def neighbors(self, query: TaskQuery, k: int = DEFAULT_K) -> list[tuple[str, float]]:
+        """The k nearest known tasks of the query's type, (name, distance), nearest first."""
+        return self.index.nearest(self.represent(query.metafeatures), query.task_type, k,
+                                  exclude_fingerprint=query.fingerprint or None)
+
+    def regrets(self, task_type: str, metric: str) -> tuple[list[str], np.ndarray]:
+        """Known task names of task_type and their (tasks x pool) normalised regret on metric."""
+        metric = check_metric(metric, task_type)
+        key = (task_type, metric)
+        if key not in self._regrets:
+            names, _, scores = self._metabase.score_matrix(task_type, metric)
+            known = set(self.index.names)
+            rows = [i for i, n in enumerate(names) if n in known]
+            sign = 1.0 if metric in LOWER_IS_BETTER else -1.0
+            losses = sign * np.asarray(scores, dtype=float)[rows]
+            self._regrets[key] = ([names[i] for i in rows], normalized_regret(losses))
+        return self._regrets[key]
+
+    def neighbor_regrets(self, query: TaskQuery, k: int) -> tuple[list[tuple[str, float]], np.ndarray]:
+        """The k nearest tasks and their regret rows (tasks with no trials are skipped)."""
+        names, regrets = self.regrets(query.task_type, query.metric)
+        position = {n: i for i, n in enumerate(names)}
+        near = [(n, d) for n, d in self.neighbors(query, len(self.index.names))
+                if n in position][:k]
+        return near, regrets[[position[n] for n, _ in near]].reshape(len(near), -1)
+
+
+def knn_order(knowledge: MetaKnowledge, query: TaskQuery, k: int = DEFAULT_K,
+              n: int = 25) -> list[dict]:
+    """auto-sklearn 1.0's warm start: the best config of each of the k nearest tasks
+    (nearest first, duplicates skipped), then each one's second best, and so on, up to n."""
+    near, regrets = knowledge.neighbor_regrets(query, k)
+    pool = knowledge.pools.get(query.task_type, [])
+    ranked = [np.argsort(row, kind="stable") for row in regrets]
+    order: list[int] = []
+    for depth in range(len(pool)):
+        for ranks in ranked:
+            if len(order) >= n:
+                return [pool[i] for i in order]
+            if ranks[depth] not in order:
+                order.append(int(ranks[depth]))
+    return [pool[i] for i in order]
+
+
+def portfolio_order(knowledge: MetaKnowledge, query: TaskQuery, k: int = DEFAULT_K,
+                    n: int = 25) -> list[dict]:
+    """Greedy portfolio over the k nearest tasks (auto-sklearn 2.0, AutoGluon zeroshot):
+    each step adds the pool config that most lowers the mean over those tasks of the best
+    normalised regret reached so far; ties go to the lower pool index."""
+    _, regrets = knowledge.neighbor_regrets(query, k)
+    pool = knowledge.pools.get(query.task_type, [])
+    if regrets.size == 0:
+        return []
+    reached = np.ones(regrets.shape[0])
+    order: list[int] = []
+    for _ in range(min(n, len(pool))):
+        value = np.minimum(reached[:, None], regrets).mean(axis=0)
+        value[order] = np.inf
+        best = int(np.argmin(value))
+        order.append(best)
+        reached = np.minimum(reached, regrets[:, best])
+    return [pool[i] for i in order]
+
+
+def _align(scaling: RobustScaling, features: Sequence[str], matrix: np.ndarray) -> np.ndarray:
+    """Scale a matrix whose columns are `features` into the scaling's column order."""
+    position = {f: i for i, f in enumerate(features)}
+    columns = [position.get(name) for name in scaling.names]
+    aligned = np.full((matrix.shape[0], len(columns)), np.nan)
+    for j, i in enumerate(columns):
+        if i is not None:
+            aligned[:, j] = matrix[:, i]
+    return scaling.transform(aligned)
