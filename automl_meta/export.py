@@ -127,6 +127,9 @@ def fit_summary(result, dataset: Dataset, settings) -> dict:
         "best": result.best.to_dict(), "interrupted": result.interrupted,
         "refit": {k: v for k, v in result.refit.items() if k != "trial"},
         "seconds": round(result.seconds, 3),
+        "strategy": result.strategy,
+        "warm_start_tasks": [{"task": name, "distance": round(distance, 6)}
+                             for name, distance in result.neighbors],
         "trials": {s: sum(t.status == s for t in result.trials)
                    for s in ("ok", "failed", "timeout", "memout")},
         "leaderboard": [t.to_dict() for t in result.leaderboard()],

@@ -17,11 +17,13 @@ from functools import partial
 from typing import Callable
 
 from automl_meta.data import Dataset, subsample
-from automl_meta.errors import AllTrialsFailedError, InvalidParameterError
+from automl_meta.errors import AllTrialsFailedError, AutoMLMetaError, InvalidParameterError
 from automl_meta.evaluate import Trial, make_folds
 from automl_meta.export import model_metadata
+from automl_meta.metabase.protocol import MetaBaseError
 from automl_meta.metrics import check_metric, to_loss
 from automl_meta.runner import RefitResult, TrialRunner, WorkerSetup, default_memory_limit_mb
+from automl_meta.settings import META_STRATEGIES, FitSettings
 from automl_meta.space import SearchSpace
 from automl_meta.strategies import Strategy, make_strategy
 
@@ -29,31 +31,6 @@ KEEP_OOF = 10  # out-of-fold predictions kept for this many best trials (for ens
 _SPAWN_SECONDS = 1.0  # a worker replaced after a timeout: fork, data transfer
 _WRITE_SECONDS = 1.5  # kept after the refit for unpickling and writing the files
 _FIRST_REFIT_SECONDS = 2.0  # kept for refitting a first, cheap success found late
-
-
-@dataclass(frozen=True)
-class FitSettings:
-    """Everything `fit` needs to know besides the data. Defaults live here only."""
-
-    metric: str | None = None
-    time_budget: float = 60.0
-    max_trials: int | None = None
-    seed: int = 0
-    n_jobs: int = 1
-    n_folds: int = 5
-    strategy: str = "random"
-    max_trial_seconds: float | None = None
-    max_search_rows: int | None = None
-
-    def validate(self) -> None:
-        if not self.time_budget > 0 or not math.isfinite(self.time_budget):
-            raise InvalidParameterError(
-                f"The 'time_budget' parameter must be a positive number of seconds. Got {self.time_budget} instead.")
-        if self.max_trials is not None and self.max_trials < 1:
-            raise InvalidParameterError(
-                f"The 'max_trials' parameter must be at least 1. Got {self.max_trials} instead.")
-        if self.n_folds < 2:
-            raise InvalidParameterError(f"The 'n_folds' parameter must be at least 2. Got {self.n_folds} instead.")
 
 
 @dataclass
@@ -81,6 +58,8 @@ class FitResult:
     interrupted: bool = False
     refit: dict = field(default_factory=dict)
     seconds: float = 0.0
+    strategy: str = ""
+    neighbors: list[tuple[str, float]] = field(default_factory=list)
 
     @cached_property
     def model(self):
@@ -188,21 +167,56 @@ def _search_rows(settings: FitSettings) -> int:
     return int(min(100_000, max(5_000, settings.time_budget * 500)))
 
 
+def choose_strategy(dataset: Dataset, settings: FitSettings, space: SearchSpace, metric: str,
+                    on_note: Callable[[str], None] | None = None
+                    ) -> tuple[Strategy, list[tuple[str, float]]]:
+    """The strategy settings ask for, and the nearest tasks its warm start came from.
+
+    A meta-learning strategy with no usable default meta-base (not installed, nothing of
+    this task type) falls back to GP-BO without a warm start and says so through on_note;
+    a meta-base the user named that cannot be used is an error.
+    """
+    if settings.strategy not in META_STRATEGIES:
+        return make_strategy(settings.strategy, space, settings.seed, metric=metric), []
+    from automl_meta.warmstart import DEFAULT_K, open_knowledge, task_query
+
+    representation = "learned" if settings.strategy == "knn-learned" else "raw"
+    try:
+        knowledge = open_knowledge(settings.metabase, representation)
+        if dataset.task_type not in knowledge.pools:
+            raise MetaBaseError(f"{knowledge.source} has no {dataset.task_type} tasks")
+    except AutoMLMetaError as exc:
+        if settings.metabase is not None:
+            raise
+        if on_note:
+            on_note(f"Note: {exc} Searching with GP-BO, without a warm start.")
+        return make_strategy("gp", space, settings.seed, metric=metric), []
+    query = task_query(dataset, metric, settings.seed)
+    strategy = make_strategy(settings.strategy, space, settings.seed, metric=metric,
+                             knowledge=knowledge, query=query)
+    return strategy, knowledge.neighbors(query, DEFAULT_K)
+
+
 def fit(dataset: Dataset, settings: FitSettings = FitSettings(),
         on_trial: Callable[[Trial, SearchState], None] | None = None,
-        started_at: float | None = None) -> FitResult:
+        started_at: float | None = None,
+        on_note: Callable[[str], None] | None = None) -> FitResult:
     """Search configs for `dataset` within the time budget and refit the best on all rows.
 
     `started_at` (time.monotonic()) lets a caller count its own start-up in the budget.
     Ctrl-C during the search stops it and still refits the best trial so far
-    (`interrupted` is then True).
+    (`interrupted` is then True). `on_note` receives one-line notes worth showing a user
+    (where the warm start came from, or why there is none).
     """
     settings.validate()
     metric = check_metric(settings.metric, dataset.task_type)
     budget = Budget(time.monotonic() if started_at is None else started_at, settings.time_budget)
     search_data = subsample(dataset, _search_rows(settings), settings.seed)
     space = SearchSpace(dataset.task_type, n_rows=dataset.n_rows)
-    strategy = make_strategy(settings.strategy, space, settings.seed)
+    strategy, neighbors = choose_strategy(dataset, settings, space, metric, on_note)
+    if neighbors and on_note:
+        on_note("warm start from the nearest tasks: "
+                + ", ".join(f"{name} ({distance:.3g})" for name, distance in neighbors))
     folds = make_folds(search_data.y, search_data.task_type, settings.n_folds, settings.seed)
     n_workers = _n_workers(settings.n_jobs)
     setup = WorkerSetup(search_data, space, folds, settings.seed, default_memory_limit_mb(n_workers),
@@ -218,7 +232,8 @@ def fit(dataset: Dataset, settings: FitSettings = FitSettings(),
         model_bytes, refit_info = _refit_best(runner, ranked, budget.hard_deadline, metadata)
     return FitResult(model_bytes=model_bytes, best=refit_info.pop("trial"), trials=trials, metric=metric,
                      task_type=dataset.task_type, n_search_rows=search_data.n_rows,
-                     interrupted=interrupted, refit=refit_info, seconds=budget.elapsed())
+                     interrupted=interrupted, refit=refit_info, seconds=budget.elapsed(),
+                     strategy=strategy.name, neighbors=neighbors)
 
 
 def _failure_summary(trials: list[Trial]) -> str:

@@ -25,6 +25,7 @@ from scipy.stats import norm
 from automl_meta.errors import InvalidParameterError
 from automl_meta.evaluate import Trial
 from automl_meta.metrics import check_metric, to_loss
+from automl_meta.settings import META_STRATEGIES, STRATEGIES
 from automl_meta.space import SearchSpace, config_id
 
 GP_MIN_OBSERVATIONS = 3  # successful trials before the GP takes over from random proposals
@@ -60,7 +61,8 @@ class RandomStrategy:
         allowed = None if candidates is None else {config_id(c) for c in candidates}
         if queue is None:
             queue = [(c, "default") for c in space.default_configs()]
-        self._queue = [(c, s) for c, s in queue if allowed is None or config_id(c) in allowed]
+        self._queue = [(c, s) for c, s in queue if c["family"] in space.families
+                       and (allowed is None or config_id(c) in allowed)]
         self._seen: set[str] = set()
 
     def ask(self) -> tuple[dict, str]:
@@ -193,13 +195,15 @@ def expected_improvement(x: np.ndarray, y: np.ndarray, candidates: np.ndarray,
     """EI (for minimisation) of each candidate under a GP fitted on (x, y).
 
     scikit-learn GaussianProcessRegressor: constant x Matern(2.5) + white noise, targets
-    standardised, kernel hyperparameters by maximum likelihood.
+    standardised, kernel hyperparameters by maximum likelihood within bounds that keep
+    it a model (length scale >= 0.1 on the [0, 1] encodings, noise <= 10% of the
+    variance): with few points, unbounded likelihood explains everything as noise.
     """
     from sklearn.gaussian_process import GaussianProcessRegressor
     from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
 
-    kernel = (ConstantKernel(1.0, (1e-2, 1e2)) * Matern(1.0, (1e-2, 1e2), nu=2.5)
-              + WhiteKernel(1e-2, (1e-6, 1.0)))
+    kernel = (ConstantKernel(1.0, (1e-2, 1e2)) * Matern(1.0, (0.1, 10.0), nu=2.5)
+              + WhiteKernel(1e-3, (1e-6, 1e-1)))
     gp = GaussianProcessRegressor(kernel, normalize_y=True, random_state=seed,
                                   n_restarts_optimizer=0)
     with warnings.catch_warnings():
@@ -220,8 +224,6 @@ def warm_start_queue(name: str, knowledge, query, size: int = WARM_START_SIZE) -
     return [(c, "warm-start") for c in order(knowledge, query, n=size)]
 
 
-STRATEGIES = ("random", "gp", "knn", "knn-learned", "portfolio")
-META_STRATEGIES = frozenset({"knn", "knn-learned", "portfolio"})
 
 
 def make_strategy(name: str, space: SearchSpace, seed: int = 0, *, metric: str | None = None,

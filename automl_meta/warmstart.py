@@ -62,6 +62,11 @@ class MetaKnowledge:
     _regrets: dict[tuple[str, str], tuple[list[str], np.ndarray]] = field(default_factory=dict)
     _metabase: object | None = None
 
+    @property
+    def source(self) -> str:
+        """The meta-base file this knowledge came from."""
+        return str(getattr(self._metabase, "path", "the meta-base"))
+
     @classmethod
     def from_metabase(cls, metabase, task_names: Sequence[str] | None = None,
                       representation: str = "raw", embedding=None) -> MetaKnowledge:
@@ -176,3 +181,32 @@ def _align(scaling: RobustScaling, features: Sequence[str], matrix: np.ndarray) 
         if i is not None:
             aligned[:, j] = matrix[:, i]
     return scaling.transform(aligned)
+
+
+def task_query(dataset, metric: str, seed: int = 0) -> TaskQuery:
+    """Describe a new task for retrieval: its meta-features and content fingerprint."""
+    from automl_meta.data import fingerprint
+    from automl_meta.metafeatures import compute_metafeatures
+
+    return TaskQuery(dataset.task_type, metric, compute_metafeatures(dataset, seed=seed),
+                     fingerprint(dataset))
+
+
+def open_knowledge(path=None, representation: str = "raw") -> MetaKnowledge:
+    """MetaKnowledge of every task of the meta-base at path (None: the default one).
+
+    "learned" uses the embedding saved beside the meta-base (`embedding_path`), which
+    must have been trained on that very file.
+    """
+    from automl_meta.metabase.locate import default_metabase_path
+    from automl_meta.metabase.store import MetaBase
+
+    path = default_metabase_path() if path is None else path
+    metabase = MetaBase.open(path)
+    embedding = None
+    if representation == "learned":
+        from automl_meta.learned_embedding import load_for_metabase
+
+        embedding = load_for_metabase(metabase)
+    return MetaKnowledge.from_metabase(metabase, representation=representation,
+                                       embedding=embedding)

@@ -4,10 +4,45 @@ from __future__ import annotations
 
 import pytest
 
+import math
+
+import numpy as np
+
 from automl_meta.errors import InvalidParameterError
 from automl_meta.evaluate import Trial
+from automl_meta.metabase.pool import build_pool
+from automl_meta.metabase.store import MetaBase
 from automl_meta.space import SearchSpace, config_id
-from automl_meta.strategies import STRATEGIES, make_strategy
+from automl_meta.strategies import (
+    GP_MIN_OBSERVATIONS,
+    STRATEGIES,
+    expected_improvement,
+    make_strategy,
+)
+from automl_meta.warmstart import MetaKnowledge, TaskQuery
+from tests.handmade import HandTask, make_metabase
+
+POOL = 16
+
+
+@pytest.fixture(scope="module")
+def knowledge(tmp_path_factory):
+    """Three binary tasks over a pool of 16; task "a" (nearest the query) wins with config 3."""
+    scores = {"a": [0.5] * POOL, "b": [0.6] * POOL, "c": [0.7] * POOL}
+    scores["a"][3], scores["b"][7], scores["c"][11] = 0.99, 0.99, 0.99
+    tasks = {name: HandTask("binary", {"f": float(i)}, s) for i, (name, s) in enumerate(scores.items())}
+    path = make_metabase(tmp_path_factory.mktemp("mb") / "s.metabase", tasks, pool_size=POOL)
+    mb = MetaBase.open(path)
+    return MetaKnowledge.from_metabase(mb), mb.pool("binary")
+
+
+def _make(name, space, seed, knowledge=None, **kwargs):
+    if knowledge is not None and name in ("knn", "knn-learned", "portfolio"):
+        kn, _ = knowledge
+        if name == "knn-learned":
+            name = "knn"  # the learned representation is tested in test_learned_embedding
+        kwargs.update(knowledge=kn, query=TaskQuery("binary", "roc_auc", {"f": 0.0}))
+    return make_strategy(name, space, seed, **kwargs)
 
 
 def _drive(strategy, n):
@@ -22,11 +57,11 @@ def _drive(strategy, n):
 
 
 @pytest.mark.parametrize("name", sorted(STRATEGIES))
-def test_strategy_contract(name):
+def test_strategy_contract(name, knowledge):
     space = SearchSpace("binary", 500)
-    a = _drive(make_strategy(name, space, seed=3), 20)
-    b = _drive(make_strategy(name, space, seed=3), 20)
-    c = _drive(make_strategy(name, space, seed=4), 20)
+    a = _drive(_make(name, space, 3, knowledge), 20)
+    b = _drive(_make(name, space, 3, knowledge), 20)
+    c = _drive(_make(name, space, 4, knowledge), 20)
     assert [config_id(x) for x in a] == [config_id(x) for x in b]
     assert [config_id(x) for x in a] != [config_id(x) for x in c]
     assert len({config_id(x) for x in a}) == 20
@@ -45,3 +80,81 @@ def test_random_starts_with_every_family_default():
 def test_unknown_strategy():
     with pytest.raises(InvalidParameterError, match="'strategy' parameter must be one of"):
         make_strategy("bayes", SearchSpace("binary", 100))
+
+
+@pytest.mark.parametrize("name", ["knn", "portfolio"])
+def test_meta_strategies_need_a_meta_base(name):
+    with pytest.raises(InvalidParameterError, match="needs a meta-base"):
+        make_strategy(name, SearchSpace("binary", 100))
+
+
+@pytest.mark.parametrize("name", sorted(STRATEGIES))
+def test_with_candidates_every_proposal_is_an_untried_candidate(name, knowledge):
+    _, pool = knowledge
+    ids = [config_id(c) for c in pool]
+    strategy = _make(name, SearchSpace("binary", 500), 0, knowledge, candidates=pool)
+    proposed = _drive(strategy, POOL)
+    assert sorted(config_id(c) for c in proposed) == sorted(ids)
+    with pytest.raises(InvalidParameterError, match="already been proposed"):
+        strategy.ask()
+
+
+def test_knn_warm_start_comes_first_and_is_labelled(knowledge):
+    _, pool = knowledge
+    strategy = _make("knn", SearchSpace("binary", 500), 0, knowledge, candidates=pool)
+    first = [strategy.ask() for _ in range(3)]
+    assert [config_id(c) for c, _ in first] == [config_id(pool[i]) for i in (3, 7, 11)]
+    assert {source for _, source in first} == {"warm-start"}
+
+
+def test_warm_start_skips_families_the_space_does_not_offer(knowledge):
+    kn, pool = knowledge
+    big = SearchSpace("binary", 50_000)  # no SVM above the row limit
+    strategy = make_strategy("knn", big, 0, knowledge=kn,
+                             query=TaskQuery("binary", "roc_auc", {"f": 0.0}))
+    assert all(c["family"] != "svm" for c, _ in (strategy.ask() for _ in range(12)))
+
+
+def _linear(c_value):
+    return {"family": "linear", "params": {"impute": "median", "missing_indicator": False,
+                                           "scale": "standard", "categorical": "onehot",
+                                           "C": c_value}}
+
+
+def test_gp_proposes_near_the_optimum_of_a_smooth_function():
+    """Score peaks at C = 1 (log scale); after a few spread-out observations GP-BO must
+    propose a candidate closer to the peak than any observed, which random would not."""
+    space = SearchSpace("binary", 500)
+    grid = [float(f"{c:.4g}") for c in np.logspace(-3, 3, 61)]
+    candidates = [_linear(c) for c in grid]
+    score = {config_id(_linear(c)): 1.0 - (math.log10(c)) ** 2 / 9 for c in grid}
+    strategy = make_strategy("gp", space, 0, candidates=candidates)
+    strategy._queue = []  # start from the spread-out observations below, not the defaults
+    for i, c in enumerate([1e-3, 1e-1, 1e1, 1e3]):
+        config = _linear(c)
+        strategy._seen.add(config_id(config))
+        strategy.tell(Trial(i, config, config_id(config), "ok", {"roc_auc": score[config_id(config)]}))
+    config, source = strategy.ask()
+    assert source == "gp"
+    assert abs(math.log10(config["params"]["C"])) < 1.0
+
+
+def test_gp_waits_for_enough_successes_and_treats_failures_as_bad():
+    space = SearchSpace("binary", 500)
+    strategy = make_strategy("gp", space, 0)
+    strategy._queue = []
+    for i in range(GP_MIN_OBSERVATIONS - 1):
+        config, source = strategy.ask()
+        assert source == "random"
+        strategy.tell(Trial(i, config, config_id(config), "ok", {"roc_auc": 0.7}))
+    config, _ = strategy.ask()
+    strategy.tell(Trial(9, config, config_id(config), "failed", error="ValueError: x"))
+    assert strategy.ask()[1] == "random"  # a failure does not count towards the GP's start
+
+
+def test_expected_improvement_prefers_low_mean_and_high_uncertainty():
+    x = np.array([[0.0], [0.5], [1.0]])
+    y = np.array([1.0, 0.0, 1.0])
+    ei = expected_improvement(x, y, np.array([[0.45], [0.0], [3.0]]))
+    assert ei[0] > ei[1]  # near the observed best beats a known bad point
+    assert ei[2] > ei[1]  # far from everything: uncertain, so worth more than a known bad one

@@ -7,7 +7,8 @@ import time
 
 import click
 
-from automl_meta.cli.options import seed_option, target_option, task_option
+from automl_meta.cli.options import check_metabase, seed_option, target_option, task_option
+from automl_meta.settings import STRATEGIES, FitSettings
 
 
 def _positive(ctx, param, value):
@@ -33,9 +34,16 @@ def _positive(ctx, param, value):
               help="Model file to write; a JSON summary is written beside it (.json).")
 @click.option("--n-jobs", type=int, default=-1, show_default=True,
               help="Trials evaluated in parallel (-1: one per CPU core).")
-@click.option("--strategy", default="random", show_default=True, help="How configs are proposed.")
+@click.option("--strategy", type=click.Choice(STRATEGIES), default=FitSettings.strategy,
+              show_default=True,
+              help="How configs are proposed: random; gp (Bayesian optimisation); knn, "
+              "knn-learned, portfolio (warm start from the most similar tasks of the "
+              "meta-base, then gp).")
+@click.option("--metabase", default=None, metavar="PATH",
+              help="Meta-base to warm-start from (default: the one shipped with automl-meta).")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the result line.")
-def fit(data, target, task, drop, metric, time_budget, max_trials, seed, output, n_jobs, strategy, quiet):
+def fit(data, target, task, drop, metric, time_budget, max_trials, seed, output, n_jobs, strategy,
+        metabase, quiet):
     """Find the best model for DATA (CSV, TSV, .gz or parquet) and save it as a pickle."""
     started_at = time.monotonic()
     from automl_meta.forkserver import warm_up
@@ -45,18 +53,21 @@ def fit(data, target, task, drop, metric, time_budget, max_trials, seed, output,
     from automl_meta.data import load_table
     from automl_meta.export import check_writable, save_fit
     from automl_meta.metrics import check_metric
-    from automl_meta.search import FitSettings, fit as run_fit
+    from automl_meta.search import fit as run_fit
 
     settings = FitSettings(metric=metric, time_budget=time_budget, max_trials=max_trials,
-                           seed=seed, n_jobs=n_jobs, strategy=strategy)
+                           seed=seed, n_jobs=n_jobs, strategy=strategy, metabase=metabase)
     settings.validate()
     check_writable(output)
+    if metabase is not None:
+        check_metabase(metabase)
     drop_columns = [c.strip() for c in drop.split(",") if c.strip()]
     dataset = load_table(data, target=target, task=task, drop=drop_columns, n_folds=settings.n_folds)
     check_metric(settings.metric, dataset.task_type)
     progress = Progress(quiet=quiet)
     progress.start(dataset)
-    result = run_fit(dataset, settings, on_trial=progress.update, started_at=started_at)
+    result = run_fit(dataset, settings, on_trial=progress.update, started_at=started_at,
+                     on_note=progress.note)
     progress.finish()
     model_path, summary_path = save_fit(result, dataset, settings, output)
     if not quiet:

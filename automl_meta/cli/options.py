@@ -15,3 +15,10 @@ task_option = click.option(
          "classification; otherwise regression).")
 seed_option = click.option("--seed", type=int, default=0, show_default=True,
                            help="Random seed; the same seed gives the same result.")
+
+
+def check_metabase(path: str) -> None:
+    """Fail fast, before any work, when --metabase names something that is not a meta-base."""
+    from automl_meta.metabase.store import MetaBase
+
+    MetaBase.open(path).close()

@@ -32,6 +32,11 @@ class Progress:
         for warning in dataset.warnings:
             self._echo(f"Warning: {warning}")
 
+    def note(self, text: str) -> None:
+        """A one-line note about the run (where the warm start came from)."""
+        if not self.quiet:
+            self._echo(text)
+
     def update(self, trial, state) -> None:
         if self.quiet:
             return

@@ -424,6 +424,28 @@ class MetaBase:
                 "trials": {s: trials.get(s, 0) for s in STATUSES},
                 "protocol": self.protocol.to_dict(), "size_bytes": size}
 
+    def snapshot(self, dest: str | Path) -> Path:
+        """Copy a consistent state of this meta-base to dest, compacted into a single file.
+
+        Safe while a build writes to this file: the copy is one read transaction, written
+        beside dest and renamed into place, so dest is never half-written. This is how a
+        build in progress is shipped or shared.
+        """
+        dest = Path(dest)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        partial = dest.with_name(dest.name + ".partial")
+        partial.unlink(missing_ok=True)
+        copy = sqlite3.connect(partial, isolation_level=None)
+        try:
+            with self._lock:
+                self._conn.backup(copy)
+            copy.execute("PRAGMA journal_mode=DELETE")
+            copy.execute("VACUUM")
+        finally:
+            copy.close()
+        partial.replace(dest)
+        return dest
+
     def compact(self) -> None:
         """Rewrite the file without free pages, as a single rollback-journal file.
 

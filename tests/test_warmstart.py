@@ -1,0 +1,119 @@
+"""Retrieval and warm-start orders on hand-made meta-bases whose answers are known."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from automl_meta.embedding import CLIP, RobustScaling, TaskIndex
+from automl_meta.errors import InvalidParameterError
+from automl_meta.metabase.store import MetaBase
+from automl_meta.space import config_id
+from automl_meta.warmstart import (
+    MetaKnowledge,
+    TaskQuery,
+    knn_order,
+    normalized_regret,
+    portfolio_order,
+)
+from tests.handmade import HandTask, make_metabase
+
+NAN = math.nan
+# Pool of 8 configs; scores are roc_auc (higher is better). Task "near" wins with config 0,
+# "mid" with config 1, "far" with config 2; config 5 failed on "near" and is missing on "far".
+TASKS = {
+    "near": HandTask("binary", {"f": 0.0, "g": 1.0}, [0.9, 0.5, 0.6, 0.7, 0.8, NAN, 0.2, 0.3]),
+    "mid": HandTask("binary", {"f": 1.0, "g": 1.0}, [0.5, 0.9, 0.6, 0.7, 0.8, 0.1, 0.2, 0.3]),
+    "far": HandTask("binary", {"f": 10.0, "g": 1.0}, [0.5, 0.6, 0.9, 0.7, 0.8, None, 0.2, 0.3]),
+    "twin": HandTask("binary", {"f": 0.1, "g": 1.0}, [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.9],
+                     fingerprint="fp-query"),
+    "reg": HandTask("regression", {"f": 0.0, "g": 1.0}, [1, 2, 3, 4, 5, 6, 7, 8]),
+}
+
+
+@pytest.fixture
+def metabase(tmp_path):
+    with MetaBase.open(make_metabase(tmp_path / "hand.metabase", TASKS, pool_size=8)) as mb:
+        yield mb
+
+
+def _positions(metabase, configs):
+    ids = [config_id(c) for c in metabase.pool("binary")]
+    return [ids.index(config_id(c)) for c in configs]
+
+
+def test_robust_scaling_centres_on_the_median_and_divides_by_the_iqr():
+    matrix = np.array([[0.0, 5.0], [1.0, 5.0], [2.0, 5.0], [3.0, 5.0], [4.0, 5.0]])
+    scaling = RobustScaling.fit(["a", "b"], matrix)
+    assert scaling.center.tolist() == [2.0, 5.0]
+    assert scaling.scale.tolist() == [2.0, 1.0]  # IQR 3-1; a constant column keeps scale 1
+    assert scaling.vector({"a": 3.0, "b": 5.0}).tolist() == [0.5, 0.0]
+    assert scaling.vector({"a": 1e9}).tolist() == [CLIP, 0.0]  # clipped; missing "b" -> 0
+    assert scaling.vector({"a": NAN, "b": math.inf}).tolist() == [0.0, 0.0]
+
+
+def test_index_uses_l1_filters_the_task_type_and_excludes_the_same_table():
+    index = TaskIndex(("a", "b", "c", "d"), ("binary", "binary", "regression", "binary"),
+                      ("fa", "fb", "fc", "fd"),
+                      np.array([[0.0, 0.0], [1.0, 1.0], [0.0, 0.1], [3.0, 0.0]]))
+    assert index.nearest(np.array([0.0, 0.0]), "binary", 3) == [("a", 0.0), ("b", 2.0), ("d", 3.0)]
+    assert index.nearest(np.array([0.0, 0.0]), "binary", 2, exclude_fingerprint="fa") == [
+        ("b", 2.0), ("d", 3.0)]
+    assert index.nearest(np.array([0.0, 0.0]), "regression", 5) == [("c", 0.1)]
+    with pytest.raises(InvalidParameterError, match="'k' parameter"):
+        index.nearest(np.array([0.0, 0.0]), "binary", 0)
+
+
+def test_neighbors_are_ordered_by_scaled_distance_and_skip_the_query_table(metabase):
+    knowledge = MetaKnowledge.from_metabase(metabase)
+    query = TaskQuery("binary", "roc_auc", {"f": 0.05, "g": 1.0}, fingerprint="fp-query")
+    names = [name for name, _ in knowledge.neighbors(query, k=10)]
+    assert names == ["near", "mid", "far"]  # "twin" is nearest but is the same table
+    distances = [d for _, d in knowledge.neighbors(query, k=10)]
+    assert distances == sorted(distances)
+    # f has median 0.1 and IQR 1.0 over the five tasks; g is constant, scale 1
+    assert distances[0] == pytest.approx(abs(0.05 - 0.0) / 1.0)
+
+
+def test_knowledge_restricted_to_training_tasks_never_retrieves_others(metabase):
+    knowledge = MetaKnowledge.from_metabase(metabase, task_names=["mid", "far", "reg"])
+    query = TaskQuery("binary", "roc_auc", {"f": 0.0, "g": 1.0})
+    assert [n for n, _ in knowledge.neighbors(query, k=10)] == ["mid", "far"]
+    names, _ = knowledge.regrets("binary", "roc_auc")
+    assert sorted(names) == ["far", "mid"]
+
+
+def test_normalized_regret_maps_each_row_to_zero_one_with_failures_at_one():
+    losses = np.array([[1.0, 3.0, 2.0, NAN], [5.0, 5.0, NAN, 5.0]])
+    assert normalized_regret(losses).tolist() == [[0.0, 1.0, 0.5, 1.0], [0.0, 0.0, 1.0, 0.0]]
+
+
+def test_knn_order_takes_each_neighbours_best_then_their_next_best(metabase):
+    knowledge = MetaKnowledge.from_metabase(metabase, task_names=["near", "mid", "far"])
+    query = TaskQuery("binary", "roc_auc", {"f": 0.0, "g": 1.0})
+    order = knn_order(knowledge, query, k=2, n=4)
+    # near: 0 best, then 4 (0.8); mid: 1 best, then 4 (dup), so depth 3 gives 3 (0.7)
+    assert _positions(metabase, order) == [0, 1, 4, 3]
+    assert len({config_id(c) for c in knn_order(knowledge, query, k=3, n=8)}) == 8
+
+
+def test_portfolio_adds_the_config_that_most_lowers_mean_regret(metabase):
+    knowledge = MetaKnowledge.from_metabase(metabase, task_names=["near", "mid", "far"])
+    query = TaskQuery("binary", "roc_auc", {"f": 0.0, "g": 1.0})
+    order = _positions(metabase, portfolio_order(knowledge, query, k=3, n=4))
+    # config 4 scores 0.8 everywhere: the lowest mean regret alone; then each task's winner
+    assert order[0] == 4
+    assert sorted(order[1:]) == [0, 1, 2]
+
+
+def test_regrets_follow_the_metric_direction(tmp_path):
+    tasks = {"r1": HandTask("regression", {"f": 0.0}, [3, 1, 2, 4, 5, 6, 7, 8]),
+             "r2": HandTask("regression", {"f": 1.0}, [3, 2, 1, 4, 5, 6, 7, 8])}
+    with MetaBase.open(make_metabase(tmp_path / "r.metabase", tasks, pool_size=8)) as mb:
+        knowledge = MetaKnowledge.from_metabase(mb)
+        query = TaskQuery("regression", "rmse", {"f": 0.1})
+        ids = [config_id(c) for c in mb.pool("regression")]
+        first = knn_order(knowledge, query, k=1, n=1)[0]
+        assert ids.index(config_id(first)) == 1  # rmse: lower is better
