@@ -210,3 +210,20 @@ def open_knowledge(path=None, representation: str = "raw") -> MetaKnowledge:
         embedding = load_for_metabase(metabase)
     return MetaKnowledge.from_metabase(metabase, representation=representation,
                                        embedding=embedding)
+
+
+def describe_neighbors(knowledge: MetaKnowledge, query: TaskQuery, k: int = DEFAULT_K,
+                       n_configs: int = 3) -> list[dict]:
+    """The k nearest tasks with their distance and best configs: what `automl neighbors` shows.
+
+    Each item: {"task", "distance", "n_rows", "best": [{"config", "score"}, ...]} with the
+    scores on the query's metric, best first.
+    """
+    metabase = knowledge._metabase
+    out = []
+    for name, distance in knowledge.neighbors(query, k):
+        record = metabase.task(name)
+        best = metabase.best_configs(name, query.metric, k=n_configs)
+        out.append({"task": name, "distance": distance, "n_rows": record.n_rows,
+                    "best": [{"config": config, "score": score} for config, score in best]})
+    return out

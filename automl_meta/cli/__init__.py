@@ -13,6 +13,7 @@ import click
 from automl_meta.cli.fit import fit
 from automl_meta.cli.metabase import metabase
 from automl_meta.cli.metafeatures import metafeatures
+from automl_meta.cli.neighbors import neighbors
 from automl_meta.cli.predict import predict
 
 EXIT_BAD_INPUT = 2
@@ -70,3 +71,4 @@ main.add_command(fit)
 main.add_command(predict)
 main.add_command(metafeatures)
 main.add_command(metabase)
+main.add_command(neighbors)

@@ -69,6 +69,22 @@ def short_params(config: dict, width: int = 48) -> str:
     return text if len(text) <= width else text[: width - 1] + "~"
 
 
+def neighbors_text(dataset, metric: str, found: list[dict], source: str) -> str:
+    """Nearest tasks, each with its distance and best configs, as indented text."""
+    lines = [f"{dataset.name}: {dataset.task_type}, {dataset.n_rows} rows. "
+             f"Nearest {len(found)} tasks in {source} (best configs by {metric}):"]
+    if not found:
+        lines.append(f"  none: the meta-base has no {dataset.task_type} tasks.")
+    for rank, item in enumerate(found, start=1):
+        lines.append(f"{rank:>3}. {item['task']}  distance {item['distance']:.3g}, "
+                     f"{item['n_rows']} rows")
+        for best in item["best"]:
+            config = best["config"]
+            lines.append(f"       {best['score']:>10.4f}  {config['family']:<22} "
+                         f"{short_params(config)}")
+    return "\n".join(lines)
+
+
 def leaderboard_text(result, rows: int = LEADERBOARD_ROWS) -> str:
     """The top trials as an aligned text table."""
     header = f"{'#':>3}  {'family':<22} {'params':<48} {result.metric:>10} {'fit s':>7}  source"

@@ -1,0 +1,105 @@
+"""`automl neighbors` and `automl fit` with a warm start, against a meta-base built here."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from automl_meta.data import fingerprint, load_table
+from automl_meta.metafeatures import compute_metafeatures
+from automl_meta.metabase.store import MetaBase
+from automl_meta.space import config_id
+from tests.conftest import make_frame
+from tests.handmade import HandTask, make_metabase
+from tests.test_cli import assert_one_line_error, run
+
+POOL = 8
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """A query table, and a meta-base holding it ("self") plus two other binary tasks.
+
+    "close" is the same generator with another seed (near in meta-features) and wins with
+    pool config 5; "other" is a wider, larger table and wins with config 6.
+    """
+    folder = tmp_path_factory.mktemp("world")
+    query = folder / "query.csv"
+    make_frame("binary", n=200, seed=0).to_csv(query, index=False)
+    tables = {"self": make_frame("binary", n=200, seed=0),
+              "close": make_frame("binary", n=220, seed=1),
+              "other": make_frame("binary", n=900, seed=2, n_features=12)}
+    tasks = {}
+    for (name, frame), winner in zip(tables.items(), (4, 5, 6)):
+        path = folder / f"{name}.csv"
+        frame.to_csv(path, index=False)
+        dataset = load_table(path)
+        scores = [0.6] * POOL
+        scores[winner] = 0.95
+        tasks[name] = HandTask("binary", compute_metafeatures(dataset), scores,
+                               fingerprint=fingerprint(dataset))
+    metabase = make_metabase(folder / "w.metabase", tasks, pool_size=POOL)
+    with MetaBase.open(metabase) as mb:
+        pool = mb.pool("binary")
+    return {"query": query, "metabase": metabase, "pool": pool, "folder": folder}
+
+
+def test_neighbors_skip_the_same_table_and_rank_by_distance(world):
+    result = run(["neighbors", str(world["query"]), "--metabase", str(world["metabase"]),
+                  "--json"])
+    assert result.exit_code == 0, result.output
+    found = json.loads(result.stdout)
+    assert [item["task"] for item in found] == ["close", "other"]
+    assert found[0]["distance"] <= found[1]["distance"]
+    best = found[0]["best"][0]
+    assert best["score"] == pytest.approx(0.95)
+    assert config_id(best["config"]) == config_id(world["pool"][5])
+
+
+def test_neighbors_text_names_tasks_and_scores(world):
+    result = run(["neighbors", str(world["query"]), "--metabase", str(world["metabase"]),
+                  "--k", "1"])
+    assert result.exit_code == 0, result.output
+    assert "1. close  distance" in result.stdout and "0.9500" in result.stdout
+    assert "other" not in result.stdout
+
+
+@pytest.mark.parametrize("strategy", ["knn", "portfolio"])
+def test_fit_starts_from_the_nearest_tasks_winner(world, tmp_path, strategy):
+    model = tmp_path / "model.pkl"
+    result = run(["fit", str(world["query"]), "--metabase", str(world["metabase"]),
+                  "--strategy", strategy, "--max-trials", "2", "--n-jobs", "1",
+                  "--time-budget", "60", "-o", str(model)])
+    assert result.exit_code == 0, result.output
+    assert "warm start from the nearest tasks: close" in result.output
+    summary = json.loads(model.with_suffix(".json").read_text())
+    assert summary["strategy"] == strategy
+    assert [t["task"] for t in summary["warm_start_tasks"]] == ["close", "other"]
+    board = summary["leaderboard"]
+    assert {t["source"] for t in board} == {"warm-start"}
+    first = min(board, key=lambda t: t["index"])
+    # knn: the nearest task's best first; portfolio: either winner (each halves the regret)
+    expected = {5} if strategy == "knn" else {5, 6}
+    assert first["config_id"] in {config_id(world["pool"][i]) for i in expected}
+
+
+def test_fit_without_a_default_meta_base_falls_back_and_says_so(world, tmp_path, monkeypatch):
+    monkeypatch.setenv("AUTOML_META_METABASE", str(tmp_path / "missing.metabase"))
+    model = tmp_path / "model.pkl"
+    result = run(["fit", str(world["query"]), "--max-trials", "2", "--n-jobs", "1",
+                  "--time-budget", "60", "-o", str(model)])
+    assert result.exit_code == 0, result.output
+    assert "without a warm start" in result.output
+    assert json.loads(model.with_suffix(".json").read_text())["strategy"] == "gp"
+
+
+@pytest.mark.parametrize("command", ["fit", "neighbors"])
+def test_a_named_meta_base_that_is_not_one_is_a_one_line_error(world, tmp_path, command):
+    bogus = tmp_path / "bogus.metabase"
+    bogus.write_text("not a database")
+    model = tmp_path / "model.pkl"
+    extra = ["-o", str(model)] if command == "fit" else []
+    result = run([command, str(world["query"]), "--metabase", str(bogus), *extra])
+    assert_one_line_error(result, str(bogus))
+    assert not model.exists()
