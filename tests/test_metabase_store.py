@@ -403,3 +403,31 @@ def test_readonly_open_falls_back_to_immutable_in_a_readonly_folder(path, metaba
     calls.clear()
     with pytest.raises(MetaBaseError, match="attempt to write a readonly database"):
         MetaBase.open(path, readonly=False)  # a writer gets the error, not a fallback
+
+
+def test_snapshot_is_a_single_file_copy_with_the_same_content_hash(path, metabase, pools, tmp_path):
+    task_id = metabase.add_task(record("a"))
+    metabase.add_trials(task_id, [trial(pools["binary"][0], roc_auc=0.8)])
+    copy = metabase.snapshot(tmp_path / "out" / "copy.metabase")
+    assert not copy.with_name(copy.name + "-wal").exists()
+    assert not copy.with_name(copy.name + ".partial").exists()
+    with MetaBase.open(copy) as snap:
+        assert snap.content_hash() == metabase.content_hash()
+        assert snap.score_matrix("binary", "roc_auc")[2][0, 0] == 0.8
+
+
+def test_content_hash_changes_with_any_trial_but_not_with_timings(metabase, pools):
+    task_id = metabase.add_task(record("a"))
+    empty = metabase.content_hash()
+    metabase.add_trials(task_id, [trial(pools["binary"][0], roc_auc=0.8)])
+    one = metabase.content_hash()
+    assert one != empty
+    metabase.add_trials(task_id, [trial(pools["binary"][1], "failed")])
+    assert metabase.content_hash() not in (empty, one)
+    with metabase._write() as conn:
+        conn.execute("UPDATE trials SET fit_seconds = 99")
+    assert metabase.content_hash() != one  # the failed trial is still there
+    before = metabase.content_hash()
+    with metabase._write() as conn:
+        conn.execute("UPDATE trials SET fit_seconds = 7")
+    assert metabase.content_hash() == before

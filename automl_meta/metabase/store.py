@@ -424,6 +424,30 @@ class MetaBase:
                 "trials": {s: trials.get(s, 0) for s in STATUSES},
                 "protocol": self.protocol.to_dict(), "size_bytes": size}
 
+    def content_hash(self) -> str:
+        """A sha256 of what models learn from: tasks (name, type, fingerprint, meta-features),
+        pools and every trial's status and scores, in a fixed order.
+
+        Timings, errors and the file's layout do not enter it, so a compacted copy or a
+        snapshot hashes the same; any added or changed trial changes it. Weights trained
+        on a meta-base record this hash, so a mismatch is caught before they are used.
+        """
+        import hashlib
+
+        digest = hashlib.sha256()
+        queries = (
+            "SELECT name, task_type, fingerprint, metafeatures FROM tasks ORDER BY name",
+            "SELECT task_type, pool_index, config_id FROM configs ORDER BY task_type, pool_index",
+            f"SELECT t.name, r.config_id, r.status, {', '.join('r.' + m for m in METRIC_COLUMNS)} "
+            "FROM trials r JOIN tasks t ON t.id = r.task_id ORDER BY t.name, r.config_id",
+        )
+        with self._read() as conn:
+            for sql in queries:
+                for row in conn.execute(sql):
+                    digest.update(repr(row).encode("utf-8"))
+                digest.update(b"|")
+        return digest.hexdigest()
+
     def snapshot(self, dest: str | Path) -> Path:
         """Copy a consistent state of this meta-base to dest, compacted into a single file.
 
