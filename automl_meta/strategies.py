@@ -147,9 +147,12 @@ class GPStrategy(RandomStrategy):
         if len(y) > GP_MAX_OBSERVATIONS:
             keep = np.argsort(y, kind="stable")[:GP_MAX_OBSERVATIONS]
             x, y = x[keep], y[keep]
-        scores = expected_improvement(x, y, np.array([self._encode(c) for c in candidates]),
-                                      self._seed + len(self._x))
+        scores = self._acquisition(x, y, np.array([self._encode(c) for c in candidates]))
         return candidates[int(np.argmax(scores))]
+
+    def _acquisition(self, x: np.ndarray, losses: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+        """How much each candidate vector is worth trying next (higher is better)."""
+        return expected_improvement(x, losses, candidates, self._seed + len(self._x))
 
     def _candidate_configs(self) -> list[dict]:
         """Offline: the untried pool. Online: fresh samples plus perturbations of the best."""
