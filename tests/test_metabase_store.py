@@ -431,3 +431,14 @@ def test_content_hash_changes_with_any_trial_but_not_with_timings(metabase, pool
     with metabase._write() as conn:
         conn.execute("UPDATE trials SET fit_seconds = 7")
     assert metabase.content_hash() == before
+
+
+def test_snapshot_can_leave_tasks_out(metabase, pools, tmp_path):
+    for name in ("a", "b"):
+        task_id = metabase.add_task(record(name))
+        metabase.add_trials(task_id, [trial(pools["binary"][0], roc_auc=0.8)])
+    copy = metabase.snapshot(tmp_path / "without-a.metabase", exclude_tasks=["a"])
+    with MetaBase.open(copy) as snap:
+        assert [t.name for t in snap.tasks()] == ["b"]
+        assert snap.info()["trials"]["ok"] == 1
+    assert [t.name for t in metabase.tasks()] == ["a", "b"]  # the source is untouched

@@ -16,3 +16,13 @@ def default_metabase_path() -> Path:
     from importlib.resources import files
 
     return Path(str(files("automl_meta.default_metabase").joinpath(DEFAULT_NAME)))
+
+
+ARTIFACTS = {"embedding": ".embedding.npz", "surrogate": ".surrogate.pt"}
+
+
+def artifact_path(metabase_path: str | Path, kind: str) -> Path:
+    """Where a model trained on a meta-base lives: beside it, named after it
+    (default.metabase -> default.embedding.npz, default.surrogate.pt)."""
+    path = Path(metabase_path)
+    return path.with_name(path.stem + ARTIFACTS[kind])

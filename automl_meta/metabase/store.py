@@ -448,12 +448,13 @@ class MetaBase:
                 digest.update(b"|")
         return digest.hexdigest()
 
-    def snapshot(self, dest: str | Path) -> Path:
+    def snapshot(self, dest: str | Path, exclude_tasks: Sequence[str] = ()) -> Path:
         """Copy a consistent state of this meta-base to dest, compacted into a single file.
 
         Safe while a build writes to this file: the copy is one read transaction, written
         beside dest and renamed into place, so dest is never half-written. This is how a
-        build in progress is shipped or shared.
+        build in progress is shipped or shared. Tasks named in exclude_tasks are left out
+        with their trials (a meta-base for benchmarking on those tasks without leaks).
         """
         dest = Path(dest)
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -463,6 +464,13 @@ class MetaBase:
         try:
             with self._lock:
                 self._conn.backup(copy)
+            if exclude_tasks:
+                marks = ", ".join("?" * len(exclude_tasks))
+                ids = f"SELECT id FROM tasks WHERE name IN ({marks})"
+                copy.execute("BEGIN")
+                copy.execute(f"DELETE FROM trials WHERE task_id IN ({ids})", tuple(exclude_tasks))
+                copy.execute(f"DELETE FROM tasks WHERE name IN ({marks})", tuple(exclude_tasks))
+                copy.execute("COMMIT")
             copy.execute("PRAGMA journal_mode=DELETE")
             copy.execute("VACUUM")
         finally:
