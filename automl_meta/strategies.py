@@ -110,6 +110,7 @@ class GPStrategy(RandomStrategy):
 
     name = "gp"
     _source = "gp"
+    min_observations = GP_MIN_OBSERVATIONS
 
     def __init__(self, space: SearchSpace, seed: int = 0, candidates: Sequence[dict] | None = None,
                  queue: Sequence[tuple[dict, str]] | None = None, metric: str | None = None) -> None:
@@ -137,10 +138,10 @@ class GPStrategy(RandomStrategy):
     def _propose(self) -> dict:
         losses = np.array(self._loss)
         ok = np.isfinite(losses)
-        if ok.sum() < GP_MIN_OBSERVATIONS:
+        if ok.sum() < self.min_observations:
             self._source = "random"
             return self._random()
-        self._source = "gp"
+        self._source = self.name if self.name in ("gp", "surrogate") else "gp"
         candidates = self._candidate_configs()
         x = np.array(self._x)
         y = np.where(ok, losses, losses[ok].max())
@@ -213,10 +214,35 @@ def expected_improvement(x: np.ndarray, y: np.ndarray, candidates: np.ndarray,
         warnings.simplefilter("ignore")  # convergence chatter of the kernel optimiser
         gp.fit(x, y)
         mu, sigma = gp.predict(candidates, return_std=True)
-    best = float(np.min(y))
-    sigma = np.maximum(sigma, 1e-12)
-    z = (best - mu) / sigma
-    return (best - mu) * norm.cdf(z) + sigma * norm.pdf(z)
+    return improvement(mu, sigma, float(np.min(y)))
+
+
+def improvement(mean: np.ndarray, std: np.ndarray, best: float) -> np.ndarray:
+    """Expected improvement below best of a Gaussian prediction (mean, std) per candidate."""
+    std = np.maximum(std, 1e-12)
+    z = (best - mean) / std
+    return (best - mean) * norm.cdf(z) + std * norm.pdf(z)
+
+
+class SurrogateStrategy(GPStrategy):
+    """The warm start, then the meta-trained surrogate: after each observation it is
+    fine-tuned on the observations so far and proposes the candidate of highest expected
+    improvement under its ensemble's mean and spread."""
+
+    name = "surrogate"
+    min_observations = 1
+
+    def __init__(self, space: SearchSpace, surrogate, query, seed: int = 0,
+                 candidates: Sequence[dict] | None = None,
+                 queue: Sequence[tuple[dict, str]] | None = None, metric: str | None = None) -> None:
+        super().__init__(space, seed, candidates, queue, metric)
+        self.surrogate = surrogate
+        self.query = query
+
+    def _acquisition(self, x: np.ndarray, losses: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+        adapted = self.surrogate.adapt(self.query.metafeatures, x, losses)
+        mean, std = adapted.predict(candidates)
+        return improvement(mean, std, float(np.min(losses)))
 
 
 def warm_start_queue(name: str, knowledge, query, size: int = WARM_START_SIZE) -> list[tuple[dict, str]]:
