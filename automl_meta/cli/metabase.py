@@ -74,3 +74,40 @@ def info(path, as_json):
     with MetaBase.open(path or default_metabase_path()) as mb:
         summary = mb.info()
     click.echo(json.dumps(summary, indent=2) if as_json else metabase_info_text(summary))
+
+
+@metabase.command("train-surrogate")
+@click.option("--metabase", "path", default=None, type=click.Path(path_type=str),
+              help="Meta-base to learn from (default: the one shipped with automl-meta).")
+@click.option("--out", required=True, type=click.Path(path_type=str),
+              help="File to write, e.g. default.surrogate.pt beside default.metabase.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--meta-steps", type=int, default=None, help="Outer steps (default: the settings').")
+@click.option("--quiet", "-q", is_flag=True)
+def train_surrogate(path, out, seed, meta_steps, quiet):
+    """Meta-train the ranking surrogate on every task of a meta-base (tied to its content)."""
+    import sys
+
+    from automl_meta.metabase.locate import default_metabase_path
+    from automl_meta.metabase.store import MetaBase
+    from automl_meta.surrogate import SurrogateSettings, meta_train
+
+    steps = {} if meta_steps is None else {"meta_steps": meta_steps}
+    settings = SurrogateSettings(seed=seed, **steps)
+
+    live = sys.stderr.isatty()
+    start = "\r" if live else ""
+
+    def progress(step, total, loss):
+        if not quiet:
+            click.echo(f"{start}meta-step {step}/{total}  meta-validation loss {loss:.4f}",
+                       nl=not live, err=True)
+
+    with MetaBase.open(path or default_metabase_path()) as mb:
+        surrogate = meta_train(mb, settings=settings, on_progress=progress)
+    surrogate.save(out)
+    if live and not quiet:
+        click.echo("", err=True)
+    click.echo(f"Surrogate meta-trained on {len(surrogate.task_names)} tasks in "
+               f"{surrogate.train_seconds:.0f} s, meta-validation loss "
+               f"{surrogate.validation_loss:.4f}; written to {out}")

@@ -1,0 +1,492 @@
+"""The offline benchmark, HPO-B style: strategies replayed on the stored trials of test tasks.
+
+    plan = plan_benchmark(BenchmarkSettings("a.metabase", n_trials=50, n_seeds=5))
+    curves = run_benchmark(plan)          # long table: one row per (strategy, task, seed, trial)
+    markdown = write_report(curves, plan, "out/", command="...")
+
+On a test task a strategy picks configs one by one among the pool configs evaluated on
+that task and "observes" the stored result (HPO-B, Pineda Arango et al. 2021). After n
+picks, normalised regret = (best loss found - best loss) / (worst loss - best loss) over
+the task's successful trials (1 while nothing succeeded, 0 if best == worst). Strategies
+are also ranked at every (task, seed, n), ties sharing the average rank.
+
+Test tasks never leak into what a strategy learns: either k folds over the tasks of one
+meta-base (tasks with the same fingerprint in the same fold), or learn from one
+meta-base and test on every task of another built with the same pools.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from automl_meta.errors import InvalidParameterError
+from automl_meta.evaluate import Trial
+from automl_meta.metabase.store import MetaBase, MetaBaseError, TaskRecord
+from automl_meta.metrics import DEFAULT_METRIC, METRICS, to_loss
+from automl_meta.settings import STRATEGIES
+from automl_meta.space import SearchSpace, config_id
+from automl_meta.warmstart import MetaKnowledge, TaskQuery
+
+CHECKPOINTS = (1, 3, 5, 10, 25, 50)
+CURVE_COLUMNS = ("strategy", "task", "task_type", "metric", "fold", "seed", "trial",
+                 "normalized_regret", "rank")
+REPRESENTATION = {"knn": "raw", "portfolio": "raw", "knn-learned": "learned"}
+
+
+@dataclass(frozen=True)
+class BenchmarkSettings:
+    """What the benchmark runs. Defaults live here only."""
+
+    metabase: str
+    test_metabase: str | None = None  # None: cross-validation over the tasks of `metabase`
+    strategies: tuple[str, ...] = STRATEGIES
+    n_trials: int = 50
+    n_seeds: int = 5
+    metric: str | None = None  # None: each task type's default metric
+    n_folds: int = 5
+    fold_seed: int = 0  # also seeds each fold's learned embedding
+    n_jobs: int = 1
+
+    def validate(self) -> None:
+        unknown = [s for s in self.strategies if s not in STRATEGIES]
+        if not self.strategies or unknown or len(set(self.strategies)) != len(self.strategies):
+            raise InvalidParameterError(
+                f"The 'strategies' parameter must be distinct names among "
+                f"{{{', '.join(STRATEGIES)}}}. Got {','.join(self.strategies)!r} instead.")
+        for name, low in (("n_trials", 1), ("n_seeds", 1), ("n_folds", 2), ("n_jobs", 1)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise InvalidParameterError(
+                    f"The '{name}' parameter must be an int >= {low}. Got {value!r} instead.")
+        known = sorted({m for metrics in METRICS.values() for m in metrics})
+        if self.metric is not None and self.metric not in known:
+            raise InvalidParameterError(
+                f"The 'metric' parameter must be one of {known}. Got {self.metric!r} instead.")
+
+
+@dataclass(frozen=True, eq=False)
+class TestTask:
+    """A test task as a replay sees it: its candidate configs and their stored scores."""
+
+    __test__ = False  # not a pytest class
+
+    name: str
+    task_type: str
+    metric: str
+    fingerprint: str
+    metafeatures: Mapping[str, float]
+    candidates: tuple[dict, ...]  # pool configs with a stored trial, in pool order
+    scores: tuple[float, ...]  # the stored score of each candidate; NaN = failed
+
+    @property
+    def losses(self) -> np.ndarray:
+        """Scores made lower-is-better; inf for a failed trial."""
+        return np.array([to_loss(self.metric, s) for s in self.scores])
+
+    def query(self) -> TaskQuery:
+        return TaskQuery(self.task_type, self.metric, dict(self.metafeatures), self.fingerprint)
+
+
+@dataclass(frozen=True)
+class Split:
+    """One fold: the meta-base tasks a strategy learns from, and the tasks it is tested on."""
+
+    fold: int
+    train: tuple[str, ...]  # never a task with the fingerprint of a test task
+    test: tuple[TestTask, ...]
+
+
+@dataclass(frozen=True)
+class BenchmarkPlan:
+    """Everything decided before any replay: splits, and the tasks skipped with the reason."""
+
+    settings: BenchmarkSettings
+    splits: tuple[Split, ...]
+    skipped: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def n_tasks(self) -> int:
+        return sum(len(s.test) for s in self.splits)
+
+
+# -- regret and rank ---------------------------------------------------------------------
+
+def regret_curve(observed: Sequence[float], best: float, worst: float,
+                 n_trials: int) -> np.ndarray:
+    """Normalised regret after each of n_trials picks, from the losses observed in order.
+
+    inf (or NaN) is a failed pick. When the picks stop early (every candidate tried),
+    the last value carries on.
+    """
+    observed = np.asarray(observed, dtype=float)[:n_trials]
+    observed = np.where(np.isfinite(observed), observed, np.inf)
+    if len(observed) < n_trials:
+        observed = np.concatenate([observed, np.full(n_trials - len(observed), np.inf)])
+    found = np.minimum.accumulate(observed)
+    spread = worst - best
+    with np.errstate(all="ignore"):
+        regret = (found - best) / spread if spread > 0 else np.zeros(n_trials)
+    return np.where(np.isfinite(found), regret, 1.0)
+
+
+def add_ranks(curves: pd.DataFrame) -> pd.DataFrame:
+    """A copy of curves with `rank`: strategies ranked by regret at each (task, seed, trial).
+
+    1 is best; tied strategies share the average of their ranks.
+    """
+    out = curves.copy()
+    out["rank"] = out.groupby(["task", "seed", "trial"])["normalized_regret"].rank(
+        method="average")
+    return out
+
+
+# -- splits ------------------------------------------------------------------------------
+
+def group_folds(fingerprints: Sequence[str], n_folds: int, seed: int = 0) -> list[int]:
+    """The fold of each task: tasks with the same fingerprint share a fold.
+
+    Groups are shuffled (seeded), then the largest go first, each to the fold holding
+    the fewest tasks so far (ties to the lower fold), so folds are as even as groups allow.
+    """
+    sizes = Counter(fingerprints)
+    groups = list(sizes)
+    if len(groups) < n_folds:
+        raise InvalidParameterError(
+            f"The 'n_folds' parameter must be at most the number of distinct tasks "
+            f"({len(groups)} fingerprints). Got {n_folds} instead.")
+    order = np.random.default_rng(seed).permutation(len(groups))
+    order = sorted(order, key=lambda g: -sizes[groups[g]])  # stable: shuffled within a size
+    load = [0] * n_folds
+    fold_of = {}
+    for g in order:
+        fold = int(np.argmin(load))
+        fold_of[groups[g]] = fold
+        load[fold] += sizes[groups[g]]
+    return [fold_of[f] for f in fingerprints]
+
+
+def load_test_task(metabase: MetaBase, record: TaskRecord, metric: str | None
+                   ) -> TestTask | str:
+    """The task's candidates and stored scores, or the reason it cannot be a test task."""
+    metric = metric or DEFAULT_METRIC[record.task_type]
+    if metric not in METRICS[record.task_type]:
+        return f"a {record.task_type} task has no {metric} score"
+    names, ids, matrix = metabase.score_matrix(record.task_type, metric)
+    row = np.asarray(matrix)[names.index(record.name)] if record.name in names \
+        else np.full(len(ids), np.nan)
+    done = metabase.done_config_ids(record.id)
+    pool = metabase.pool(record.task_type)
+    keep = [i for i, cid in enumerate(ids) if cid in done]
+    scores = tuple(float(row[i]) if math.isfinite(row[i]) else math.nan for i in keep)
+    n_ok = sum(math.isfinite(s) for s in scores)
+    if n_ok < 2:
+        return f"{n_ok} successful trial(s) on {metric}, 2 needed"
+    return TestTask(record.name, record.task_type, metric, record.fingerprint,
+                    dict(record.metafeatures), tuple(pool[i] for i in keep), scores)
+
+
+def check_same_pools(train: MetaBase, test: MetaBase) -> None:
+    """Raise MetaBaseError unless every task type of test's tasks has the same pool in both."""
+    for task_type in sorted({r.task_type for r in test.tasks()}):
+        a, b = train.pool_config_ids(task_type), test.pool_config_ids(task_type)
+        if a != b:
+            differ = len(set(a) ^ set(b)) // 2 if len(a) == len(b) else "pool sizes"
+            raise MetaBaseError(
+                f"The test meta-base {test.path} has another {task_type} pool than "
+                f"{train.path} ({len(b)} vs {len(a)} configs; {differ} differ). Build both "
+                f"with the same --pool-size and --seed.")
+
+
+def _tests(metabase: MetaBase, records: Sequence[TaskRecord], settings: BenchmarkSettings,
+           train_types: set[str], skipped: list[tuple[str, str]]) -> tuple[TestTask, ...]:
+    """The usable test tasks among records; the others go to skipped with the reason."""
+    meta = any(s in REPRESENTATION for s in settings.strategies)
+    out = []
+    for record in records:
+        if meta and record.task_type not in train_types:
+            # A warm start has nothing to learn from (and knn_order fails on no neighbours).
+            skipped.append((record.name, f"no {record.task_type} task to learn from"))
+            continue
+        task = load_test_task(metabase, record, settings.metric)
+        if isinstance(task, str):
+            skipped.append((record.name, task))
+        else:
+            out.append(task)
+    return tuple(out)
+
+
+def plan_benchmark(settings: BenchmarkSettings) -> BenchmarkPlan:
+    """Validate the settings, read the test tasks and decide the splits (no replay yet)."""
+    settings.validate()
+    if "knn-learned" in settings.strategies:
+        _fit_embedding_function()  # fail now rather than after the other folds ran
+    skipped: list[tuple[str, str]] = []
+    with MetaBase.open(settings.metabase) as train:
+        records = train.tasks()
+        if settings.test_metabase is None:
+            folds = group_folds([r.fingerprint for r in records], settings.n_folds,
+                                settings.fold_seed)
+            splits = tuple(
+                Split(k, tuple(r.name for r, f in zip(records, folds) if f != k),
+                      _tests(train, [r for r, f in zip(records, folds) if f == k], settings,
+                             {r.task_type for r, f in zip(records, folds) if f != k}, skipped))
+                for k in range(settings.n_folds))
+        else:
+            with MetaBase.open(settings.test_metabase) as test:
+                check_same_pools(train, test)
+                tested = {r.fingerprint for r in test.tasks()}
+                learn = [r for r in records if r.fingerprint not in tested]  # same data: a leak
+                splits = (Split(0, tuple(r.name for r in learn),
+                                _tests(test, test.tasks(), settings,
+                                       {r.task_type for r in learn}, skipped)),)
+    if not any(s.test for s in splits):
+        raise InvalidParameterError(
+            "No task can be a test task (each needs 2 successful trials on the metric); "
+            "see the skipped tasks, or choose another --metric.")
+    return BenchmarkPlan(settings, splits, tuple(skipped))
+
+
+# -- replays -----------------------------------------------------------------------------
+
+def _fit_embedding_function() -> Callable:
+    try:
+        from automl_meta.learned_embedding import fit_embedding
+    except ImportError as exc:
+        raise InvalidParameterError(
+            f"The 'knn-learned' strategy needs automl_meta.learned_embedding.fit_embedding, "
+            f"which cannot be imported ({exc}). Leave knn-learned out of --strategies.") from None
+    return fit_embedding
+
+
+def build_knowledge(metabase: MetaBase, train: Sequence[str], strategies: Sequence[str],
+                    seed: int = 0, metric: str | None = None) -> dict[str, MetaKnowledge]:
+    """What the meta-learning strategies learn from the training tasks, by representation.
+
+    The learned embedding is fitted on the training tasks with `seed`; task similarity is
+    judged on `metric` where the task type has it, else on the type's default.
+    """
+    needed = {REPRESENTATION[s] for s in strategies if s in REPRESENTATION}
+    out = {}
+    if "raw" in needed:
+        out["raw"] = MetaKnowledge.from_metabase(metabase, task_names=list(train))
+    if "learned" in needed:
+        metrics = {t: metric for t, names in METRICS.items() if metric in names}
+        embedding = _fit_embedding_function()(metabase, list(train), seed=seed,
+                                              metrics=metrics or None)
+        out["learned"] = MetaKnowledge.from_metabase(
+            metabase, task_names=list(train), representation="learned", embedding=embedding)
+    return out
+
+
+def replay(strategy, task: TestTask, n_trials: int) -> np.ndarray:
+    """Let the strategy pick up to n_trials candidates of the task, telling it each stored
+    result; return its regret curve (length n_trials)."""
+    from threadpoolctl import threadpool_limits
+
+    position = {config_id(c): i for i, c in enumerate(task.candidates)}
+    losses = task.losses
+    observed = []
+    with threadpool_limits(1):  # same arithmetic whatever --jobs is; one process per core
+        for index in range(min(n_trials, len(task.candidates))):
+            config, _ = strategy.ask()
+            i = position.get(config_id(config))
+            if i is None:
+                raise InvalidParameterError(
+                    f"Strategy {strategy.name} proposed config {config_id(config)}, which has "
+                    f"no stored trial on task {task.name}.")
+            ok = math.isfinite(task.scores[i])
+            strategy.tell(Trial(index=index, config=config, config_id=config_id(config),
+                                status="ok" if ok else "failed",
+                                scores={task.metric: task.scores[i]} if ok else {}))
+            observed.append(losses[i])
+    finite = losses[np.isfinite(losses)]
+    return regret_curve(observed, float(finite.min()), float(finite.max()), n_trials)
+
+
+def _replay_job(key: tuple, strategy, task: TestTask, n_trials: int) -> tuple[tuple, np.ndarray]:
+    return key, replay(strategy, task, n_trials)
+
+
+def _jobs(plan: BenchmarkPlan) -> Iterator[tuple[tuple, object, TestTask]]:
+    """(key, fresh strategy, task) for every replay; knowledge is built once per fold."""
+    from automl_meta.strategies import make_strategy
+
+    settings = plan.settings
+    with MetaBase.open(settings.metabase) as metabase:
+        for split in plan.splits:
+            if not split.test:
+                continue
+            knowledge = build_knowledge(metabase, split.train, settings.strategies,
+                                        settings.fold_seed, settings.metric)
+            for task in split.test:
+                space, query = SearchSpace(task.task_type), task.query()
+                for name in settings.strategies:
+                    for seed in range(settings.n_seeds):
+                        strategy = make_strategy(
+                            name, space, seed, metric=task.metric, candidates=task.candidates,
+                            knowledge=knowledge.get(REPRESENTATION.get(name, "")), query=query)
+                        yield (split.fold, task.name, name, seed), strategy, task
+
+
+def run_benchmark(plan: BenchmarkPlan,
+                  progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
+    """Replay every (test task, strategy, seed); return the curves (CURVE_COLUMNS, long).
+
+    `progress(tasks_done, n_tasks)` is called as each test task finishes. With
+    n_jobs > 1 the replays run in that many processes; the result is the same.
+    """
+    settings = plan.settings
+    per_task = len(settings.strategies) * settings.n_seeds
+    left = Counter({(s.fold, t.name): per_task for s in plan.splits for t in s.test})
+    curves: dict[tuple, np.ndarray] = {}
+
+    def record(key: tuple, curve: np.ndarray) -> None:
+        curves[key] = curve
+        left[key[:2]] -= 1
+        if left[key[:2]] == 0 and progress is not None:
+            progress(sum(1 for v in left.values() if v == 0), plan.n_tasks)
+
+    if settings.n_jobs == 1:
+        for key, strategy, task in _jobs(plan):
+            record(*_replay_job(key, strategy, task, settings.n_trials))
+    else:
+        from automl_meta.forkserver import CONTEXT
+
+        with ProcessPoolExecutor(settings.n_jobs, mp_context=CONTEXT) as pool:
+            futures = [pool.submit(_replay_job, key, strategy, task, settings.n_trials)
+                       for key, strategy, task in _jobs(plan)]
+            try:
+                for future in as_completed(futures):
+                    record(*future.result())
+            except BaseException:  # an error or Ctrl-C: do not wait for the queued replays
+                for future in futures:
+                    future.cancel()
+                raise
+    return _curve_frame(plan, curves)
+
+
+def _curve_frame(plan: BenchmarkPlan, curves: Mapping[tuple, np.ndarray]) -> pd.DataFrame:
+    settings = plan.settings
+    trials = np.arange(1, settings.n_trials + 1)
+    parts = []
+    for split in plan.splits:
+        for task in split.test:
+            for name in settings.strategies:
+                for seed in range(settings.n_seeds):
+                    parts.append(pd.DataFrame({
+                        "strategy": name, "task": task.name, "task_type": task.task_type,
+                        "metric": task.metric, "fold": split.fold, "seed": seed,
+                        "trial": trials,
+                        "normalized_regret": curves[(split.fold, task.name, name, seed)]}))
+    return add_ranks(pd.concat(parts, ignore_index=True))[list(CURVE_COLUMNS)]
+
+
+# -- report ------------------------------------------------------------------------------
+
+def summary(curves: pd.DataFrame, checkpoints: Sequence[int] = CHECKPOINTS
+            ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Mean normalised regret and mean rank (strategies x trial counts), over tasks and seeds.
+
+    Strategies keep their order of first appearance; trial counts beyond the curves are left out.
+    """
+    shown = [n for n in checkpoints if n <= curves["trial"].max()]
+    at = curves[curves["trial"].isin(shown)]
+    order = list(dict.fromkeys(curves["strategy"]))
+    means = at.groupby(["strategy", "trial"])[["normalized_regret", "rank"]].mean()
+    regret = means["normalized_regret"].unstack("trial").reindex(index=order, columns=shown)
+    rank = means["rank"].unstack("trial").reindex(index=order, columns=shown)
+    return regret, rank
+
+
+def markdown_table(table: pd.DataFrame, digits: int) -> str:
+    """A strategies x trials table in markdown, the best value of each column in bold."""
+    header = "| strategy | " + " | ".join(f"n={n}" for n in table.columns) + " |"
+    lines = [header, "|---" * (len(table.columns) + 1) + "|"]
+    best = table.min(axis=0)
+    for name, row in table.iterrows():
+        cells = [f"**{v:.{digits}f}**" if np.isclose(v, best[n]) else f"{v:.{digits}f}"
+                 for n, v in row.items()]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def markdown_report(curves: pd.DataFrame, plan: BenchmarkPlan, command: str) -> str:
+    """table.md: how it was run, then mean normalised regret and mean rank by trial count."""
+    settings = plan.settings
+    by_type = curves.drop_duplicates("task")["task_type"].value_counts().sort_index()
+    types = ", ".join(f"{n} {t}" for t, n in by_type.items())
+    split = (f"{settings.n_folds}-fold cross-validation over tasks (fold seed "
+             f"{settings.fold_seed})" if settings.test_metabase is None
+             else f"learned from {settings.metabase}, tested on {settings.test_metabase}")
+    regret, rank = summary(curves)
+    return "\n".join([
+        "# Offline benchmark (HPO-B protocol)", "",
+        f"Command: `{command}`", "",
+        f"{_count(plan.n_tasks, 'test task')} ({types}), {_count(settings.n_seeds, 'seed')}, "
+        f"{split}; {_count(len(plan.skipped), 'task')} skipped. Metric: "
+        f"{settings.metric or _default_metrics()}.", "",
+        "Mean normalised regret (lower is better):", "", markdown_table(regret, 4), "",
+        "Mean rank (1 = best; ties share the average rank):", "", markdown_table(rank, 2), ""])
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+def _default_metrics() -> str:
+    return "each task type's default (" + ", ".join(
+        f"{m} {t}" for t, m in DEFAULT_METRIC.items()) + ")"
+
+
+def plot_curves(curves: pd.DataFrame, path: str | Path) -> Path:
+    """plot.png: mean regret (log scale) and mean rank against the trial count."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    means = curves.groupby(["strategy", "trial"])[["normalized_regret", "rank"]].mean()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for name in dict.fromkeys(curves["strategy"]):
+        part = means.loc[name]
+        left.plot(part.index, part["normalized_regret"].clip(lower=1e-4), label=name)
+        right.plot(part.index, part["rank"], label=name)
+    left.set(xlabel="trials", ylabel="mean normalised regret", yscale="log",
+             title="Regret (clipped at 1e-4)")
+    right.set(xlabel="trials", ylabel="mean rank", title="Rank (1 = best)")
+    right.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return Path(path)
+
+
+def write_report(curves: pd.DataFrame, plan: BenchmarkPlan, out: str | Path,
+                 command: str) -> str:
+    """Write curves.csv, table.md and plot.png into out; return the markdown."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    curves.to_csv(out / "curves.csv", index=False)
+    markdown = markdown_report(curves, plan, command)
+    (out / "table.md").write_text(markdown)
+    plot_curves(curves, out / "plot.png")
+    return markdown
+
+
+def check_plotting() -> None:
+    """Raise InvalidParameterError now if plot.png could not be drawn at the end."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise InvalidParameterError(
+            "The benchmark draws plot.png with matplotlib, which is not installed. "
+            "Install it with `pip install 'automl-meta[bench]'`.") from None
+

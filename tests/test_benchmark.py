@@ -1,0 +1,287 @@
+"""The offline benchmark: regret and rank by hand, leak-free folds, and the script end to end."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from automl_meta.benchmark import (CURVE_COLUMNS, BenchmarkSettings, add_ranks,
+                                   build_knowledge, group_folds, load_test_task,
+                                   plan_benchmark, regret_curve, replay, run_benchmark,
+                                   summary)
+from automl_meta.errors import InvalidParameterError
+from automl_meta.metabase import MetaBase
+from tests.handmade import HandTask, make_metabase
+
+NAN = math.nan
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "benchmark_offline.py"
+
+
+class Scripted:
+    """A strategy that picks pool configs in a fixed order and keeps what it is told."""
+
+    name = "scripted"
+
+    def __init__(self, configs):
+        self._configs = list(configs)
+        self.told = []
+
+    def ask(self):
+        return self._configs.pop(0), "scripted"
+
+    def tell(self, trial):
+        self.told.append(trial)
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    """Pool of 8: a binary task with a failure and a missing trial, an all-equal task,
+    a regression task (rmse: lower is better) and a task with one success."""
+    path = tmp_path_factory.mktemp("small") / "small.metabase"
+    make_metabase(path, {
+        "mixed": HandTask("binary", {"f1": 0.0}, [0.9, 0.8, NAN, 0.7, 0.6, 0.5, None, 0.95]),
+        "flat": HandTask("binary", {"f1": 1.0}, [0.7, 0.7, 0.7, NAN, 0.7, 0.7, 0.7, 0.7]),
+        "reg": HandTask("regression", {"f1": 2.0}, [3.0, 1.0, 2.0, 5.0, None, None, None, None]),
+        "lonely": HandTask("binary", {"f1": 3.0}, [0.6, NAN, NAN, None, None, None, None, None]),
+    }, pool_size=8)
+    with MetaBase.open(path) as metabase:
+        yield metabase
+
+
+def _task(metabase, name, metric=None):
+    return load_test_task(metabase, metabase.task(name), metric)
+
+
+def test_replay_regret_with_failed_and_missing_trials(small):
+    task = _task(small, "mixed")
+    pool = small.pool("binary")
+    assert task.metric == "roc_auc"
+    assert len(task.candidates) == 7 and pool[6] not in task.candidates  # no trial: no candidate
+    strategy = Scripted([pool[i] for i in (2, 5, 1, 7, 0, 3, 4)])
+    curve = replay(strategy, task, n_trials=6)
+    # losses -0.9..-0.95: best -0.95, worst -0.5 (the failure is not the worst)
+    assert curve == pytest.approx([1.0, 1.0, (0.95 - 0.8) / 0.45, 0.0, 0.0, 0.0])
+    assert [t.status for t in strategy.told] == ["failed"] + ["ok"] * 5
+    assert strategy.told[0].scores == {} and strategy.told[1].scores == {"roc_auc": 0.5}
+    assert [t.index for t in strategy.told] == list(range(6))
+
+
+def test_replay_all_equal_scores_is_zero_once_something_succeeded(small):
+    task = _task(small, "flat")
+    pool = small.pool("binary")
+    curve = replay(Scripted([pool[i] for i in (3, 0, 1)]), task, n_trials=3)
+    assert curve.tolist() == [1.0, 0.0, 0.0]
+
+
+def test_replay_lower_is_better_and_picks_running_out(small):
+    task = _task(small, "reg")
+    pool = small.pool("regression")
+    assert task.metric == "rmse" and len(task.candidates) == 4
+    curve = replay(Scripted([pool[i] for i in (3, 2, 0, 1)]), task, n_trials=6)
+    # rmse 5, 2, 3, 1: best 1, worst 5; after the 4 candidates the last value carries on
+    assert curve == pytest.approx([1.0, 0.25, 0.25, 0.0, 0.0, 0.0])
+
+
+def test_regret_curve_by_hand():
+    assert regret_curve([math.inf, -0.5, -0.9], best=-0.95, worst=-0.5, n_trials=4) \
+        == pytest.approx([1.0, 1.0, 0.05 / 0.45, 0.05 / 0.45])
+    assert regret_curve([2.0, 2.0], best=2.0, worst=2.0, n_trials=2).tolist() == [0.0, 0.0]
+    assert regret_curve([], best=0.0, worst=1.0, n_trials=2).tolist() == [1.0, 1.0]
+
+
+@pytest.mark.parametrize("name, metric, reason", [
+    ("lonely", None, "1 successful trial"),
+    ("mixed", "rmse", "a binary task has no rmse score"),
+])
+def test_unusable_test_tasks_give_a_reason(small, name, metric, reason):
+    assert reason in _task(small, name, metric)
+
+
+def test_ranks_average_ties_per_task_seed_and_trial():
+    curves = pd.DataFrame({
+        "strategy": ["a", "b", "c", "a", "b", "c", "a", "b", "c"],
+        "task": ["t"] * 6 + ["u"] * 3, "seed": [0] * 9, "trial": [1, 1, 1, 2, 2, 2, 1, 1, 1],
+        "normalized_regret": [0.2, 0.2, 0.5, 0.0, 0.1, 0.0, 0.3, 0.3, 0.3]})
+    ranked = add_ranks(curves)
+    assert ranked["rank"].tolist() == [1.5, 1.5, 3.0, 1.5, 3.0, 1.5, 2.0, 2.0, 2.0]
+    assert "rank" not in curves  # a copy, the input is left alone
+    regret, rank = summary(ranked, checkpoints=(1, 2, 5))
+    assert list(regret.columns) == [1, 2] and list(regret.index) == ["a", "b", "c"]
+    assert rank.loc["a", 1] == pytest.approx((1.5 + 2.0) / 2)
+    assert regret.loc["c", 1] == pytest.approx(0.4)
+
+
+def test_group_folds_keep_fingerprints_together_and_balance():
+    fingerprints = ["x", "x", "y", "z", "z", "z", "w", "v", "u", "x"]
+    folds = group_folds(fingerprints, n_folds=3, seed=0)
+    for fp in set(fingerprints):
+        assert len({f for f, g in zip(folds, fingerprints) if g == fp}) == 1
+    assert sorted(np.bincount(folds, minlength=3)) == [3, 3, 4]
+    assert folds == group_folds(fingerprints, n_folds=3, seed=0)
+    assert len({tuple(group_folds(fingerprints, 3, seed=s)) for s in range(10)}) > 1
+    with pytest.raises(InvalidParameterError, match="'n_folds' parameter must be at most"):
+        group_folds(["x", "x", "y"], n_folds=3)
+
+
+def _scores(rng, task_type, size):
+    low, high = (0.5, 1.0) if task_type == "binary" else (1.0, 5.0)
+    return list(np.round(rng.uniform(low, high, size), 3))
+
+
+def _corpus(path, pool_size=12):
+    """8 tasks: 5 binary (b0/b1 and b2/b3 share a fingerprint), 3 regression."""
+    rng = np.random.default_rng(0)
+    tasks = {}
+    for i in range(8):
+        task_type = "binary" if i < 5 else "regression"
+        scores = _scores(rng, task_type, pool_size)
+        scores[i % pool_size] = NAN  # one failure per task
+        tasks[f"t{i}"] = HandTask(task_type, {"f1": float(i), "f2": float(i % 3)}, scores,
+                                  fingerprint=f"fp{i // 2}" if i < 4 else f"fp-{i}")
+    return make_metabase(path, tasks, pool_size=pool_size)
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    return _corpus(tmp_path_factory.mktemp("corpus") / "corpus.metabase")
+
+
+def test_folds_never_leak_a_test_task_into_training(corpus):
+    plan = plan_benchmark(BenchmarkSettings(str(corpus), n_folds=3, fold_seed=1))
+    with MetaBase.open(corpus) as metabase:
+        fingerprint = {r.name: r.fingerprint for r in metabase.tasks()}
+        tested = [t.name for s in plan.splits for t in s.test]
+        assert sorted(tested + [n for n, _ in plan.skipped]) == sorted(fingerprint)
+        assert len(set(tested)) == len(tested)
+        for split in plan.splits:
+            train_prints = {fingerprint[n] for n in split.train}
+            assert not {t.fingerprint for t in split.test} & train_prints
+            assert len(split.train) + len(split.test) <= len(fingerprint)
+            if split.test:
+                knowledge = build_knowledge(metabase, split.train, ["knn"])["raw"]
+                assert set(knowledge.index.names) == set(split.train)
+    fold_of = {t.name: s.fold for s in plan.splits for t in s.test}
+    assert fold_of["t0"] == fold_of["t1"] and fold_of["t2"] == fold_of["t3"]
+
+
+def test_learned_knowledge_comes_from_training_tasks_only(corpus, monkeypatch):
+    learned = pytest.importorskip("automl_meta.learned_embedding")
+    real, seen = learned.fit_embedding, []
+
+    def short_fit(metabase, task_names, seed, metrics):
+        seen.append((list(task_names), seed, metrics))
+        return real(metabase, task_names, seed=seed, metrics=metrics, max_steps=5)
+
+    monkeypatch.setattr(learned, "fit_embedding", short_fit)
+    with MetaBase.open(corpus) as metabase:
+        train = ["t0", "t1", "t4", "t5", "t6"]
+        knowledge = build_knowledge(metabase, train, ["knn-learned"], seed=3, metric="mae")
+    assert set(knowledge) == {"learned"}
+    assert set(knowledge["learned"].index.names) == set(train)
+    assert seen == [(train, 3, {"regression": "mae"})]
+
+
+def _run(*args):
+    return subprocess.run([sys.executable, str(SCRIPT), *map(str, args)], capture_output=True,
+                          text=True, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def cli_run(corpus, tmp_path_factory):
+    out = tmp_path_factory.mktemp("out") / "jobs1"
+    args = ["--metabase", corpus, "--strategies", "random,gp,knn,portfolio", "--trials", 10,
+            "--seeds", 2, "--folds", 2, "--out", out]
+    return args, out, _run(*args, "--jobs", 1)
+
+
+def test_cli_end_to_end(corpus, cli_run):
+    args, out, result = cli_run
+    assert result.returncode == 0, result.stderr
+    plan = plan_benchmark(BenchmarkSettings(str(corpus), n_folds=2))
+    assert plan.n_tasks >= 6
+    curves = pd.read_csv(out / "curves.csv")
+    assert list(curves.columns) == list(CURVE_COLUMNS)
+    assert len(curves) == plan.n_tasks * 4 * 2 * 10
+    assert sorted(curves["trial"].unique()) == list(range(1, 11))
+    assert curves["normalized_regret"].between(0, 1).all()
+    assert (curves.groupby(["strategy", "task", "seed"])["normalized_regret"]
+            .apply(lambda r: r.is_monotonic_decreasing).all())
+    table = (out / "table.md").read_text()
+    for name in ("random", "gp", "knn", "portfolio"):
+        assert table.count(f"| {name} |") == 2  # one row in the regret table, one in the rank table
+    assert "| strategy | n=1 | n=3 | n=5 | n=10 |" in table and "n=25" not in table
+    assert f"{plan.n_tasks} test tasks" in table and "2 seeds" in table and "2-fold" in table
+    assert "--trials 10" in table
+    assert table.strip() in result.stdout
+    assert f"tasks {plan.n_tasks}/{plan.n_tasks}" in result.stderr
+    assert (out / "plot.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_jobs_2_equals_jobs_1(corpus, cli_run, tmp_path):
+    _, out, first = cli_run
+    assert first.returncode == 0, first.stderr
+    settings = BenchmarkSettings(str(corpus), strategies=("random", "gp", "knn", "portfolio"),
+                                 n_trials=10, n_seeds=2, n_folds=2, n_jobs=2)
+    run_benchmark(plan_benchmark(settings)).to_csv(tmp_path / "jobs2.csv", index=False)
+    assert (tmp_path / "jobs2.csv").read_bytes() == (out / "curves.csv").read_bytes()
+
+
+@pytest.fixture(scope="module")
+def script():
+    spec = importlib.util.spec_from_file_location("benchmark_offline", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--strategies", "random,bayes"], "'strategies' parameter must be distinct names"),
+    (["--trials", "0"], "'n_trials' parameter must be an int >= 1. Got 0"),
+    (["--folds", "1"], "'n_folds' parameter must be an int >= 2"),
+    (["--metric", "auc"], "'metric' parameter must be one of"),
+    (["--folds", "9"], "'n_folds' parameter must be at most the number of distinct tasks"),
+])
+def test_cli_bad_options(script, corpus, tmp_path, capsys, options, message):
+    code = script.main(["--metabase", str(corpus), "--out", str(tmp_path / "out"), *options])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and err.count("\n") == 1
+
+
+def test_cli_test_metabase_with_another_pool_is_a_one_line_error(script, corpus, tmp_path,
+                                                                   capsys):
+    other = _corpus(tmp_path / "other.metabase", pool_size=9)
+    code = script.main(["--metabase", str(corpus), "--test-metabase", str(other),
+                        "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith("Error: The test meta-base")
+    assert "another binary pool" in err and "--pool-size" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_missing_metabase(script, tmp_path, capsys):
+    code = script.main(["--metabase", str(tmp_path / "none.metabase"), "--out", str(tmp_path)])
+    assert code == 2 and "No meta-base at" in capsys.readouterr().err
+
+
+def test_test_metabase_tests_every_task_of_it_and_learns_from_other_data(corpus, tmp_path):
+    rng = np.random.default_rng(1)
+    test = make_metabase(tmp_path / "b.metabase", {
+        "copy-of-t5": HandTask("regression", {"f1": 5.0, "f2": 2.0}, _scores(rng, "regression", 12),
+                               fingerprint="fp-5"),
+        "new": HandTask("binary", {"f1": 9.0, "f2": 0.0}, _scores(rng, "binary", 12)),
+    }, pool_size=12)
+    plan = plan_benchmark(BenchmarkSettings(str(corpus), test_metabase=str(test),
+                                            strategies=("random", "knn"), n_trials=3, n_seeds=1))
+    assert len(plan.splits) == 1 and plan.n_tasks == 2 and not plan.skipped
+    assert sorted(plan.splits[0].train) == ["t0", "t1", "t2", "t3", "t4", "t6", "t7"]
+    curves = run_benchmark(plan)
+    assert len(curves) == 2 * 2 * 3 and set(curves["task"]) == {"copy-of-t5", "new"}
+    assert set(curves["fold"]) == {0}
