@@ -38,7 +38,8 @@ from automl_meta.warmstart import MetaKnowledge, TaskQuery
 CHECKPOINTS = (1, 3, 5, 10, 25, 50)
 CURVE_COLUMNS = ("strategy", "task", "task_type", "metric", "fold", "seed", "trial",
                  "normalized_regret", "rank")
-REPRESENTATION = {"knn": "raw", "portfolio": "raw", "knn-learned": "learned"}
+REPRESENTATION = {"knn": "raw", "portfolio": "raw", "knn-learned": "learned",
+                  "surrogate": "raw", "surrogate-scratch": "raw"}  # of each warm start
 
 
 @dataclass(frozen=True)
@@ -52,8 +53,9 @@ class BenchmarkSettings:
     n_seeds: int = 5
     metric: str | None = None  # None: each task type's default metric
     n_folds: int = 5
-    fold_seed: int = 0  # also seeds each fold's learned embedding
+    fold_seed: int = 0  # also seeds each fold's learned embedding and surrogate
     n_jobs: int = 1
+    surrogate_steps: int | None = None  # meta-steps per fold (None: SurrogateSettings')
 
     def validate(self) -> None:
         unknown = [s for s in self.strategies if s not in STRATEGIES]
@@ -61,8 +63,11 @@ class BenchmarkSettings:
             raise InvalidParameterError(
                 f"The 'strategies' parameter must be distinct names among "
                 f"{{{', '.join(STRATEGIES)}}}. Got {','.join(self.strategies)!r} instead.")
-        for name, low in (("n_trials", 1), ("n_seeds", 1), ("n_folds", 2), ("n_jobs", 1)):
+        for name, low in (("n_trials", 1), ("n_seeds", 1), ("n_folds", 2), ("n_jobs", 1),
+                          ("surrogate_steps", 0)):
             value = getattr(self, name)
+            if name == "surrogate_steps" and value is None:
+                continue
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise InvalidParameterError(
                     f"The '{name}' parameter must be an int >= {low}. Got {value!r} instead.")
@@ -267,22 +272,31 @@ def _fit_embedding_function() -> Callable:
 
 
 def build_knowledge(metabase: MetaBase, train: Sequence[str], strategies: Sequence[str],
-                    seed: int = 0, metric: str | None = None) -> dict[str, MetaKnowledge]:
-    """What the meta-learning strategies learn from the training tasks, by representation.
+                    seed: int = 0, metric: str | None = None,
+                    surrogate_steps: int | None = None) -> dict[str, object]:
+    """What the meta-learning strategies learn from the training tasks: a MetaKnowledge per
+    representation, and under "surrogate" the surrogate meta-trained on them.
 
-    The learned embedding is fitted on the training tasks with `seed`; task similarity is
-    judged on `metric` where the task type has it, else on the type's default.
+    The learned embedding and the surrogate are fitted on the training tasks with `seed`;
+    task similarity is judged on `metric` where the task type has it, else on the type's
+    default.
     """
     needed = {REPRESENTATION[s] for s in strategies if s in REPRESENTATION}
-    out = {}
+    metrics = {t: metric for t, names in METRICS.items() if metric in names}
+    out: dict[str, object] = {}
     if "raw" in needed:
         out["raw"] = MetaKnowledge.from_metabase(metabase, task_names=list(train))
     if "learned" in needed:
-        metrics = {t: metric for t, names in METRICS.items() if metric in names}
         embedding = _fit_embedding_function()(metabase, list(train), seed=seed,
                                               metrics=metrics or None)
         out["learned"] = MetaKnowledge.from_metabase(
             metabase, task_names=list(train), representation="learned", embedding=embedding)
+    if "surrogate" in strategies:
+        from automl_meta.surrogate import SurrogateSettings, meta_train
+
+        steps = {} if surrogate_steps is None else {"meta_steps": surrogate_steps}
+        out["surrogate"] = meta_train(metabase, list(train), SurrogateSettings(seed=seed, **steps),
+                                      metrics=metrics or None)
     return out
 
 
@@ -325,14 +339,16 @@ def _jobs(plan: BenchmarkPlan) -> Iterator[tuple[tuple, object, TestTask]]:
             if not split.test:
                 continue
             knowledge = build_knowledge(metabase, split.train, settings.strategies,
-                                        settings.fold_seed, settings.metric)
+                                        settings.fold_seed, settings.metric,
+                                        settings.surrogate_steps)
             for task in split.test:
                 space, query = SearchSpace(task.task_type), task.query()
                 for name in settings.strategies:
                     for seed in range(settings.n_seeds):
                         strategy = make_strategy(
                             name, space, seed, metric=task.metric, candidates=task.candidates,
-                            knowledge=knowledge.get(REPRESENTATION.get(name, "")), query=query)
+                            knowledge=knowledge.get(REPRESENTATION.get(name, "")), query=query,
+                            surrogate=knowledge.get("surrogate"))
                         yield (split.fold, task.name, name, seed), strategy, task
 
 

@@ -181,10 +181,15 @@ def choose_strategy(dataset: Dataset, settings: FitSettings, space: SearchSpace,
     from automl_meta.warmstart import DEFAULT_K, open_knowledge, task_query
 
     representation = "learned" if settings.strategy == "knn-learned" else "raw"
+    surrogate = None
     try:
         knowledge = open_knowledge(settings.metabase, representation)
         if dataset.task_type not in knowledge.pools:
             raise MetaBaseError(f"{knowledge.source} has no {dataset.task_type} tasks")
+        if settings.strategy == "surrogate":
+            from automl_meta.surrogate import load_for_metabase
+
+            surrogate = load_for_metabase(knowledge.metabase)
     except AutoMLMetaError as exc:
         if settings.metabase is not None:
             raise
@@ -193,7 +198,7 @@ def choose_strategy(dataset: Dataset, settings: FitSettings, space: SearchSpace,
         return make_strategy("gp", space, settings.seed, metric=metric), []
     query = task_query(dataset, metric, settings.seed)
     strategy = make_strategy(settings.strategy, space, settings.seed, metric=metric,
-                             knowledge=knowledge, query=query)
+                             knowledge=knowledge, query=query, surrogate=surrogate)
     return strategy, knowledge.neighbors(query, DEFAULT_K)
 
 

@@ -10,6 +10,9 @@ HPO-B protocol needs).
 - gp: the same start, then GP-BO (Matern kernel on config vectors, expected improvement).
 - knn / knn-learned / portfolio: a warm start from the nearest past tasks
   (`warmstart`), then the same GP-BO on what has been observed.
+- surrogate: a short knn warm start, then the meta-trained surrogate (`surrogate`),
+  fine-tuned on the observations so far, ranks the candidates.
+- surrogate-scratch: the same, with the network untrained (the ablation of meta-training).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from scipy.stats import norm
 from automl_meta.errors import InvalidParameterError
 from automl_meta.evaluate import Trial
 from automl_meta.metrics import check_metric, to_loss
-from automl_meta.settings import META_STRATEGIES, STRATEGIES
+from automl_meta.settings import META_STRATEGIES, STRATEGIES, SURROGATE_STRATEGIES
 from automl_meta.space import SearchSpace, config_id
 
 GP_MIN_OBSERVATIONS = 3  # successful trials before the GP takes over from random proposals
@@ -33,7 +36,9 @@ GP_MAX_OBSERVATIONS = 300  # most recent/best observations the GP is fitted on (
 N_SAMPLED_CANDIDATES = 500  # online: random configs scored by EI at each step
 N_PERTURBED_CANDIDATES = 200  # online: neighbours of the best configs so far
 PERTURB_PROBABILITY = 0.3  # each param of a perturbed config is resampled with this chance
+GP_REFIT_EVERY = 5  # observations between two optimisations of the GP's kernel
 WARM_START_SIZE = 10  # configs taken from the nearest tasks before GP-BO
+SURROGATE_WARM_START = 3  # ... before the surrogate
 
 
 class Strategy(Protocol):
@@ -109,18 +114,21 @@ class GPStrategy(RandomStrategy):
     """
 
     name = "gp"
-    _source = "gp"
+    model_label = "gp"  # where the model's proposals say they came from
     min_observations = GP_MIN_OBSERVATIONS
 
     def __init__(self, space: SearchSpace, seed: int = 0, candidates: Sequence[dict] | None = None,
-                 queue: Sequence[tuple[dict, str]] | None = None, metric: str | None = None) -> None:
+                 queue: Sequence[tuple[dict, str]] | None = None, metric: str | None = None,
+                 name: str | None = None) -> None:
         super().__init__(space, seed, candidates, queue)
+        self.name = name or type(self).name
         self.metric = check_metric(metric, space.task_type)
         self._seed = seed
         self._told: list[dict] = []
         self._x: list[np.ndarray] = []
         self._loss: list[float] = []  # NaN for failed trials
         self._encoded: dict[str, np.ndarray] = {}
+        self._kernel = None  # the GP's last fitted kernel
 
     def tell(self, trial: Trial) -> None:
         super().tell(trial)
@@ -141,7 +149,7 @@ class GPStrategy(RandomStrategy):
         if ok.sum() < self.min_observations:
             self._source = "random"
             return self._random()
-        self._source = self.name if self.name in ("gp", "surrogate") else "gp"
+        self._source = self.model_label
         candidates = self._candidate_configs()
         x = np.array(self._x)
         y = np.where(ok, losses, losses[ok].max())
@@ -152,8 +160,17 @@ class GPStrategy(RandomStrategy):
         return candidates[int(np.argmax(scores))]
 
     def _acquisition(self, x: np.ndarray, losses: np.ndarray, candidates: np.ndarray) -> np.ndarray:
-        """How much each candidate vector is worth trying next (higher is better)."""
-        return expected_improvement(x, losses, candidates, self._seed + len(self._x))
+        """How much each candidate vector is worth trying next (higher is better).
+
+        The kernel's hyperparameters are re-optimised while observations are few and then
+        every GP_REFIT_EVERY observations; in between the last ones are kept (most of
+        GP-BO's cost is that optimisation, and one more point barely moves it).
+        """
+        n = len(self._x)
+        reuse = self._kernel is not None and n > GP_REFIT_EVERY and n % GP_REFIT_EVERY
+        scores, self._kernel = expected_improvement(
+            x, losses, candidates, self._seed + n, self._kernel if reuse else None)
+        return scores
 
     def _candidate_configs(self) -> list[dict]:
         """Offline: the untried pool. Online: fresh samples plus perturbations of the best."""
@@ -195,26 +212,30 @@ def perturb(space: SearchSpace, config: dict, rng: np.random.Generator) -> dict:
 
 
 def expected_improvement(x: np.ndarray, y: np.ndarray, candidates: np.ndarray,
-                         seed: int = 0) -> np.ndarray:
-    """EI (for minimisation) of each candidate under a GP fitted on (x, y).
+                         seed: int = 0, kernel=None) -> tuple[np.ndarray, object]:
+    """EI (for minimisation) of each candidate under a GP fitted on (x, y), and the kernel.
 
     scikit-learn GaussianProcessRegressor: constant x Matern(2.5) + white noise, targets
     standardised, kernel hyperparameters by maximum likelihood within bounds that keep
     it a model (length scale >= 0.1 on the [0, 1] encodings, noise <= 10% of the
     variance): with few points, unbounded likelihood explains everything as noise.
+    Given a fitted `kernel`, its hyperparameters are kept as they are (no optimisation).
     """
     from sklearn.gaussian_process import GaussianProcessRegressor
     from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
 
-    kernel = (ConstantKernel(1.0, (1e-2, 1e2)) * Matern(1.0, (0.1, 10.0), nu=2.5)
-              + WhiteKernel(1e-3, (1e-6, 1e-1)))
+    optimise = kernel is None
+    if optimise:
+        kernel = (ConstantKernel(1.0, (1e-2, 1e2)) * Matern(1.0, (0.1, 10.0), nu=2.5)
+                  + WhiteKernel(1e-3, (1e-6, 1e-1)))
     gp = GaussianProcessRegressor(kernel, normalize_y=True, random_state=seed,
-                                  n_restarts_optimizer=0)
+                                  n_restarts_optimizer=0,
+                                  optimizer="fmin_l_bfgs_b" if optimise else None)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # convergence chatter of the kernel optimiser
         gp.fit(x, y)
         mu, sigma = gp.predict(candidates, return_std=True)
-    return improvement(mu, sigma, float(np.min(y)))
+    return improvement(mu, sigma, float(np.min(y))), gp.kernel_
 
 
 def improvement(mean: np.ndarray, std: np.ndarray, best: float) -> np.ndarray:
@@ -225,42 +246,62 @@ def improvement(mean: np.ndarray, std: np.ndarray, best: float) -> np.ndarray:
 
 
 class SurrogateStrategy(GPStrategy):
-    """The warm start, then the meta-trained surrogate: after each observation it is
-    fine-tuned on the observations so far and proposes the candidate of highest expected
-    improvement under its ensemble's mean and spread."""
+    """The warm start, then a ranking surrogate: after each observation it is fine-tuned on
+    the observations so far and proposes the candidate of highest expected improvement
+    under its ensemble's mean and spread (`surrogate.Surrogate`).
+
+    Online, the candidates are the pool configs of the meta-base (`extra_candidates`)
+    besides GP-BO's fresh samples and perturbations of the best so far.
+    """
 
     name = "surrogate"
+    model_label = "surrogate"
     min_observations = 1
 
     def __init__(self, space: SearchSpace, surrogate, query, seed: int = 0,
                  candidates: Sequence[dict] | None = None,
-                 queue: Sequence[tuple[dict, str]] | None = None, metric: str | None = None) -> None:
-        super().__init__(space, seed, candidates, queue, metric)
+                 queue: Sequence[tuple[dict, str]] | None = None, metric: str | None = None,
+                 name: str | None = None, extra_candidates: Sequence[dict] = ()) -> None:
+        super().__init__(space, seed, candidates, queue, metric, name)
         self.surrogate = surrogate
         self.query = query
+        self._extra = [c for c in extra_candidates if c["family"] in space.families]
 
     def _acquisition(self, x: np.ndarray, losses: np.ndarray, candidates: np.ndarray) -> np.ndarray:
-        adapted = self.surrogate.adapt(self.query.metafeatures, x, losses)
-        mean, std = adapted.predict(candidates)
-        return improvement(mean, std, float(np.min(losses)))
+        adapted = self.surrogate.adapt(self.query.metafeatures, x, losses,
+                                       task_type=self.space.task_type)
+        return adapted.acquisition(candidates)
+
+    def _candidate_configs(self) -> list[dict]:
+        out = super()._candidate_configs()
+        if self._candidates is not None:
+            return out
+        ids = {config_id(c) for c in out} | self._seen
+        return out + [c for c in self._extra if config_id(c) not in ids]
 
 
 def warm_start_queue(name: str, knowledge, query, size: int = WARM_START_SIZE) -> list[tuple[dict, str]]:
-    """The warm start of a meta-learning strategy: configs labelled with where they came from."""
+    """The warm start of a meta-learning strategy: configs labelled with where they came from.
+
+    The surrogate strategies take only the first SURROGATE_WARM_START of knn's order: after
+    that the surrogate, fine-tuned on what they scored, ranks the candidates itself.
+    """
     from automl_meta.warmstart import knn_order, portfolio_order
 
     order = portfolio_order if name == "portfolio" else knn_order
+    if name in SURROGATE_STRATEGIES:
+        size = min(size, SURROGATE_WARM_START)
     return [(c, "warm-start") for c in order(knowledge, query, n=size)]
 
 
-
-
 def make_strategy(name: str, space: SearchSpace, seed: int = 0, *, metric: str | None = None,
-                  candidates: Sequence[dict] | None = None, knowledge=None, query=None) -> Strategy:
+                  candidates: Sequence[dict] | None = None, knowledge=None, query=None,
+                  surrogate=None) -> Strategy:
     """Build a strategy by name (the names `automl fit --strategy` accepts).
 
     Meta-learning strategies need `knowledge` (a MetaKnowledge; for "knn-learned" one with
-    the learned representation) and `query` (the new task's TaskQuery).
+    the learned representation) and `query` (the new task's TaskQuery); "surrogate" also
+    a meta-trained `surrogate.Surrogate`. "surrogate-scratch" builds its own, untrained.
     """
     if name not in STRATEGIES:
         raise InvalidParameterError(
@@ -274,6 +315,15 @@ def make_strategy(name: str, space: SearchSpace, seed: int = 0, *, metric: str |
             raise InvalidParameterError(
                 f"The '{name}' strategy needs a meta-base to learn from; none was given.")
         queue = warm_start_queue(name, knowledge, query)
-    strategy = GPStrategy(space, seed, candidates, queue, metric)
-    strategy.name = name
-    return strategy
+    if name not in SURROGATE_STRATEGIES:
+        return GPStrategy(space, seed, candidates, queue, metric, name)
+    if name == "surrogate-scratch":
+        from automl_meta.surrogate import SurrogateSettings, scratch_surrogate
+
+        surrogate = scratch_surrogate(len(space.vector_names), 0, SurrogateSettings(seed=seed))
+    elif surrogate is None:
+        raise InvalidParameterError(
+            "The 'surrogate' strategy needs a meta-trained surrogate; none was given.")
+    pool = knowledge.pools.get(space.task_type, [])
+    return SurrogateStrategy(space, surrogate, query, seed, candidates, queue, metric, name,
+                             extra_candidates=pool)

@@ -67,6 +67,11 @@ class MetaKnowledge:
         """The meta-base file this knowledge came from."""
         return str(getattr(self._metabase, "path", "the meta-base"))
 
+    @property
+    def metabase(self):
+        """The open MetaBase this knowledge came from."""
+        return self._metabase
+
     @classmethod
     def from_metabase(cls, metabase, task_names: Sequence[str] | None = None,
                       representation: str = "raw", embedding=None) -> MetaKnowledge:
@@ -132,7 +137,7 @@ class MetaKnowledge:
         position = {n: i for i, n in enumerate(names)}
         near = [(n, d) for n, d in self.neighbors(query, len(self.index.names))
                 if n in position][:k]
-        return near, regrets[[position[n] for n, _ in near]].reshape(len(near), -1)
+        return near, regrets[[position[n] for n, _ in near]].reshape(len(near), regrets.shape[1])
 
 
 def knn_order(knowledge: MetaKnowledge, query: TaskQuery, k: int = DEFAULT_K,
@@ -219,7 +224,7 @@ def describe_neighbors(knowledge: MetaKnowledge, query: TaskQuery, k: int = DEFA
     Each item: {"task", "distance", "n_rows", "best": [{"config", "score"}, ...]} with the
     scores on the query's metric, best first.
     """
-    metabase = knowledge._metabase
+    metabase = knowledge.metabase
     out = []
     for name, distance in knowledge.neighbors(query, k):
         record = metabase.task(name)

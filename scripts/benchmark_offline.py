@@ -42,6 +42,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--folds", type=int, default=defaults.n_folds)
     parser.add_argument("--fold-seed", type=int, default=defaults.fold_seed)
     parser.add_argument("--jobs", type=int, default=defaults.n_jobs, help="processes")
+    parser.add_argument("--surrogate-steps", type=int, default=defaults.surrogate_steps,
+                        help="meta-training steps of each fold's surrogate "
+                             "(default: SurrogateSettings')")
     parser.add_argument("--out", required=True, help="folder for curves.csv, table.md, plot.png")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     return parser.parse_args(argv)
@@ -52,7 +55,7 @@ def settings_from(args: argparse.Namespace) -> BenchmarkSettings:
         metabase=args.metabase, test_metabase=args.test_metabase,
         strategies=tuple(s.strip() for s in args.strategies.split(",") if s.strip()),
         n_trials=args.trials, n_seeds=args.seeds, metric=args.metric, n_folds=args.folds,
-        fold_seed=args.fold_seed, n_jobs=args.jobs)
+        fold_seed=args.fold_seed, n_jobs=args.jobs, surrogate_steps=args.surrogate_steps)
 
 
 def show_progress(done: int, total: int) -> None:
@@ -66,8 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     command = shlex.join(["python", "scripts/benchmark_offline.py",
                          *(sys.argv[1:] if argv is None else argv)])
     try:
-        check_plotting()
         plan = plan_benchmark(settings_from(args))
+        check_plotting()
         for name, reason in plan.skipped:
             print(f"note: skipped task {name}: {reason}", file=sys.stderr)
         start = time.perf_counter()

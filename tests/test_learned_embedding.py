@@ -13,7 +13,9 @@ import sys
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 
+from automl_meta.cli import main
 from automl_meta.errors import InvalidParameterError
 from automl_meta.learned_embedding import (
     LearnedEmbedding,
@@ -246,3 +248,17 @@ def test_load_rejects_a_foreign_file(tmp_path):
     np.savez(path, weights=np.ones(2))
     with pytest.raises(MetaBaseError, match="Cannot read"):
         LearnedEmbedding.load(path)
+
+
+def test_train_embedding_command_writes_beside_the_metabase(clusters, tmp_path):
+    metabase, tasks = clusters
+    copy = metabase.snapshot(tmp_path / "cli.metabase")
+    result = CliRunner().invoke(main, ["metabase", "train-embedding", "--metabase", str(copy)])
+    assert result.exit_code == 0, result.output
+    assert str(artifact_path(copy, "embedding")) in result.stdout
+    knowledge = open_knowledge(copy, representation="learned")  # fit finds it with no flag
+    query = TaskQuery("binary", "roc_auc", tasks["binary-1"].metafeatures, "fp-binary-1")
+    assert all(cluster_of(n) == 1 for n, _ in knowledge.neighbors(query, 3))
+    missing = CliRunner().invoke(main, ["metabase", "train-embedding", "--metabase",
+                                        str(tmp_path / "none.metabase")])
+    assert missing.exit_code == 2 and missing.stderr.startswith("Error: No meta-base at")

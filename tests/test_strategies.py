@@ -16,9 +16,13 @@ from automl_meta.space import SearchSpace, config_id
 from automl_meta.strategies import (
     GP_MIN_OBSERVATIONS,
     STRATEGIES,
+    SURROGATE_STRATEGIES,
+    SURROGATE_WARM_START,
     expected_improvement,
     make_strategy,
 )
+from automl_meta.settings import META_STRATEGIES
+from automl_meta.surrogate import SurrogateSettings, scratch_surrogate
 from automl_meta.warmstart import MetaKnowledge, TaskQuery
 from tests.handmade import HandTask, make_metabase
 
@@ -37,23 +41,22 @@ def knowledge(tmp_path_factory):
 
 
 def _make(name, space, seed, knowledge=None, **kwargs):
-    if knowledge is not None and name in ("knn", "knn-learned", "portfolio"):
+    if knowledge is not None and name in META_STRATEGIES:
         kn, _ = knowledge
         if name == "knn-learned":
             name = "knn"  # the learned representation is tested in test_learned_embedding
+        if name == "surrogate":  # the mechanics; meta-training is tested in test_surrogate
+            kwargs["surrogate"] = scratch_surrogate(len(space.vector_names), 0,
+                                                    SurrogateSettings(seed=seed))
         kwargs.update(knowledge=kn, query=TaskQuery("binary", "roc_auc", {"f": 0.0}))
     return make_strategy(name, space, seed, **kwargs)
 
 
 def _drive(strategy, n):
-    configs = []
-    for i in range(n):
-        config, source = strategy.ask()
-        assert isinstance(source, str) and source
-        configs.append(config)
-        strategy.tell(Trial(index=i, config=config, config_id=config_id(config), status="ok",
-                            scores={"roc_auc": 0.5 + i / 100}))
-    return configs
+    """Ask n configs, telling each a rising score; the configs, each source checked."""
+    pairs = _drive_sources(strategy, n)
+    assert all(isinstance(source, str) and source for _, source in pairs)
+    return [config for config, _ in pairs]
 
 
 @pytest.mark.parametrize("name", sorted(STRATEGIES))
@@ -82,7 +85,7 @@ def test_unknown_strategy():
         make_strategy("bayes", SearchSpace("binary", 100))
 
 
-@pytest.mark.parametrize("name", ["knn", "portfolio"])
+@pytest.mark.parametrize("name", sorted(META_STRATEGIES))
 def test_meta_strategies_need_a_meta_base(name):
     with pytest.raises(InvalidParameterError, match="needs a meta-base"):
         make_strategy(name, SearchSpace("binary", 100))
@@ -155,6 +158,36 @@ def test_gp_waits_for_enough_successes_and_treats_failures_as_bad():
 def test_expected_improvement_prefers_low_mean_and_high_uncertainty():
     x = np.array([[0.0], [0.5], [1.0]])
     y = np.array([1.0, 0.0, 1.0])
-    ei = expected_improvement(x, y, np.array([[0.45], [0.0], [3.0]]))
+    candidates = np.array([[0.45], [0.0], [3.0]])
+    ei, kernel = expected_improvement(x, y, candidates)
     assert ei[0] > ei[1]  # near the observed best beats a known bad point
     assert ei[2] > ei[1]  # far from everything: uncertain, so worth more than a known bad one
+    again, same = expected_improvement(x, y, candidates, kernel=kernel)  # kept, not re-fitted
+    assert same.get_params() == kernel.get_params()
+    np.testing.assert_allclose(again, ei, rtol=1e-6)
+
+
+def test_surrogate_strategy_needs_a_meta_trained_surrogate(knowledge):
+    kn, _ = knowledge
+    with pytest.raises(InvalidParameterError, match="needs a meta-trained surrogate"):
+        make_strategy("surrogate", SearchSpace("binary", 500), 0, knowledge=kn,
+                      query=TaskQuery("binary", "roc_auc", {"f": 0.0}))
+
+
+@pytest.mark.parametrize("name", sorted(SURROGATE_STRATEGIES))
+def test_surrogate_strategies_start_short_then_the_surrogate_proposes(name, knowledge):
+    _, pool = knowledge
+    strategy = _make(name, SearchSpace("binary", 500), 0, knowledge, candidates=pool)
+    sources = [source for _, source in _drive_sources(strategy, SURROGATE_WARM_START + 2)]
+    assert sources == ["warm-start"] * SURROGATE_WARM_START + ["surrogate"] * 2
+    assert strategy.name == name
+
+
+def _drive_sources(strategy, n):
+    out = []
+    for i in range(n):
+        config, source = strategy.ask()
+        strategy.tell(Trial(index=i, config=config, config_id=config_id(config), status="ok",
+                            scores={"roc_auc": 0.5 + i / 100}))
+        out.append((config, source))
+    return out

@@ -103,3 +103,22 @@ def test_a_named_meta_base_that_is_not_one_is_a_one_line_error(world, tmp_path, 
     result = run([command, str(world["query"]), "--metabase", str(bogus), *extra])
     assert_one_line_error(result, str(bogus))
     assert not model.exists()
+
+
+def test_fit_with_the_surrogate_needs_one_trained_on_that_metabase(world, tmp_path):
+    copy = tmp_path / "s.metabase"
+    with MetaBase.open(world["metabase"]) as mb:
+        mb.snapshot(copy)
+    model = tmp_path / "model.pkl"
+    args = ["fit", str(world["query"]), "--metabase", str(copy), "--strategy", "surrogate",
+            "--max-trials", "5", "--n-jobs", "1", "--time-budget", "60", "-o", str(model)]
+    assert_one_line_error(run(args), "train-surrogate")
+    assert not model.exists()
+    trained = run(["metabase", "train-surrogate", "--metabase", str(copy), "--meta-steps", "20"])
+    assert trained.exit_code == 0, trained.output
+    result = run(args)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(model.with_suffix(".json").read_text())
+    assert summary["strategy"] == "surrogate"
+    sources = [t["source"] for t in sorted(summary["leaderboard"], key=lambda t: t["index"])]
+    assert sources[0] == "warm-start" and "surrogate" in sources

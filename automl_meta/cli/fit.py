@@ -38,7 +38,9 @@ def _positive(ctx, param, value):
               show_default=True,
               help="How configs are proposed: random; gp (Bayesian optimisation); knn, "
               "knn-learned, portfolio (warm start from the most similar tasks of the "
-              "meta-base, then gp).")
+              "meta-base, then gp); surrogate (a short knn warm start, then the surrogate "
+              "meta-trained on the meta-base ranks candidates); surrogate-scratch (the same "
+              "network untrained: an ablation).")
 @click.option("--metabase", default=None, metavar="PATH",
               help="Meta-base to warm-start from (default: the one shipped with automl-meta).")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the result line.")
@@ -60,7 +62,7 @@ def fit(data, target, task, drop, metric, time_budget, max_trials, seed, output,
     settings.validate()
     check_writable(output)
     if metabase is not None:
-        check_metabase(metabase)
+        check_metabase(metabase, strategy)
     drop_columns = [c.strip() for c in drop.split(",") if c.strip()]
     dataset = load_table(data, target=target, task=task, drop=drop_columns, n_folds=settings.n_folds)
     check_metric(settings.metric, dataset.task_type)

@@ -1,4 +1,5 @@
-"""`automl metabase build|info`: build a meta-base offline (resumable), describe one."""
+"""`automl metabase build|info|train-embedding|train-surrogate`: build a meta-base offline
+(resumable), describe one, and train the models that are learned from it."""
 
 from __future__ import annotations
 
@@ -76,11 +77,45 @@ def info(path, as_json):
     click.echo(json.dumps(summary, indent=2) if as_json else metabase_info_text(summary))
 
 
+def _artifact_out(metabase_path: str, out: str | None, kind: str) -> str:
+    """Where a trained model goes: `out`, else beside the meta-base where fit looks for it."""
+    from automl_meta.metabase.locate import artifact_path
+
+    return out or str(artifact_path(metabase_path, kind))
+
+
+_METABASE_OPTION = click.option(
+    "--metabase", "path", default=None, type=click.Path(path_type=str),
+    help="Meta-base to learn from (default: the one shipped with automl-meta).")
+
+
+@metabase.command("train-embedding")
+@_METABASE_OPTION
+@click.option("--out", default=None, type=click.Path(path_type=str),
+              help="File to write (default: <meta-base>.embedding.npz beside it, where "
+                   "`automl fit --strategy knn-learned` looks).")
+@click.option("--seed", type=int, default=0, show_default=True)
+def train_embedding(path, out, seed):
+    """Learn the task embedding of a meta-base (tied to its content by a hash)."""
+    from automl_meta.learned_embedding import LearnedEmbedding, train_for_metabase
+    from automl_meta.metabase.locate import default_metabase_path
+    from automl_meta.metabase.store import MetaBase
+
+    path = path or str(default_metabase_path())
+    started = time.monotonic()
+    with MetaBase.open(path) as mb:
+        written = train_for_metabase(mb, _artifact_out(path, out, "embedding"), seed=seed)
+    weights = LearnedEmbedding.load(written).weights
+    click.echo(f"Embedding learned in {time.monotonic() - started:.0f} s "
+               f"({int((weights > 0).sum())} of {len(weights)} meta-features weighted, "
+               f"weights {weights.min():.2f}-{weights.max():.2f}); written to {written}")
+
+
 @metabase.command("train-surrogate")
-@click.option("--metabase", "path", default=None, type=click.Path(path_type=str),
-              help="Meta-base to learn from (default: the one shipped with automl-meta).")
-@click.option("--out", required=True, type=click.Path(path_type=str),
-              help="File to write, e.g. default.surrogate.pt beside default.metabase.")
+@_METABASE_OPTION
+@click.option("--out", default=None, type=click.Path(path_type=str),
+              help="File to write (default: <meta-base>.surrogate.pt beside it, where "
+                   "`automl fit --strategy surrogate` looks).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--meta-steps", type=int, default=None, help="Outer steps (default: the settings').")
 @click.option("--quiet", "-q", is_flag=True)
@@ -94,6 +129,8 @@ def train_surrogate(path, out, seed, meta_steps, quiet):
 
     steps = {} if meta_steps is None else {"meta_steps": meta_steps}
     settings = SurrogateSettings(seed=seed, **steps)
+    path = path or str(default_metabase_path())
+    out = _artifact_out(path, out, "surrogate")
 
     live = sys.stderr.isatty()
     start = "\r" if live else ""
@@ -103,7 +140,7 @@ def train_surrogate(path, out, seed, meta_steps, quiet):
             click.echo(f"{start}meta-step {step}/{total}  meta-validation loss {loss:.4f}",
                        nl=not live, err=True)
 
-    with MetaBase.open(path or default_metabase_path()) as mb:
+    with MetaBase.open(path) as mb:
         surrogate = meta_train(mb, settings=settings, on_progress=progress)
     surrogate.save(out)
     if live and not quiet:

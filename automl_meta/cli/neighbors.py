@@ -29,7 +29,7 @@ from automl_meta.cli.options import check_metabase, target_option, task_option
 def neighbors(data, target, task, k, n_configs, metric, metabase, representation, as_json):
     """Show the tasks of the meta-base nearest to DATA, with their best configs and scores."""
     if metabase is not None:
-        check_metabase(metabase)
+        check_metabase(metabase, "knn-learned" if representation == "learned" else None)
     from automl_meta.cli.report import neighbors_text
     from automl_meta.data import load_table
     from automl_meta.metrics import check_metric

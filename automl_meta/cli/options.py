@@ -17,8 +17,17 @@ seed_option = click.option("--seed", type=int, default=0, show_default=True,
                            help="Random seed; the same seed gives the same result.")
 
 
-def check_metabase(path: str) -> None:
-    """Fail fast, before any work, when --metabase names something that is not a meta-base."""
+def check_metabase(path: str, strategy: str | None = None) -> None:
+    """Fail fast, before any work, when --metabase names something that is not a meta-base,
+    or lacks the model trained on it that the strategy needs (its embedding, its surrogate)."""
     from automl_meta.metabase.store import MetaBase
 
-    MetaBase.open(path).close()
+    with MetaBase.open(path) as metabase:
+        if strategy == "knn-learned":
+            from automl_meta.learned_embedding import load_for_metabase
+
+            load_for_metabase(metabase)
+        elif strategy == "surrogate":
+            from automl_meta.surrogate import load_for_metabase
+
+            load_for_metabase(metabase)
