@@ -172,21 +172,31 @@ def choose_strategy(dataset: Dataset, settings: FitSettings, space: SearchSpace,
                     ) -> tuple[Strategy, list[tuple[str, float]]]:
     """The strategy settings ask for, and the nearest tasks its warm start came from.
 
-    A meta-learning strategy with no usable default meta-base (not installed, nothing of
-    this task type) falls back to GP-BO without a warm start and says so through on_note;
-    a meta-base the user named that cannot be used is an error.
+    With the default meta-base, what cannot be used falls back and says so through
+    on_note: no meta-base (not installed, nothing of this task type) to GP-BO without a
+    warm start; no model trained on it (embedding, surrogate) to knn. A meta-base the
+    user named that cannot be used is an error.
     """
     if settings.strategy not in META_STRATEGIES:
         return make_strategy(settings.strategy, space, settings.seed, metric=metric), []
     from automl_meta.warmstart import DEFAULT_K, open_knowledge, task_query
 
-    representation = "learned" if settings.strategy == "knn-learned" else "raw"
-    surrogate = None
+    name = settings.strategy
     try:
-        knowledge = open_knowledge(settings.metabase, representation)
+        knowledge = open_knowledge(settings.metabase, "raw")
         if dataset.task_type not in knowledge.pools:
             raise MetaBaseError(f"{knowledge.source} has no {dataset.task_type} tasks")
-        if settings.strategy == "surrogate":
+    except AutoMLMetaError as exc:
+        if settings.metabase is not None:
+            raise
+        if on_note:
+            on_note(f"Note: {exc} Searching with GP-BO, without a warm start.")
+        return make_strategy("gp", space, settings.seed, metric=metric), []
+    surrogate = None
+    try:
+        if name == "knn-learned":
+            knowledge = open_knowledge(settings.metabase, "learned")
+        elif name == "surrogate":
             from automl_meta.surrogate import load_for_metabase
 
             surrogate = load_for_metabase(knowledge.metabase)
@@ -194,10 +204,10 @@ def choose_strategy(dataset: Dataset, settings: FitSettings, space: SearchSpace,
         if settings.metabase is not None:
             raise
         if on_note:
-            on_note(f"Note: {exc} Searching with GP-BO, without a warm start.")
-        return make_strategy("gp", space, settings.seed, metric=metric), []
+            on_note(f"Note: {exc} Warm-starting with knn instead.")
+        name = "knn"
     query = task_query(dataset, metric, settings.seed)
-    strategy = make_strategy(settings.strategy, space, settings.seed, metric=metric,
+    strategy = make_strategy(name, space, settings.seed, metric=metric,
                              knowledge=knowledge, query=query, surrogate=surrogate)
     return strategy, knowledge.neighbors(query, DEFAULT_K)
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from automl_meta.embedding import RobustScaling, TaskIndex
 from automl_meta.errors import InvalidParameterError
-from automl_meta.metrics import LOWER_IS_BETTER, check_metric
+from automl_meta.metrics import LOWER_IS_BETTER, METRICS, check_metric
 
 REPRESENTATIONS = ("raw", "learned")
 DEFAULT_K = 5
@@ -60,7 +60,7 @@ class MetaKnowledge:
     representation: str = "raw"
     embedding: object | None = None  # a LearnedEmbedding when representation == "learned"
     _regrets: dict[tuple[str, str], tuple[list[str], np.ndarray]] = field(default_factory=dict)
-    _metabase: object | None = None
+    _metabase: object | None = None  # for describe_neighbors only
 
     @property
     def source(self) -> str:
@@ -104,7 +104,9 @@ class MetaKnowledge:
                           distance="l1" if representation == "raw" else "l2")
         types = sorted(set(index.task_types))
         pools = {t: metabase.pool(t) for t in types}
-        return cls(scaling, index, pools, representation, embedding, {}, metabase)
+        regrets = {(t, m): _regret_rows(metabase, t, m, set(chosen))
+                   for t in types for m in METRICS[t]}  # read now: usable once it is closed
+        return cls(scaling, index, pools, representation, embedding, regrets, metabase)
 
     def represent(self, metafeatures: Mapping[str, float]) -> np.ndarray:
         """The point of a new task in this knowledge's representation."""
@@ -121,15 +123,7 @@ class MetaKnowledge:
     def regrets(self, task_type: str, metric: str) -> tuple[list[str], np.ndarray]:
         """Known task names of task_type and their (tasks x pool) normalised regret on metric."""
         metric = check_metric(metric, task_type)
-        key = (task_type, metric)
-        if key not in self._regrets:
-            names, _, scores = self._metabase.score_matrix(task_type, metric)
-            known = set(self.index.names)
-            rows = [i for i, n in enumerate(names) if n in known]
-            sign = 1.0 if metric in LOWER_IS_BETTER else -1.0
-            losses = sign * np.asarray(scores, dtype=float)[rows]
-            self._regrets[key] = ([names[i] for i in rows], normalized_regret(losses))
-        return self._regrets[key]
+        return self._regrets.get((task_type, metric), ([], np.zeros((0, 0))))
 
     def neighbor_regrets(self, query: TaskQuery, k: int) -> tuple[list[tuple[str, float]], np.ndarray]:
         """The k nearest tasks and their regret rows (tasks with no trials are skipped)."""
@@ -175,6 +169,16 @@ def portfolio_order(knowledge: MetaKnowledge, query: TaskQuery, k: int = DEFAULT
         order.append(best)
         reached = np.minimum(reached, regrets[:, best])
     return [pool[i] for i in order]
+
+
+def _regret_rows(metabase, task_type: str, metric: str, known: set[str]
+                 ) -> tuple[list[str], np.ndarray]:
+    """The known tasks of task_type with their normalised regret rows on metric."""
+    names, _, scores = metabase.score_matrix(task_type, metric)
+    rows = [i for i, n in enumerate(names) if n in known]
+    sign = 1.0 if metric in LOWER_IS_BETTER else -1.0
+    losses = sign * np.asarray(scores, dtype=float).reshape(len(names), -1)[rows]
+    return [names[i] for i in rows], normalized_regret(losses)
 
 
 def _align(scaling: RobustScaling, features: Sequence[str], matrix: np.ndarray) -> np.ndarray:

@@ -122,3 +122,21 @@ def test_fit_with_the_surrogate_needs_one_trained_on_that_metabase(world, tmp_pa
     assert summary["strategy"] == "surrogate"
     sources = [t["source"] for t in sorted(summary["leaderboard"], key=lambda t: t["index"])]
     assert sources[0] == "warm-start" and "surrogate" in sources
+
+
+@pytest.mark.parametrize("strategy, missing", [("surrogate", "No surrogate beside"),
+                                               ("knn-learned", "No learned embedding beside")])
+def test_default_metabase_without_its_model_falls_back_to_knn(world, tmp_path, monkeypatch,
+                                                               strategy, missing):
+    copy = tmp_path / "d.metabase"
+    with MetaBase.open(world["metabase"]) as mb:
+        mb.snapshot(copy)
+    monkeypatch.setenv("AUTOML_META_METABASE", str(copy))
+    model = tmp_path / "model.pkl"
+    result = run(["fit", str(world["query"]), "--strategy", strategy, "--max-trials", "2",
+                  "--n-jobs", "1", "--time-budget", "60", "-o", str(model)])
+    assert result.exit_code == 0, result.output
+    assert missing in result.output and "Warm-starting with knn instead" in result.output
+    summary = json.loads(model.with_suffix(".json").read_text())
+    assert summary["strategy"] == "knn"
+    assert {t["source"] for t in summary["leaderboard"]} == {"warm-start"}

@@ -117,3 +117,26 @@ def test_regrets_follow_the_metric_direction(tmp_path):
         ids = [config_id(c) for c in mb.pool("regression")]
         first = knn_order(knowledge, query, k=1, n=1)[0]
         assert ids.index(config_id(first)) == 1  # rmse: lower is better
+
+
+def test_knowledge_outlives_its_metabase_handle_and_pickles(tmp_path):
+    import pickle
+
+    path = make_metabase(tmp_path / "h.metabase", TASKS, pool_size=8)
+    with MetaBase.open(path) as mb:
+        knowledge = MetaKnowledge.from_metabase(mb, ["near", "mid", "far"])
+        expected = _positions(mb, knn_order(knowledge, TaskQuery("binary", "roc_auc",
+                                                                 {"f": 0.0, "g": 1.0}), n=3))
+        pool = mb.pool("binary")
+    copy = pickle.loads(pickle.dumps(knowledge.__class__(**{
+        **knowledge.__dict__, "_metabase": None})))  # what a worker process receives
+    for kn in (knowledge, copy):  # the handle is closed now
+        order = knn_order(kn, TaskQuery("binary", "roc_auc", {"f": 0.0, "g": 1.0}), n=3)
+        ids = [config_id(c) for c in pool]
+        assert [ids.index(config_id(c)) for c in order] == expected == [0, 1, 2]
+
+
+@pytest.mark.parametrize("order", [knn_order, portfolio_order])
+def test_no_known_task_of_the_type_gives_an_empty_warm_start(metabase, order):
+    knowledge = MetaKnowledge.from_metabase(metabase, ["near", "mid"])  # no regression task
+    assert order(knowledge, TaskQuery("regression", "rmse", {"f": 0.0, "g": 1.0})) == []
