@@ -10,7 +10,7 @@ HPO-B protocol needs).
 - gp: the same start, then GP-BO (Matern kernel on config vectors, expected improvement).
 - knn / knn-learned / portfolio: a warm start from the nearest past tasks
   (`warmstart`), then the same GP-BO on what has been observed.
-- surrogate: a short knn warm start, then the meta-trained surrogate (`surrogate`),
+- surrogate: the nearest task's best config (knn's first), then the meta-trained surrogate (`surrogate`),
   fine-tuned on the observations so far, ranks the candidates.
 - surrogate-scratch: the same, with the network untrained (the ablation of meta-training).
 """
@@ -38,7 +38,7 @@ N_PERTURBED_CANDIDATES = 200  # online: neighbours of the best configs so far
 PERTURB_PROBABILITY = 0.3  # each param of a perturbed config is resampled with this chance
 GP_REFIT_EVERY = 5  # observations between two optimisations of the GP's kernel
 WARM_START_SIZE = 10  # configs taken from the nearest tasks before GP-BO
-SURROGATE_WARM_START = 3  # ... before the surrogate
+SURROGATE_WARM_START = 1  # ... before the surrogate (of 0, 1, 2, 3: best cross-validated)
 
 
 class Strategy(Protocol):

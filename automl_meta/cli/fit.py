@@ -38,9 +38,9 @@ def _positive(ctx, param, value):
               show_default=True,
               help="How configs are proposed: random; gp (Bayesian optimisation); knn, "
               "knn-learned, portfolio (warm start from the most similar tasks of the "
-              "meta-base, then gp); surrogate (a short knn warm start, then the surrogate "
-              "meta-trained on the meta-base ranks candidates); surrogate-scratch (the same "
-              "network untrained: an ablation).")
+              "meta-base, then gp); surrogate (the nearest task's best config, then the "
+              "surrogate meta-trained on the meta-base ranks candidates); surrogate-scratch "
+              "(the same network untrained: an ablation).")
 @click.option("--metabase", default=None, metavar="PATH",
               help="Meta-base to warm-start from (default: the one shipped with automl-meta).")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the result line.")
