@@ -84,17 +84,26 @@ def _artifact_out(metabase_path: str, out: str | None, kind: str) -> str:
     return out or str(artifact_path(metabase_path, kind))
 
 
-_METABASE_OPTION = click.option(
-    "--metabase", "path", default=None, type=click.Path(path_type=str),
-    help="Meta-base to learn from (default: the one shipped with automl-meta).")
+def _training_options(kind: str, strategy: str):
+    """--metabase, --out and --seed of a command that trains a model on a meta-base."""
+    from automl_meta.metabase.locate import ARTIFACTS
+
+    def decorate(command):
+        for option in reversed((
+                click.option("--metabase", "path", default=None, type=click.Path(path_type=str),
+                             help="Meta-base to learn from (default: the one shipped with "
+                                  "automl-meta)."),
+                click.option("--out", default=None, type=click.Path(path_type=str),
+                             help=f"File to write (default: NAME{ARTIFACTS[kind]} beside NAME.metabase, "
+                                  f"where `automl fit --strategy {strategy}` looks for it)."),
+                click.option("--seed", type=int, default=0, show_default=True))):
+            command = option(command)
+        return command
+    return decorate
 
 
 @metabase.command("train-embedding")
-@_METABASE_OPTION
-@click.option("--out", default=None, type=click.Path(path_type=str),
-              help="File to write (default: <meta-base>.embedding.npz beside it, where "
-                   "`automl fit --strategy knn-learned` looks).")
-@click.option("--seed", type=int, default=0, show_default=True)
+@_training_options("embedding", "knn-learned")
 def train_embedding(path, out, seed):
     """Learn the task embedding of a meta-base (tied to its content by a hash)."""
     from automl_meta.learned_embedding import LearnedEmbedding, train_for_metabase
@@ -112,11 +121,7 @@ def train_embedding(path, out, seed):
 
 
 @metabase.command("train-surrogate")
-@_METABASE_OPTION
-@click.option("--out", default=None, type=click.Path(path_type=str),
-              help="File to write (default: <meta-base>.surrogate.pt beside it, where "
-                   "`automl fit --strategy surrogate` looks).")
-@click.option("--seed", type=int, default=0, show_default=True)
+@_training_options("surrogate", "surrogate")
 @click.option("--meta-steps", type=int, default=None, help="Outer steps (default: the settings').")
 @click.option("--quiet", "-q", is_flag=True)
 def train_surrogate(path, out, seed, meta_steps, quiet):
