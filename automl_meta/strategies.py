@@ -6,8 +6,9 @@ online (`candidates=None`: proposals come from the whole search space) and offli
 (`candidates` = a task's evaluated pool: proposals are only ever pool configs, as the
 HPO-B protocol needs).
 
-- random: each family's default first, then uniform random configs.
-- gp: the same start, then GP-BO (Matern kernel on config vectors, expected improvement).
+- random: uniform random configs (random search, the baseline of the HPO-B protocol).
+- defaults: each family's default first, then random search.
+- gp: each family's default first, then GP-BO (Matern kernel on config vectors, expected improvement).
 - knn / knn-learned / portfolio: a warm start from the nearest past tasks
   (`warmstart`), then the same GP-BO on what has been observed.
 - surrogate: the nearest task's best config (knn's first), then the meta-trained surrogate (`surrogate`),
@@ -54,12 +55,17 @@ class Strategy(Protocol):
 
 
 class RandomStrategy:
-    """A queue of configs first (each family's default), then uniform random configs."""
+    """A queue of configs first (default: each family's default), then uniform random configs.
+
+    With an empty queue this is plain random search (`random`); with the defaults first it
+    is `defaults`.
+    """
 
     name = "random"
 
     def __init__(self, space: SearchSpace, seed: int = 0, candidates: Sequence[dict] | None = None,
-                 queue: Sequence[tuple[dict, str]] | None = None) -> None:
+                 queue: Sequence[tuple[dict, str]] | None = None, name: str | None = None) -> None:
+        self.name = name or type(self).name
         self.space = space
         self._rng = np.random.default_rng(seed)
         self._candidates = list(candidates) if candidates is not None else None
@@ -120,8 +126,7 @@ class GPStrategy(RandomStrategy):
     def __init__(self, space: SearchSpace, seed: int = 0, candidates: Sequence[dict] | None = None,
                  queue: Sequence[tuple[dict, str]] | None = None, metric: str | None = None,
                  name: str | None = None) -> None:
-        super().__init__(space, seed, candidates, queue)
-        self.name = name or type(self).name
+        super().__init__(space, seed, candidates, queue, name)
         self.metric = check_metric(metric, space.task_type)
         self._seed = seed
         self._told: list[dict] = []
@@ -308,7 +313,9 @@ def make_strategy(name: str, space: SearchSpace, seed: int = 0, *, metric: str |
             f"The 'strategy' parameter must be one of {{{', '.join(STRATEGIES)}}}. "
             f"Got '{name}' instead.")
     if name == "random":
-        return RandomStrategy(space, seed, candidates)
+        return RandomStrategy(space, seed, candidates, queue=[])
+    if name == "defaults":
+        return RandomStrategy(space, seed, candidates, name="defaults")
     queue = None
     if name in META_STRATEGIES:
         if knowledge is None or query is None:

@@ -72,12 +72,17 @@ def test_strategy_contract(name, knowledge):
         space.validate(config)
 
 
-def test_random_starts_with_every_family_default():
+def test_defaults_starts_with_every_family_default_and_random_does_not():
     space = SearchSpace("regression", 500)
-    strategy = make_strategy("random", space, seed=0)
+    strategy = make_strategy("defaults", space, seed=0)
     first = [strategy.ask() for _ in range(len(space.families))]
     assert [c for c, _ in first] == space.default_configs()
     assert {s for _, s in first} == {"default"} and strategy.ask()[1] == "random"
+    plain = make_strategy("random", space, seed=0)
+    first = [plain.ask() for _ in range(len(space.families))]
+    assert {s for _, s in first} == {"random"}
+    assert {config_id(c) for c, _ in first}.isdisjoint(map(config_id, space.default_configs()))
+    assert len({c["family"] for c, _ in first}) > 1
 
 
 def test_unknown_strategy():

@@ -36,7 +36,8 @@ def _positive(ctx, param, value):
               help="Trials evaluated in parallel (-1: one per CPU core).")
 @click.option("--strategy", type=click.Choice(STRATEGIES), default=FitSettings.strategy,
               show_default=True,
-              help="How configs are proposed: random; gp (Bayesian optimisation); knn, "
+              help="How configs are proposed: random (random search); defaults (each family's "
+              "default, then random); gp (the defaults, then Bayesian optimisation); knn, "
               "knn-learned, portfolio (warm start from the most similar tasks of the "
               "meta-base, then gp); surrogate (the nearest task's best config, then the "
               "surrogate meta-trained on the meta-base ranks candidates); surrogate-scratch "

@@ -84,9 +84,9 @@ def _artifact_out(metabase_path: str, out: str | None, kind: str) -> str:
     return out or str(artifact_path(metabase_path, kind))
 
 
-def _training_options(kind: str, strategy: str):
-    """--metabase, --out and --seed of a command that trains a model on a meta-base."""
-    from automl_meta.metabase.locate import ARTIFACTS
+def _training_options(suffix: str, strategy: str):
+    """--metabase, --out and --seed of a command that trains a model on a meta-base
+    (`suffix`: that of `locate.ARTIFACTS`, not imported here so that --help stays fast)."""
 
     def decorate(command):
         for option in reversed((
@@ -94,7 +94,7 @@ def _training_options(kind: str, strategy: str):
                              help="Meta-base to learn from (default: the one shipped with "
                                   "automl-meta)."),
                 click.option("--out", default=None, type=click.Path(path_type=str),
-                             help=f"File to write (default: NAME{ARTIFACTS[kind]} beside NAME.metabase, "
+                             help=f"File to write (default: NAME{suffix} beside NAME.metabase, "
                                   f"where `automl fit --strategy {strategy}` looks for it)."),
                 click.option("--seed", type=int, default=0, show_default=True))):
             command = option(command)
@@ -103,7 +103,7 @@ def _training_options(kind: str, strategy: str):
 
 
 @metabase.command("train-embedding")
-@_training_options("embedding", "knn-learned")
+@_training_options(".embedding.npz", "knn-learned")
 def train_embedding(path, out, seed):
     """Learn the task embedding of a meta-base (tied to its content by a hash)."""
     from automl_meta.learned_embedding import LearnedEmbedding, train_for_metabase
@@ -115,13 +115,14 @@ def train_embedding(path, out, seed):
     with MetaBase.open(path) as mb:
         written = train_for_metabase(mb, _artifact_out(path, out, "embedding"), seed=seed)
     weights = LearnedEmbedding.load(written).weights
-    click.echo(f"Embedding learned in {time.monotonic() - started:.0f} s "
-               f"({int((weights > 0).sum())} of {len(weights)} meta-features weighted, "
-               f"weights {weights.min():.2f}-{weights.max():.2f}); written to {written}")
+    relative = weights / weights.mean()  # a common factor does not change who is nearest
+    click.echo(f"Embedding learned in {time.monotonic() - started:.0f} s ({len(weights)} "
+               f"meta-features, weights {relative.min():.2f}-{relative.max():.2f} x their mean); "
+               f"written to {written}")
 
 
 @metabase.command("train-surrogate")
-@_training_options("surrogate", "surrogate")
+@_training_options(".surrogate.pt", "surrogate")
 @click.option("--meta-steps", type=int, default=None, help="Outer steps (default: the settings').")
 @click.option("--quiet", "-q", is_flag=True)
 def train_surrogate(path, out, seed, meta_steps, quiet):
