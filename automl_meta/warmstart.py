@@ -138,17 +138,25 @@ def knn_order(knowledge: MetaKnowledge, query: TaskQuery, k: int = DEFAULT_K,
               n: int = 25) -> list[dict]:
     """auto-sklearn 1.0's warm start: the best config of each of the k nearest tasks
     (nearest first, duplicates skipped), then each one's second best, and so on, up to n."""
-    near, regrets = knowledge.neighbor_regrets(query, k)
+    _, regrets = knowledge.neighbor_regrets(query, k)
     pool = knowledge.pools.get(query.task_type, [])
-    ranked = [np.argsort(row, kind="stable") for row in regrets]
+    return [pool[i] for i in knn_indices(regrets, n)]
+
+
+def knn_indices(regrets: np.ndarray, n: int) -> list[int]:
+    """knn's order as pool indices, from the regret rows of the neighbours, nearest first:
+    each one's best, then each one's second best, ... (duplicates skipped), up to n."""
+    ranked = [np.argsort(row, kind="stable") for row in regrets]  # NaN sorts last
     order: list[int] = []
-    for depth in range(len(pool)):
+    seen: set[int] = set()
+    for depth in range(regrets.shape[1] if regrets.ndim == 2 else 0):
         for ranks in ranked:
             if len(order) >= n:
-                return [pool[i] for i in order]
-            if ranks[depth] not in order:
+                return order
+            if int(ranks[depth]) not in seen:
+                seen.add(int(ranks[depth]))
                 order.append(int(ranks[depth]))
-    return [pool[i] for i in order]
+    return order
 
 
 def portfolio_order(knowledge: MetaKnowledge, query: TaskQuery, k: int = DEFAULT_K,
