@@ -179,7 +179,7 @@ def choose_strategy(dataset: Dataset, settings: FitSettings, space: SearchSpace,
     """
     if settings.strategy not in META_STRATEGIES:
         return make_strategy(settings.strategy, space, settings.seed, metric=metric), []
-    from automl_meta.warmstart import DEFAULT_K, open_knowledge, task_query
+    from automl_meta.warmstart import DEFAULT_K, learned_knowledge, open_knowledge, task_query
 
     name = settings.strategy
     try:
@@ -195,7 +195,7 @@ def choose_strategy(dataset: Dataset, settings: FitSettings, space: SearchSpace,
     surrogate = None
     try:
         if name == "knn-learned":
-            knowledge = open_knowledge(settings.metabase, "learned")
+            knowledge = learned_knowledge(knowledge.metabase)  # the same open meta-base
         elif name == "surrogate":
             from automl_meta.surrogate import load_for_metabase
 

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 from automl_meta.errors import InvalidParameterError
 
-STRATEGIES = ("random", "defaults", "gp", "knn", "knn-learned", "portfolio", "surrogate", "surrogate-scratch")
+STRATEGIES = ("random", "defaults", "gp", "knn", "knn-learned", "portfolio", "surrogate",
+              "surrogate-scratch")
 SURROGATE_STRATEGIES = frozenset({"surrogate", "surrogate-scratch"})
 META_STRATEGIES = frozenset({"knn", "knn-learned", "portfolio"}) | SURROGATE_STRATEGIES
 

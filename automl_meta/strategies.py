@@ -8,11 +8,12 @@ HPO-B protocol needs).
 
 - random: uniform random configs (random search, the baseline of the HPO-B protocol).
 - defaults: each family's default first, then random search.
-- gp: each family's default first, then GP-BO (Matern kernel on config vectors, expected improvement).
+- gp: each family's default first, then GP-BO (Matern kernel on config vectors, expected
+  improvement).
 - knn / knn-learned / portfolio: a warm start from the nearest past tasks
   (`warmstart`), then the same GP-BO on what has been observed.
-- surrogate: the nearest task's best config (knn's first), then the meta-trained surrogate (`surrogate`),
-  fine-tuned on the observations so far, ranks the candidates.
+- surrogate: the nearest task's best config (knn's first), then the meta-trained
+  surrogate (`surrogate`), fine-tuned on the observations so far, ranks the candidates.
 - surrogate-scratch: the same, with the network untrained (the ablation of meta-training).
 """
 

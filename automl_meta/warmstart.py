@@ -220,13 +220,18 @@ def open_knowledge(path=None, representation: str = "raw") -> MetaKnowledge:
 
     path = default_metabase_path() if path is None else path
     metabase = MetaBase.open(path)
-    embedding = None
     if representation == "learned":
-        from automl_meta.learned_embedding import load_for_metabase
+        return learned_knowledge(metabase)
+    return MetaKnowledge.from_metabase(metabase, representation=representation)
 
-        embedding = load_for_metabase(metabase)
-    return MetaKnowledge.from_metabase(metabase, representation=representation,
-                                       embedding=embedding)
+
+def learned_knowledge(metabase) -> MetaKnowledge:
+    """MetaKnowledge of every task of an open meta-base in the learned representation: the
+    embedding saved beside it, which must have been trained on its content."""
+    from automl_meta.learned_embedding import load_for_metabase
+
+    return MetaKnowledge.from_metabase(metabase, representation="learned",
+                                       embedding=load_for_metabase(metabase))
 
 
 def describe_neighbors(knowledge: MetaKnowledge, query: TaskQuery, k: int = DEFAULT_K,

@@ -196,3 +196,22 @@ def _drive_sources(strategy, n):
                             scores={"roc_auc": 0.5 + i / 100}))
         out.append((config, source))
     return out
+
+
+def test_surrogate_strategy_proposes_the_candidate_of_highest_acquisition(knowledge):
+    """After the warm start, the proposal is the untried pool config that the surrogate,
+    fine-tuned on the observations so far, values most: the strategy adds no choice of
+    its own."""
+    _, pool = knowledge
+    space = SearchSpace("binary", 500)
+    strategy = _make("surrogate", space, 0, knowledge, candidates=pool)
+    observed = _drive_sources(strategy, SURROGATE_WARM_START + 2)
+    x = np.array([space.encode(c) for c, _ in observed])
+    losses = -np.array([0.5 + i / 100 for i in range(len(observed))])  # roc_auc, as told
+    adapted = strategy.surrogate.adapt({"f": 0.0}, x, losses, task_type="binary")
+    tried = {config_id(c) for c, _ in observed}
+    left = [c for c in pool if config_id(c) not in tried]
+    scores = adapted.acquisition(np.array([space.encode(c) for c in left]))
+    config, source = strategy.ask()
+    assert source == "surrogate"
+    assert config_id(config) == config_id(left[int(np.argmax(scores))])
