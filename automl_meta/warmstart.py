@@ -101,7 +101,7 @@ class MetaKnowledge:
             points = embedding.transform(points)
         index = TaskIndex(tuple(chosen), tuple(records[n].task_type for n in chosen),
                           tuple(records[n].fingerprint for n in chosen), points,
-                          distance="l1" if representation == "raw" else "l2")
+                          distance="l1" if representation == "raw" else embedding.distance)
         types = sorted(set(index.task_types))
         pools = {t: metabase.pool(t) for t in types}
         regrets = {(t, m): _regret_rows(metabase, t, m, set(chosen))

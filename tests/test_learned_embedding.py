@@ -27,6 +27,7 @@ from automl_meta.learned_embedding import (
 )
 from automl_meta.metabase.locate import artifact_path
 from automl_meta.metabase.store import MetaBase, MetaBaseError
+from automl_meta.metafeatures.specs import METAFEATURE_GROUPS
 from automl_meta.warmstart import MetaKnowledge, TaskQuery, knn_order, open_knowledge
 from tests.handmade import HandTask, make_metabase
 
@@ -106,6 +107,44 @@ def test_learned_neighbours_share_the_winning_configs_more_often_than_raw(cluste
         weights[f"noise{j}"] for j in range(NOISE))
 
 
+def _renamed(tasks: dict[str, HandTask], names: dict[str, str]) -> dict[str, HandTask]:
+    return {n: HandTask(t.task_type, {names[f]: v for f, v in t.metafeatures.items()}, t.scores)
+            for n, t in tasks.items()}
+
+
+@pytest.mark.parametrize("informative_group", ["landmarking", "statistical"])
+def test_group_weights_silence_a_group_of_noise(informative_group, tmp_path):
+    # the two informative features carry one group's names, the noise another group's
+    by_group = {g: sorted(f for f, fg in METAFEATURE_GROUPS.items() if fg == g)
+                for g in ("landmarking", "statistical")}
+    noise_group = "statistical" if informative_group == "landmarking" else "landmarking"
+    names = {f"info{j}": by_group[informative_group][j] for j in range(INFORMATIVE)}
+    names.update({f"noise{j}": by_group[noise_group][j] for j in range(NOISE // 3)})
+    tasks = _renamed({n: HandTask(t.task_type, {f: v for f, v in t.metafeatures.items()
+                                                if f in names}, t.scores)
+                      for n, t in cluster_tasks().items()}, names)
+    with MetaBase.open(make_metabase(tmp_path / "groups.metabase", tasks, POOL)) as metabase:
+        embedding = fit_embedding(metabase, TRAIN, seed=0)  # default penalty: near the groups
+        off = fit_embedding(metabase, TRAIN, seed=0, group_weights=())
+        learned = MetaKnowledge.from_metabase(metabase, TRAIN, representation="learned",
+                                              embedding=embedding)
+        raw = MetaKnowledge.from_metabase(metabase, TRAIN, representation="raw")
+        rates = [_same_cluster_rate(kn, tasks, k=3) for kn in (raw, learned)]
+    weights = dict(zip(embedding.scaling.names, embedding.weights))
+    info = [weights[names[f"info{j}"]] for j in range(INFORMATIVE)]
+    noise = [weights[names[f"noise{j}"]] for j in range(NOISE // 3)]
+    assert min(info) > 2 * max(noise)
+    assert rates[1] >= 0.9 and rates[1] > rates[0]
+    # without group weights the default penalty keeps every weight near the raw metric's
+    assert np.allclose(off.weights / off.weights.mean(), 1.0, atol=0.2)
+
+
+def test_group_weights_must_be_non_negative(clusters):
+    metabase, _ = clusters
+    with pytest.raises(InvalidParameterError, match="group_weights"):
+        fit_embedding(metabase, TRAIN, group_weights=(1.0, -1.0))
+
+
 def test_learned_knn_order_starts_with_the_clusters_winners(clusters, trained):
     metabase, tasks = clusters
     learned = MetaKnowledge.from_metabase(metabase, TRAIN, representation="learned",
@@ -165,6 +204,21 @@ def test_squared_distance_is_a_weighted_l1_plus_the_projection(trained):
         + (((a - b) @ embedding.projection) ** 2).sum()
     assert ((ea - eb) ** 2).sum() == pytest.approx(expected)
     assert embedding.transform(np.stack([a, b])).shape == (2, ea.shape[0])
+
+
+def test_unit_weights_without_projection_are_exactly_the_raw_metric(clusters, trained):
+    metabase, tasks = clusters
+    n = len(trained.scaling.names)
+    unit = LearnedEmbedding(trained.scaling, trained.knots, np.ones(n), np.zeros((n, 0)))
+    assert unit.distance == "l1"
+    raw = MetaKnowledge.from_metabase(metabase, TRAIN)
+    learned = MetaKnowledge.from_metabase(metabase, TRAIN, representation="learned",
+                                          embedding=unit)
+    for name in TEST:
+        query = TaskQuery(tasks[name].task_type, "", tasks[name].metafeatures)
+        near_raw, near_learned = raw.neighbors(query, k=5), learned.neighbors(query, k=5)
+        assert [n for n, _ in near_learned] == [n for n, _ in near_raw]
+        assert np.allclose([d for _, d in near_learned], [d for _, d in near_raw])
 
 
 def test_missing_metafeatures_are_handled(tmp_path):

@@ -106,7 +106,10 @@ def _training_options(suffix: str, strategy: str):
 @_training_options(".embedding.npz", "knn-learned")
 def train_embedding(path, out, seed):
     """Learn the task embedding of a meta-base (tied to its content by a hash)."""
+    import numpy as np
+
     from automl_meta.learned_embedding import LearnedEmbedding, train_for_metabase
+    from automl_meta.metafeatures.specs import METAFEATURE_GROUPS
     from automl_meta.metabase.locate import default_metabase_path
     from automl_meta.metabase.store import MetaBase
 
@@ -114,10 +117,14 @@ def train_embedding(path, out, seed):
     started = time.monotonic()
     with MetaBase.open(path) as mb:
         written = train_for_metabase(mb, _artifact_out(path, out, "embedding"), seed=seed)
-    weights = LearnedEmbedding.load(written).weights
-    relative = weights / weights.mean()  # a common factor does not change who is nearest
+    embedding = LearnedEmbedding.load(written)
+    weights = embedding.weights / embedding.weights.mean()  # a common factor changes nothing
+    groups = {}
+    for name, weight in zip(embedding.scaling.names, weights):
+        groups.setdefault(METAFEATURE_GROUPS.get(name, "other"), []).append(weight)
+    summary = ", ".join(f"{g} {np.mean(w):.2f}" for g, w in sorted(groups.items()))
     click.echo(f"Embedding learned in {time.monotonic() - started:.0f} s ({len(weights)} "
-               f"meta-features, weights {relative.min():.2f}-{relative.max():.2f} x their mean); "
+               f"meta-features; mean weight by group, 1 = average: {summary}); "
                f"written to {written}")
 
 
