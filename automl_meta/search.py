@@ -264,11 +264,12 @@ def _failure_summary(trials: list[Trial]) -> str:
 
 def _refit_best(runner: TrialRunner, ranked: list[Trial], refit_deadline: float,
                 metadata: Callable[[dict], dict]) -> tuple[bytes, dict]:
-    """Refit the best trial on every row; if that cannot finish in time, the fastest one."""
-    fallback = min(ranked[:10], key=lambda t: t.fit_seconds)
-    attempts = [(ranked[0], True)] + ([(fallback, False)] if fallback is not ranked[0] else [])
-    errors = []
-    for trial, timed in attempts:
+    """Refit the best trial on every row by the deadline. If that fails, refit without a
+    limit the fastest of the ten best (the best itself again when it only ran out of
+    time): a model late rather than none."""
+    errors: list[str] = []
+    trial, status = ranked[0], ""
+    for timed in (True, False):
         runner.wait_idle()
         limit = max(1.0, refit_deadline - time.monotonic()) if timed else math.inf
         runner.submit("refit", trial.config, trial.index, limit, metadata(trial.config))
@@ -279,5 +280,10 @@ def _refit_best(runner: TrialRunner, ranked: list[Trial], refit_deadline: float,
             return result[0].model_bytes, {
                 "trial": trial, "seconds": round(result[0].seconds, 3),
                 "fallback": trial is not ranked[0], "errors": errors}
-        errors.append(f"trial {trial.index}: {result[0].status}: {result[0].error}")
+        status = result[0].status
+        errors.append(f"trial {trial.index}: {status}: {result[0].error}")
+        others = ranked[:10] if status == "timeout" else ranked[1:10]
+        if not others:
+            break
+        trial = min(others, key=lambda t: t.fit_seconds)
     raise AllTrialsFailedError("The final fit on all rows failed: " + "; ".join(errors))

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 import pytest
 
 from automl_meta.errors import AllTrialsFailedError, InvalidParameterError
-from automl_meta.search import FitSettings, fit
+from automl_meta.evaluate import Trial
+from automl_meta.runner import RefitResult
+from automl_meta.search import FitSettings, _refit_best, fit
 from tests.conftest import make_dataset
 
 
@@ -72,3 +75,52 @@ def test_ctrl_c_with_every_worker_busy_still_refits_the_best(monkeypatch):
     result = fit(d, FitSettings(time_budget=120, n_jobs=1))
     assert result.interrupted and result.best.status == "ok"
     assert len(result.model.predict(d.X)) == d.n_rows
+
+
+class _ScriptedRefits:
+    """Stands in for the TrialRunner in `_refit_best`: answers refits from a script of
+    statuses and records what was submitted (trial index, time limit)."""
+
+    def __init__(self, statuses):
+        self.statuses, self.submitted = list(statuses), []
+
+    def wait_idle(self):
+        pass
+
+    def submit(self, kind, config, index, limit, metadata):
+        self.submitted.append((index, limit))
+
+    def collect(self, timeout):
+        status = self.statuses.pop(0)
+        return [RefitResult({}, status, b"model" if status == "ok" else b"", 1.0,
+                            "" if status == "ok" else "why")]
+
+
+def _ranked(fit_seconds):
+    return [Trial(index=i, config={}, config_id=str(i), status="ok", fit_seconds=s)
+            for i, s in enumerate(fit_seconds)]
+
+
+@pytest.mark.parametrize("fit_seconds, statuses, expected", [
+    # the best refits in time
+    ([5.0, 1.0], ["ok"], [(0, "timed")]),
+    # the best runs out of time: the fastest of the best ten, without a limit
+    ([5.0, 1.0], ["timeout", "ok"], [(0, "timed"), (1, "untimed")]),
+    # the only trial runs out of time: itself again, without a limit
+    ([5.0], ["timeout", "ok"], [(0, "timed"), (0, "untimed")]),
+    # the fastest is the best and fails with an error: the fastest of the others
+    ([1.0, 9.0, 3.0], ["error", "ok"], [(0, "timed"), (2, "untimed")]),
+])
+def test_refit_falls_back_to_a_model_late_rather_than_none(fit_seconds, statuses, expected):
+    runner = _ScriptedRefits(statuses)
+    _, info = _refit_best(runner, _ranked(fit_seconds), time.monotonic() + 30, lambda c: {})
+    assert [(i, "untimed" if math.isinf(limit) else "timed")
+            for i, limit in runner.submitted] == expected
+    assert info["trial"].index == expected[-1][0]
+    assert info["fallback"] is (len(expected) > 1 and expected[-1][0] != 0)
+
+
+def test_refit_of_a_lone_trial_that_fails_is_a_clear_error():
+    runner = _ScriptedRefits(["error"])
+    with pytest.raises(AllTrialsFailedError, match="final fit on all rows failed: trial 0"):
+        _refit_best(runner, _ranked([2.0]), time.monotonic() + 30, lambda c: {})
