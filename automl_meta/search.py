@@ -23,7 +23,12 @@ from automl_meta.export import model_metadata
 from automl_meta.metabase.protocol import MetaBaseError
 from automl_meta.metrics import check_metric, to_loss
 from automl_meta.runner import RefitResult, TrialRunner, WorkerSetup, default_memory_limit_mb
-from automl_meta.settings import META_STRATEGIES, FitSettings
+from automl_meta.settings import (
+    DEFAULT_STRATEGY,
+    FALLBACK_STRATEGY,
+    META_STRATEGIES,
+    FitSettings,
+)
 from automl_meta.space import SearchSpace
 from automl_meta.strategies import Strategy, make_strategy
 
@@ -175,13 +180,14 @@ def choose_strategy(dataset: Dataset, settings: FitSettings, space: SearchSpace,
     With the default meta-base, what cannot be used falls back and says so through
     on_note: no meta-base (not installed, nothing of this task type) to GP-BO without a
     warm start; no model trained on it (embedding, surrogate) to knn. A meta-base the
-    user named that cannot be used is an error.
+    user named that cannot be used is an error, and so is its missing model when the user
+    named the strategy too (the default strategy falls back).
     """
-    if settings.strategy not in META_STRATEGIES:
-        return make_strategy(settings.strategy, space, settings.seed, metric=metric), []
+    name = settings.strategy or DEFAULT_STRATEGY
+    if name not in META_STRATEGIES:
+        return make_strategy(name, space, settings.seed, metric=metric), []
     from automl_meta.warmstart import DEFAULT_K, learned_knowledge, open_knowledge, task_query
 
-    name = settings.strategy
     try:
         knowledge = open_knowledge(settings.metabase, "raw")
         if dataset.task_type not in knowledge.pools:
@@ -201,11 +207,11 @@ def choose_strategy(dataset: Dataset, settings: FitSettings, space: SearchSpace,
 
             surrogate = load_for_metabase(knowledge.metabase)
     except AutoMLMetaError as exc:
-        if settings.metabase is not None:
+        if settings.metabase is not None and settings.strategy is not None:
             raise
         if on_note:
-            on_note(f"Note: {exc} Warm-starting with knn instead.")
-        name = "knn"
+            on_note(f"Note: {exc} Warm-starting with {FALLBACK_STRATEGY} instead.")
+        name = FALLBACK_STRATEGY
     query = task_query(dataset, metric, settings.seed)
     strategy = make_strategy(name, space, settings.seed, metric=metric,
                              knowledge=knowledge, query=query, surrogate=surrogate)

@@ -14,6 +14,10 @@ STRATEGIES = ("random", "defaults", "gp", "knn", "knn-learned", "portfolio", "su
               "surrogate-scratch")
 SURROGATE_STRATEGIES = frozenset({"surrogate", "surrogate-scratch"})
 META_STRATEGIES = frozenset({"knn", "knn-learned", "portfolio"}) | SURROGATE_STRATEGIES
+# Best mean rank at trials 3 to 50 of the offline benchmark (docs/benchmarks.md). Left to
+# its default, fit falls back to FALLBACK_STRATEGY when the meta-base has no surrogate.
+DEFAULT_STRATEGY = "surrogate"
+FALLBACK_STRATEGY = "knn"
 
 
 @dataclass(frozen=True)
@@ -26,7 +30,7 @@ class FitSettings:
     seed: int = 0
     n_jobs: int = 1
     n_folds: int = 5
-    strategy: str = "knn"
+    strategy: str | None = None  # None: DEFAULT_STRATEGY, else FALLBACK_STRATEGY
     metabase: str | None = None  # None: the default meta-base (meta-learning strategies only)
     max_trial_seconds: float | None = None
     max_search_rows: int | None = None
@@ -38,7 +42,7 @@ class FitSettings:
         if self.max_trials is not None and self.max_trials < 1:
             raise InvalidParameterError(
                 f"The 'max_trials' parameter must be at least 1. Got {self.max_trials} instead.")
-        if self.strategy not in STRATEGIES:
+        if self.strategy is not None and self.strategy not in STRATEGIES:
             raise InvalidParameterError(
                 f"The 'strategy' parameter must be one of {{{', '.join(STRATEGIES)}}}. "
                 f"Got '{self.strategy}' instead.")

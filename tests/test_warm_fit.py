@@ -124,6 +124,26 @@ def test_fit_with_the_surrogate_needs_one_trained_on_that_metabase(world, tmp_pa
     assert sources[0] == "warm-start" and "surrogate" in sources
 
 
+def test_default_strategy_is_the_surrogate_and_falls_back_to_knn_without_one(world, tmp_path):
+    copy = tmp_path / "n.metabase"
+    with MetaBase.open(world["metabase"]) as mb:
+        mb.snapshot(copy)
+    model = tmp_path / "model.pkl"
+    args = ["fit", str(world["query"]), "--metabase", str(copy), "--max-trials", "3",
+            "--n-jobs", "1", "--time-budget", "60", "-o", str(model)]
+    untrained = run(args)  # a meta-base of the user's own, no surrogate trained on it yet
+    assert untrained.exit_code == 0, untrained.output
+    assert "No surrogate beside" in untrained.output
+    assert "Warm-starting with knn instead" in untrained.output
+    assert json.loads(model.with_suffix(".json").read_text())["strategy"] == "knn"
+    assert run(["metabase", "train-surrogate", "--metabase", str(copy), "--meta-steps", "20"]
+               ).exit_code == 0
+    trained = run(args)
+    assert trained.exit_code == 0, trained.output
+    assert "Warm-starting with knn" not in trained.output
+    assert json.loads(model.with_suffix(".json").read_text())["strategy"] == "surrogate"
+
+
 @pytest.mark.parametrize("strategy, missing", [("surrogate", "No surrogate beside"),
                                                ("knn-learned", "No learned embedding beside")])
 def test_default_metabase_without_its_model_falls_back_to_knn(world, tmp_path, monkeypatch,

@@ -8,7 +8,7 @@ import time
 import click
 
 from automl_meta.cli.options import check_metabase, seed_option, target_option, task_option
-from automl_meta.settings import STRATEGIES, FitSettings
+from automl_meta.settings import DEFAULT_STRATEGY, FALLBACK_STRATEGY, STRATEGIES, FitSettings
 
 
 def _positive(ctx, param, value):
@@ -34,14 +34,15 @@ def _positive(ctx, param, value):
               help="Model file to write; a JSON summary is written beside it (.json).")
 @click.option("--n-jobs", type=int, default=-1, show_default=True,
               help="Trials evaluated in parallel (-1: one per CPU core).")
-@click.option("--strategy", type=click.Choice(STRATEGIES), default=FitSettings.strategy,
-              show_default=True,
+@click.option("--strategy", type=click.Choice(STRATEGIES), default=None,
               help="How configs are proposed: random (random search); defaults (each family's "
               "default, then random); gp (the defaults, then Bayesian optimisation); knn, "
               "knn-learned, portfolio (warm start from the most similar tasks of the "
               "meta-base, then gp); surrogate (the nearest task's best config, then the "
               "surrogate meta-trained on the meta-base ranks candidates); surrogate-scratch "
-              "(the same network untrained: an ablation).")
+              f"(the same network untrained: an ablation). Default: {DEFAULT_STRATEGY}, the "
+              f"best in the offline benchmark ({FALLBACK_STRATEGY} when the meta-base has "
+              "no surrogate trained on it).")
 @click.option("--metabase", default=None, metavar="PATH",
               help="Meta-base to warm-start from (default: the one shipped with automl-meta).")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the result line.")
