@@ -274,7 +274,7 @@ def _refit_best(runner: TrialRunner, ranked: list[Trial], refit_deadline: float,
     limit the fastest of the ten best (the best itself again when it only ran out of
     time): a model late rather than none."""
     errors: list[str] = []
-    trial, status = ranked[0], ""
+    trial = ranked[0]
     for timed in (True, False):
         runner.wait_idle()
         limit = max(1.0, refit_deadline - time.monotonic()) if timed else math.inf
