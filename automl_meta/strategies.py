@@ -41,7 +41,6 @@ PERTURB_PROBABILITY = 0.3  # each param of a perturbed config is resampled with 
 GP_REFIT_EVERY = 5  # observations between two optimisations of the GP's kernel
 WARM_START_SIZE = 10  # configs taken from the nearest tasks before GP-BO
 SURROGATE_WARM_START = 1  # ... before the surrogate (of 0, 1, 2, 3: best cross-validated)
-SURROGATE_PRIOR_TASKS = 5  # nearest tasks whose rankings the surrogate is first fine-tuned on
 
 
 class Strategy(Protocol):
@@ -253,10 +252,9 @@ def improvement(mean: np.ndarray, std: np.ndarray, best: float) -> np.ndarray:
 
 
 class SurrogateStrategy(GPStrategy):
-    """The warm start, then a ranking surrogate: fine-tuned once on the nearest past tasks'
-    rankings of the pool (`prior`), then after each observation on the observations so far,
-    it proposes the candidate of highest expected improvement under its ensemble's mean and
-    spread (`surrogate.Surrogate`).
+    """The warm start, then a ranking surrogate: after each observation it is fine-tuned on
+    the observations so far and proposes the candidate of highest expected improvement
+    under its ensemble's mean and spread (`surrogate.Surrogate`).
 
     Online, the candidates are the pool configs of the meta-base (`extra_candidates`)
     besides GP-BO's fresh samples and perturbations of the best so far.
@@ -269,21 +267,15 @@ class SurrogateStrategy(GPStrategy):
     def __init__(self, space: SearchSpace, surrogate, query, seed: int = 0,
                  candidates: Sequence[dict] | None = None,
                  queue: Sequence[tuple[dict, str]] | None = None, metric: str | None = None,
-                 name: str | None = None, extra_candidates: Sequence[dict] = (),
-                 prior: Sequence[tuple[np.ndarray, np.ndarray]] = ()) -> None:
+                 name: str | None = None, extra_candidates: Sequence[dict] = ()) -> None:
         super().__init__(space, seed, candidates, queue, metric, name)
         self.surrogate = surrogate
         self.query = query
         self._extra = [c for c in extra_candidates if c["family"] in space.families]
-        self.prior = list(prior)
-        self._primed = None  # the surrogate fine-tuned on the prior, made at the first ask
 
     def _acquisition(self, x: np.ndarray, losses: np.ndarray, candidates: np.ndarray) -> np.ndarray:
-        if self._primed is None:
-            self._primed = self.surrogate.primed(self.space.task_type, self.prior,
-                                                 self.query.metafeatures)
-        adapted = self._primed.adapt(self.query.metafeatures, x, losses,
-                                     task_type=self.space.task_type)
+        adapted = self.surrogate.adapt(self.query.metafeatures, x, losses,
+                                       task_type=self.space.task_type)
         return adapted.acquisition(candidates)
 
     def _candidate_configs(self) -> list[dict]:
@@ -342,20 +334,4 @@ def make_strategy(name: str, space: SearchSpace, seed: int = 0, *, metric: str |
             "The 'surrogate' strategy needs a meta-trained surrogate; none was given.")
     pool = knowledge.pools.get(space.task_type, [])
     return SurrogateStrategy(space, surrogate, query, seed, candidates, queue, metric, name,
-                             extra_candidates=pool,
-                             prior=neighbor_prior(space, knowledge, query, pool)
-                             if name == "surrogate" else ())
-
-
-def neighbor_prior(space: SearchSpace, knowledge, query, pool: Sequence[dict],
-                   k: int = SURROGATE_PRIOR_TASKS) -> list[tuple[np.ndarray, np.ndarray]]:
-    """The k nearest tasks' pool encodings and normalised regrets (the configs of families
-    outside the space left out): what the surrogate is first fine-tuned on."""
-    if k < 1 or not pool:
-        return []
-    _, regrets = knowledge.neighbor_regrets(query, k)
-    keep = [i for i, c in enumerate(pool) if c["family"] in space.families]
-    if not keep or not len(regrets):
-        return []
-    x = np.array([space.encode(pool[i]) for i in keep])
-    return [(x, row[keep]) for row in regrets]
+                             extra_candidates=pool)

@@ -40,7 +40,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -206,15 +206,12 @@ class Surrogate:
     train_seconds: float = 0.0
 
     def adapt(self, task_metafeatures: Mapping[str, float], x: np.ndarray, losses: np.ndarray,
-              task_type: str | None = None,
-              prior: Sequence[tuple[np.ndarray, np.ndarray]] = ()) -> AdaptedSurrogate:
+              task_type: str | None = None) -> AdaptedSurrogate:
         """Fine-tune on a task's observations with the inner loop of meta-training.
 
         `x`: the observed configs' `SearchSpace(task_type).encode` rows; `losses`: lower is
         better, NaN or inf for a failed trial (worse than any success). 0 or 1 observation
         leaves the prior. `task_type` is inferred from x's width and NumberOfClasses if None.
-        `prior`: (x, losses) of similar past tasks (e.g. the nearest ones); the inner loop
-        first runs on their rankings, each task weighing alike, then on the observations.
         """
         x = np.asarray(x, dtype=float)
         losses = np.asarray(losses, dtype=float).reshape(-1)
@@ -229,55 +226,16 @@ class Surrogate:
             raise InvalidParameterError(
                 f"adapt needs one loss per observed config. Got {len(rows)} configs and "
                 f"{len(losses)} losses.")
-        if prior:
-            return self.primed(task_type, prior, task_metafeatures).adapt(
-                task_metafeatures, x, losses, task_type)
+        task = self._task_vector(task_type, task_metafeatures)
         keys = np.where(np.isfinite(losses), losses, np.inf)
         with _one_thread() as torch:
-            fast = self._task_weights(torch, task_type, task_metafeatures)
+            weights = [torch.as_tensor(w, dtype=torch.float32) for w in self.weights]
+            task_t = torch.as_tensor(task, dtype=torch.float32)[None, None]
+            fast = _fast_weights(torch, weights, task_t.expand(len(self.weights[0]), 1, -1))
             adapted = _inner_loop(torch, fast, torch.as_tensor(rows, dtype=torch.float32)[None],
                                   torch.as_tensor(keys, dtype=torch.float32)[None], self.settings)
             fast = tuple(p.numpy() for p in adapted)
         return AdaptedSurrogate(self, task_type, fast, rows, keys)
-
-    def primed(self, task_type: str, prior: Sequence[tuple[np.ndarray, np.ndarray]],
-               task_metafeatures: Mapping[str, float] | None = None) -> Surrogate:
-        """This surrogate after the inner loop on past tasks' rankings (`prior`: (x, losses)
-        of each, e.g. the nearest tasks; pairs only within a task, each task weighing alike).
-        `primed(...).adapt(...)` is `adapt(..., prior=prior)`, with the prior's work done once.
-        """
-        if task_type not in TASK_TYPES:
-            raise InvalidParameterError(
-                f"The 'task_type' parameter must be one of {list(TASK_TYPES)}. "
-                f"Got {task_type!r} instead.")
-        metafeatures = task_metafeatures or {}
-        if not prior:
-            return self
-        rows = [to_layout(self.layout, task_type, np.asarray(px, dtype=float)) for px, _ in prior]
-        keys = [np.where(np.isfinite(pl), pl, np.inf).astype(float).reshape(-1)
-                for _, pl in prior]
-        n = max(len(r) for r in rows)
-        x = np.zeros((len(rows), n, rows[0].shape[1]))
-        k = np.full((len(rows), n), np.nan)
-        for i, (r, key) in enumerate(zip(rows, keys)):
-            x[i, :len(r)], k[i, :len(key)] = r, key
-        with _one_thread() as torch:
-            fast = _inner_loop(torch, self._task_weights(torch, task_type, metafeatures),
-                               torch.as_tensor(x, dtype=torch.float32),
-                               torch.as_tensor(k, dtype=torch.float32), self.settings, tasks=True)
-            fast = [p.numpy() for p in fast]
-        # unfold the task's part of the first layer back out of the adapted bias
-        task_part = np.einsum("t,mth->mh", self._task_vector(task_type, metafeatures),
-                              self.weights[1])
-        weights = (fast[0], self.weights[1], fast[1] - task_part, *fast[2:])
-        return replace(self, weights=tuple(np.asarray(w, dtype=np.float32) for w in weights))
-
-    def _task_weights(self, torch, task_type: str, metafeatures: Mapping[str, float]) -> list:
-        """The members' weights with this task's input folded into the first bias."""
-        weights = [torch.as_tensor(w, dtype=torch.float32) for w in self.weights]
-        task = torch.as_tensor(self._task_vector(task_type, metafeatures),
-                               dtype=torch.float32)[None, None]
-        return _fast_weights(torch, weights, task.expand(len(self.weights[0]), 1, -1))
 
     def _task_vector(self, task_type: str, metafeatures: Mapping[str, float]) -> np.ndarray:
         onehot = np.array([float(t == task_type) for t in TASK_TYPES])
@@ -576,27 +534,15 @@ def _pairwise(torch, out, keys, mask):
     return (loss * better).sum(dim=(1, 2)) / better.sum(dim=(1, 2)).clamp(min=1.0)
 
 
-def _inner_loop(torch, fast: Sequence, x, keys, settings: SurrogateSettings, mask=None,
-                tasks: bool = False) -> list:
-    """`inner_steps` SGD steps of the pairwise loss; first order (no graph kept through them).
-
-    With `tasks`, x (tasks, n, config) holds several tasks for every copy: pairs stay within
-    a task and the tasks' losses are averaged.
-    """
+def _inner_loop(torch, fast: Sequence, x, keys, settings: SurrogateSettings, mask=None) -> list:
+    """`inner_steps` SGD steps of the pairwise loss; first order (no graph kept through them)."""
     mask = ~torch.isnan(keys) if mask is None else mask
     fast = [p.detach() for p in fast]
     if settings.inner_steps == 0 or x.shape[1] < 2:
         return fast
-
-    def pairwise(fast):
-        if not tasks:
-            return _pairwise(torch, _forward(torch, fast, x), keys, mask)
-        return sum(_pairwise(torch, _forward(torch, fast, x[t:t + 1]), keys[t:t + 1],
-                             mask[t:t + 1]) for t in range(len(x))) / len(x)
-
     for _ in range(settings.inner_steps):
         fast = [p.requires_grad_(True) for p in fast]
-        loss = pairwise(fast).sum()
+        loss = _pairwise(torch, _forward(torch, fast, x), keys, mask).sum()
         grads = torch.autograd.grad(loss, fast)
         fast = [(p - settings.inner_lr * g).detach() for p, g in zip(fast, grads)]
     return fast

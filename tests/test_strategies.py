@@ -198,18 +198,6 @@ def _drive_sources(strategy, n):
     return out
 
 
-def test_surrogate_prior_is_the_nearest_tasks_rankings_of_the_pool(knowledge):
-    _, pool = knowledge
-    space = SearchSpace("binary", 500)
-    strategy = _make("surrogate", space, 0, knowledge)
-    assert len(strategy.prior) == 3  # every known task: fewer than SURROGATE_PRIOR_TASKS
-    assert [int(np.argmin(losses)) for _, losses in strategy.prior] == [3, 7, 11]  # nearest first
-    for x, losses in strategy.prior:
-        assert x.shape == (len(pool), len(space.vector_names)) and losses.shape == (len(pool),)
-        assert np.allclose(x, [space.encode(c) for c in pool])
-    assert _make("surrogate-scratch", space, 0, knowledge).prior == []  # the ablation: none
-
-
 def test_surrogate_strategy_proposes_the_candidate_of_highest_acquisition(knowledge):
     """After the warm start, the proposal is the untried pool config that the surrogate,
     fine-tuned on the observations so far, values most: the strategy adds no choice of
@@ -220,8 +208,7 @@ def test_surrogate_strategy_proposes_the_candidate_of_highest_acquisition(knowle
     observed = _drive_sources(strategy, SURROGATE_WARM_START + 2)
     x = np.array([space.encode(c) for c, _ in observed])
     losses = -np.array([0.5 + i / 100 for i in range(len(observed))])  # roc_auc, as told
-    adapted = strategy.surrogate.adapt({"f": 0.0}, x, losses, task_type="binary",
-                                       prior=strategy.prior)
+    adapted = strategy.surrogate.adapt({"f": 0.0}, x, losses, task_type="binary")
     tried = {config_id(c) for c, _ in observed}
     left = [c for c in pool if config_id(c) not in tried]
     scores = adapted.acquisition(np.array([space.encode(c) for c in left]))

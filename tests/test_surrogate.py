@@ -121,27 +121,6 @@ def test_adapting_raises_the_candidates_near_the_observed_good_points(family, tr
         assert neighbours.mean() < after[2:].mean()
 
 
-@pytest.mark.parametrize("n_seen", [0, 1, 3])
-def test_a_prior_of_similar_tasks_steers_the_ranking_before_evidence_does(family, trained,
-                                                                           n_seen):
-    metabase, p = family
-    record, x, losses = _held_out_task(family, "q10")
-    metafeatures = {"noise": 0.0}  # no shift: only the prior tells where the optimum is
-    prior = [(x, (p - metabase.task(name).metafeatures["shift"]) ** 2) for name in ("q09", "q11")]
-    seen = np.random.default_rng(0).permutation(POOL)[:n_seen]
-    rho = {}
-    for key, given in (("with", prior), ("without", ())):
-        mean, _ = trained.adapt(metafeatures, x[seen], losses[seen], prior=given).predict(x)
-        rho[key] = spearmanr(mean, losses).statistic
-    assert rho["with"] > 0.8
-    assert rho["with"] > rho["without"] + 0.2
-    # priming once and adapting is the same fine-tuning
-    primed = trained.primed("binary", prior, metafeatures)
-    once, _ = primed.adapt(metafeatures, x[seen], losses[seen]).predict(x)
-    each, _ = trained.adapt(metafeatures, x[seen], losses[seen], prior=prior).predict(x)
-    assert np.allclose(once, each, atol=1e-5)
-
-
 # -- adapt and predict -------------------------------------------------------------------------
 
 
