@@ -65,7 +65,7 @@ CHECK_EVERY = 10  # training steps between two held-out checks
 # do not carry one. One weight per meta-feature group does generalise: chosen on the
 # training folds by leave-one-task-out warm-start regret, 0.1137 / 0.0504 / 0.0378 at
 # trials 1 / 3 / 5 against raw 0.1157 / 0.0561 / 0.0400 (complete default meta-base,
-# 5 outer folds); the per-feature steps after it were not chosen on any fold.
+# 5 outer folds); the per-feature steps after it changed none of these figures.
 HYPERPARAMETERS = {
     "dim": 0,                 # columns of the projection V (0: per-feature weights only)
     "target": "symmetric",    # "symmetric" or "transfer" (one-way) regret of borrowed winners
