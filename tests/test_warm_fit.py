@@ -105,13 +105,20 @@ def test_a_named_meta_base_that_is_not_one_is_a_one_line_error(world, tmp_path, 
     assert not model.exists()
 
 
-def test_fit_with_the_surrogate_needs_one_trained_on_that_metabase(world, tmp_path):
-    copy = tmp_path / "s.metabase"
+def _fit_on_a_copy(world, tmp_path, *options):
+    """A copy of the world's meta-base (nothing trained beside it), the model path, and the
+    arguments of a short fit with that meta-base."""
+    copy = tmp_path / "copy.metabase"
     with MetaBase.open(world["metabase"]) as mb:
         mb.snapshot(copy)
     model = tmp_path / "model.pkl"
-    args = ["fit", str(world["query"]), "--metabase", str(copy), "--strategy", "surrogate",
-            "--max-trials", "5", "--n-jobs", "1", "--time-budget", "60", "-o", str(model)]
+    return copy, model, ["fit", str(world["query"]), "--metabase", str(copy), *options,
+                         "--n-jobs", "1", "--time-budget", "60", "-o", str(model)]
+
+
+def test_fit_with_the_surrogate_needs_one_trained_on_that_metabase(world, tmp_path):
+    copy, model, args = _fit_on_a_copy(world, tmp_path, "--strategy", "surrogate",
+                                       "--max-trials", "5")
     assert_one_line_error(run(args), "train-surrogate")
     assert not model.exists()
     trained = run(["metabase", "train-surrogate", "--metabase", str(copy), "--meta-steps", "20"])
@@ -125,12 +132,7 @@ def test_fit_with_the_surrogate_needs_one_trained_on_that_metabase(world, tmp_pa
 
 
 def test_default_strategy_is_the_surrogate_and_falls_back_to_knn_without_one(world, tmp_path):
-    copy = tmp_path / "n.metabase"
-    with MetaBase.open(world["metabase"]) as mb:
-        mb.snapshot(copy)
-    model = tmp_path / "model.pkl"
-    args = ["fit", str(world["query"]), "--metabase", str(copy), "--max-trials", "3",
-            "--n-jobs", "1", "--time-budget", "60", "-o", str(model)]
+    copy, model, args = _fit_on_a_copy(world, tmp_path, "--max-trials", "3")
     untrained = run(args)  # a meta-base of the user's own, no surrogate trained on it yet
     assert untrained.exit_code == 0, untrained.output
     assert "No surrogate beside" in untrained.output
