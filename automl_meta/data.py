@@ -31,6 +31,7 @@ DATETIME_PARTS = ("year", "month", "day", "day_of_week", "hour")
 MIN_ROWS = 10
 _NUMERIC_SHARE = 0.95  # a column is numeric when this share of its non-missing cells parse
 _DATE_RE = re.compile(r"^\d{4}[-/.]\d{1,2}[-/.]\d{1,2}([ T]\d{1,2}:\d{2}(:\d{2})?)?|^\d{1,2}[-/.]\d{1,2}[-/.]\d{4}")
+_SPACES = re.compile(r"\s+")
 _ID_NAMES = frozenset({"id", "rownames", "index", "unnamed: 0", "row", "rowid", "row_id"})
 
 
@@ -184,15 +185,16 @@ def _clean_cell(value: str) -> str:
 
 
 def clean_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """Strip spaces and quotes from every cell; missing tokens become NaN; object dtype."""
+    """Strip spaces and quotes from every cell; missing tokens become NaN; object dtype.
+
+    Each distinct value is cleaned once: tables repeat their values, so this is fast.
+    """
     out = {}
     for col in frame.columns:
-        values = frame[col].astype(object).where(frame[col].notna(), "").astype(str).str.strip()
-        quoted = values.str.match(r"^(['\"]).*\1$") & (values.str.len() >= 2)
-        if quoted.any():
-            values = values.where(~quoted, values.str[1:-1].str.strip())
-        values = values.astype(object)
-        out[str(col)] = values.where(~values.isin(MISSING_TOKENS), np.nan)
+        codes, uniques = pd.factorize(frame[col])
+        cleaned = [_clean_cell(str(u)) for u in uniques]
+        cleaned = np.array([np.nan if c in MISSING_TOKENS else c for c in cleaned] + [np.nan], dtype=object)
+        out[str(col)] = pd.Series(cleaned[codes], index=frame.index, dtype=object)  # code -1: NaN
     return pd.DataFrame(out, index=frame.index)
 
 
@@ -200,7 +202,11 @@ def clean_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _as_numbers(values: pd.Series) -> pd.Series:
-    return pd.to_numeric(values, errors="coerce").astype("float64")
+    """The cells as float64, NaN where a cell is not a number; each distinct value parsed once."""
+    codes, uniques = pd.factorize(values)
+    parsed = pd.to_numeric(pd.Series(uniques, dtype=object), errors="coerce").astype("float64")
+    numbers = np.append(parsed.to_numpy(), np.nan)  # code -1 (missing) reads the NaN
+    return pd.Series(numbers[codes], index=values.index, dtype="float64")
 
 
 def _is_datetime(values: pd.Series) -> bool:
@@ -264,7 +270,8 @@ def _text_drop_reason(col: str, present: pd.Series, n: int) -> str | None:
         return "identifier-like (named like an id, all values distinct)"
     if n >= 20 and n_unique == n:
         return "identifier-like (every value distinct)"
-    words = present.astype(str).str.count(r"\s+").mean() + 1
+    counts = present.astype(str).value_counts()
+    words = np.average([len(_SPACES.findall(v)) for v in counts.index], weights=counts.to_numpy()) + 1
     if n_unique > max(50, 0.5 * len(present)):
         return "free text" if words >= 3 else "identifier-like (mostly distinct values)"
     if words >= 6 and n_unique > 20:

@@ -214,7 +214,10 @@ class TrialRunner:
             return []
         now = time.monotonic()
         wait_for = max(0.0, min(timeout, min(w.deadline for w in busy) - now))
-        ready = wait_any([w.conn for w in busy] + [w.process.sentinel for w in busy], wait_for)
+        starting = [w.conn for w in self._workers if not w.ready]
+        ready = wait_any([w.conn for w in busy] + [w.process.sentinel for w in busy] + starting, wait_for)
+        if any(conn in ready for conn in starting):
+            self._await_ready(0.0)  # a worker that started meanwhile can take a job now
         results = []
         for worker in busy:
             if worker.conn in ready or worker.process.sentinel in ready:

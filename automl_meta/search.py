@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from functools import cached_property
 from functools import partial
-from typing import Callable
+from typing import Callable, Sequence
 
 from automl_meta.data import Dataset, subsample
 from automl_meta.errors import AllTrialsFailedError, AutoMLMetaError, InvalidParameterError
@@ -29,13 +29,14 @@ from automl_meta.settings import (
     META_STRATEGIES,
     FitSettings,
 )
-from automl_meta.space import SearchSpace
+from automl_meta.space import SearchSpace, config_id
 from automl_meta.strategies import Strategy, make_strategy
 
 KEEP_OOF = 10  # out-of-fold predictions kept for this many best trials (for ensembles)
 _SPAWN_SECONDS = 1.0  # a worker replaced after a timeout: fork, data transfer
 _WRITE_SECONDS = 1.5  # kept after the refit for unpickling and writing the files
 _FIRST_REFIT_SECONDS = 2.0  # kept for refitting a first, cheap success found late
+SAFE_FAMILIES = ("linear", "hist_gradient_boosting")  # their defaults run until a first success
 
 
 @dataclass
@@ -114,17 +115,23 @@ class Budget:
 
 def run_search(runner: TrialRunner, strategy: Strategy, settings: FitSettings, budget: Budget,
                metric: str, row_ratio: float = 1.0,
-               on_trial: Callable[[Trial, SearchState], None] | None = None) -> tuple[list[Trial], bool]:
+               on_trial: Callable[[Trial, SearchState], None] | None = None,
+               safe_configs: Sequence[dict] = ()) -> tuple[list[Trial], bool]:
     """Ask, evaluate, tell until the budget or max_trials; return trials and interrupted.
 
     A trial starts only while there is time for it and for refitting the best so far;
-    the refit may use the slack between `deadline` and `hard_deadline`.
+    the refit may use the slack between `deadline` and `hard_deadline`. Until a trial
+    succeeds, `safe_configs` (cheap ones) run beside the strategy's or after its failures,
+    so that a slow first proposal cannot leave nothing to export; with one worker, the
+    strategy's trials then get at most half the time left.
     """
     state = SearchState(metric=metric, time_budget=settings.time_budget)
     slack = budget.hard_deadline - budget.deadline
     trials: list[Trial] = []
     sources: dict[int, str] = {}
     submitted = 0
+    safe = list(safe_configs)
+    submitted_ids: set[str] = set()
     try:
         while True:
             now = time.monotonic()
@@ -136,8 +143,16 @@ def run_search(runner: TrialRunner, strategy: Strategy, settings: FitSettings, b
                 runner.cap_deadlines(stop_at)  # trials started before the first success
             more = settings.max_trials is None or submitted < settings.max_trials
             while more and runner.idle() and now < stop_at - 0.5:
-                config, sources[submitted] = strategy.ask()
                 limit = min(stop_at - now, settings.max_trial_seconds or math.inf)
+                safe = [c for c in safe if config_id(c) not in submitted_ids]
+                if state.best is None and safe and (runner.busy() or trials):
+                    config, sources[submitted] = safe.pop(0), "default"
+                    strategy.skip(config)
+                else:
+                    config, sources[submitted] = strategy.ask()
+                    if state.best is None and safe and runner.n_workers == 1:
+                        limit = min(limit, 0.5 * (stop_at - now))  # leave time for a safe config
+                submitted_ids.add(config_id(config))
                 runner.submit("evaluate", config, submitted, limit)
                 submitted += 1
                 more = settings.max_trials is None or submitted < settings.max_trials
@@ -163,6 +178,11 @@ def _record(trial: Trial, trials: list[Trial], strategy: Strategy, state: Search
     ranked = sorted((t for t in trials if t.oof is not None), key=lambda t: (_loss(metric, t), t.index))
     for stale in ranked[KEEP_OOF:]:
         stale.oof = None
+
+
+def safe_configs(space: SearchSpace) -> list[dict]:
+    """Configs that finish fast on about any table: the linear model's and HGB's defaults."""
+    return [c for c in space.default_configs() if c["family"] in SAFE_FAMILIES]
 
 
 def _search_rows(settings: FitSettings) -> int:
@@ -244,13 +264,16 @@ def fit(dataset: Dataset, settings: FitSettings = FitSettings(),
                         refit_dataset=dataset if search_data is not dataset else None)
     with TrialRunner(setup, n_workers) as runner:
         trials, interrupted = run_search(runner, strategy, settings, budget, metric,
-                                         dataset.n_rows / search_data.n_rows, on_trial)
+                                         dataset.n_rows / search_data.n_rows, on_trial,
+                                         safe_configs(space))
         runner.cancel()  # trials still running after Ctrl-C
         ranked = sorted((t for t in trials if t.status == "ok"), key=lambda t: (_loss(metric, t), t.index))
         if not ranked:
             raise AllTrialsFailedError(_failure_summary(trials))
         metadata = partial(model_metadata, dataset, metric, space_version=space.version)
         model_bytes, refit_info = _refit_best(runner, ranked, budget.hard_deadline, metadata)
+    if refit_info["errors"] and on_note:
+        on_note(_refit_note(ranked[0], refit_info))
     return FitResult(model_bytes=model_bytes, best=refit_info.pop("trial"), trials=trials, metric=metric,
                      task_type=dataset.task_type, n_search_rows=search_data.n_rows,
                      interrupted=interrupted, refit=refit_info, seconds=budget.elapsed(),
@@ -266,6 +289,16 @@ def _failure_summary(trials: list[Trial]) -> str:
     common = max(reasons, key=reasons.get)
     return (f"All {len(trials)} trials failed; the most common reason ({reasons[common]}x): {common}. "
             "A larger --time-budget helps when they timed out.")
+
+
+def _refit_note(best: Trial, info: dict) -> str:
+    """Tell the user that the exported model is not the plain refit of the leaderboard's first."""
+    trial = info["trial"]
+    what = (f"trial {trial.index} ({trial.config.get('family', '?')}) instead" if info["fallback"]
+            else "it after a second fit without a time limit")
+    why = info["errors"][0].split(": ", 1)[-1]
+    return (f"Note: the final fit of trial {best.index} on all rows failed ({why}); exported {what}, "
+            "so the run took longer than its budget.")
 
 
 def _refit_best(runner: TrialRunner, ranked: list[Trial], refit_deadline: float,

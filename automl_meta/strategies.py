@@ -19,7 +19,9 @@ HPO-B protocol needs).
 
 from __future__ import annotations
 
+import importlib
 import math
+import threading
 import warnings
 from collections.abc import Sequence
 from typing import Protocol
@@ -53,6 +55,9 @@ class Strategy(Protocol):
 
     def tell(self, trial: Trial) -> None:
         """Record a finished trial."""
+
+    def skip(self, config: dict) -> None:
+        """Never propose this config: the search loop runs it itself."""
 
 
 class RandomStrategy:
@@ -110,6 +115,9 @@ class RandomStrategy:
 
     def tell(self, trial: Trial) -> None:
         self._seen.add(trial.config_id)
+
+    def skip(self, config: dict) -> None:
+        self._seen.add(config_id(config))
 
 
 class GPStrategy(RandomStrategy):
@@ -271,6 +279,7 @@ class SurrogateStrategy(GPStrategy):
         super().__init__(space, seed, candidates, queue, metric, name)
         self.surrogate = surrogate
         self.query = query
+        _import_in_background("torch")  # seconds of imports, done while the first trials run
         self._extra = [c for c in extra_candidates if c["family"] in space.families]
 
     def _acquisition(self, x: np.ndarray, losses: np.ndarray, candidates: np.ndarray) -> np.ndarray:
@@ -284,6 +293,18 @@ class SurrogateStrategy(GPStrategy):
             return out
         ids = {config_id(c) for c in out} | self._seen
         return out + [c for c in self._extra if config_id(c) not in ids]
+
+
+def _import_in_background(module: str) -> None:
+    """Import `module` on a daemon thread; an import of it elsewhere waits for this one."""
+    threading.Thread(target=_import_quietly, args=(module,), daemon=True).start()
+
+
+def _import_quietly(module: str) -> None:
+    try:
+        importlib.import_module(module)
+    except Exception:  # the import where the module is used reports the problem
+        pass
 
 
 def warm_start_queue(name: str, knowledge, query, size: int = WARM_START_SIZE) -> list[tuple[dict, str]]:

@@ -1,7 +1,7 @@
 """A surrogate meta-learned on the meta-base that ranks configs, fine-tuned on a new task.
 
     surrogate = meta_train(metabase, task_names=train_names)      # offline, minutes
-    surrogate.save("default.surrogate.pt")                       # tied to metabase.content_hash()
+    surrogate.save("default.surrogate.npz")                      # tied to metabase.content_hash()
     adapted = Surrogate.load(path, expected_hash).adapt(metafeatures, x, losses, task_type="binary")
     mean, std = adapted.predict(candidates)                      # lower mean = better
     best = candidates[np.argmax(adapted.acquisition(candidates))]
@@ -37,6 +37,7 @@ only inside functions; it runs on one thread, so a seed gives the same weights e
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -50,7 +51,7 @@ from automl_meta.errors import InvalidParameterError
 from automl_meta.metrics import DEFAULT_METRIC, LOWER_IS_BETTER, check_metric
 from automl_meta.space import SPACE_VERSION, TASK_TYPES, SearchSpace
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: .npz with a JSON header (1: torch.save)
 VALIDATION_SUPPORTS = (1, 3, 5, 10)  # support sizes of the meta-validation draws
 
 
@@ -242,20 +243,21 @@ class Surrogate:
         return np.concatenate([onehot, self.representation.vector(metafeatures)])
 
     def save(self, path: str | Path) -> Path:
-        """Write settings, representation, layout, weights and the meta-base hash to one file."""
-        import torch
-
+        """Write settings, representation, layout, weights and the meta-base hash to one .npz
+        file (no pickles): reading it back needs numpy only, so `fit` starts its first
+        trial before torch is imported."""
         path = Path(path)
-        state = {"format_version": FORMAT_VERSION, "space_version": SPACE_VERSION,
-                 "settings": asdict(self.settings), "representation": self.representation.state(),
-                 "layout": list(self.layout), "metabase_hash": self.metabase_hash,
-                 "task_names": list(self.task_names), "metrics": dict(self.metrics),
-                 "history": [list(h) for h in self.history],
-                 "validation_loss": float(self.validation_loss),
-                 "train_seconds": float(self.train_seconds),
-                 "weights": [torch.from_numpy(np.ascontiguousarray(w)) for w in self.weights]}
+        header = {"format_version": FORMAT_VERSION, "space_version": SPACE_VERSION,
+                  "settings": asdict(self.settings), "representation": self.representation.state(),
+                  "layout": list(self.layout), "metabase_hash": self.metabase_hash,
+                  "task_names": list(self.task_names), "metrics": dict(self.metrics),
+                  "history": [list(h) for h in self.history],
+                  "validation_loss": float(self.validation_loss),
+                  "train_seconds": float(self.train_seconds), "n_weights": len(self.weights)}
+        arrays = {f"w{i}": np.ascontiguousarray(w) for i, w in enumerate(self.weights)}
         try:
-            torch.save(state, path)
+            with open(path, "wb") as fh:  # np.savez would append .npz to any other name
+                np.savez(fh, header=np.array(json.dumps(header)), **arrays)
         except OSError as exc:
             raise InvalidParameterError(f"Cannot write the surrogate to {path}: {exc}") from None
         return path
@@ -264,14 +266,14 @@ class Surrogate:
     def load(cls, path: str | Path, expected_hash: str | None = None) -> Surrogate:
         """Read a surrogate written by `save`; with `expected_hash`, refuse one trained on
         another meta-base content (MetaBaseError naming both hashes)."""
-        import torch
-
         from automl_meta.metabase.protocol import MetaBaseError
 
         try:
-            state = torch.load(path, weights_only=True)
-            version = state["format_version"]
-        except Exception as exc:  # torch raises many kinds on a missing or foreign file
+            with np.load(path, allow_pickle=False) as data:
+                state = json.loads(str(data["header"]))
+                version = state["format_version"]
+                weights = tuple(data[f"w{i}"] for i in range(int(state["n_weights"])))
+        except Exception as exc:  # numpy and json raise many kinds on a missing or foreign file
             raise MetaBaseError(f"Cannot read a surrogate from {path}: {exc}") from None
         if version != FORMAT_VERSION or state["space_version"] != SPACE_VERSION:
             raise MetaBaseError(
@@ -289,7 +291,7 @@ class Surrogate:
         known = {f.name for f in fields(SurrogateSettings)}
         return cls(SurrogateSettings(**{k: v for k, v in settings.items() if k in known}),
                    REPRESENTATIONS[kind].from_state(state["representation"]),
-                   tuple(w.numpy() for w in state["weights"]), tuple(state["layout"]),
+                   weights, tuple(state["layout"]),
                    state["metabase_hash"], tuple(state["task_names"]), dict(state["metrics"]),
                    tuple((int(s), float(v)) for s, v in state["history"]),
                    float(state["validation_loss"]), float(state["train_seconds"]))

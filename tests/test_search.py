@@ -11,7 +11,9 @@ import pytest
 from automl_meta.errors import AllTrialsFailedError, InvalidParameterError
 from automl_meta.evaluate import Trial
 from automl_meta.runner import RefitResult
-from automl_meta.search import FitSettings, _refit_best, fit
+from automl_meta.search import Budget, FitSettings, _refit_best, _refit_note, fit, run_search, safe_configs
+from automl_meta.space import SearchSpace, config_id
+from automl_meta.strategies import RandomStrategy
 from tests.conftest import make_dataset
 
 
@@ -120,7 +122,82 @@ def test_refit_falls_back_to_a_model_late_rather_than_none(fit_seconds, statuses
     assert info["fallback"] is (len(expected) > 1 and expected[-1][0] != 0)
 
 
+@pytest.mark.parametrize("fit_seconds, statuses, exported", [
+    ([5.0, 1.0], ["timeout", "ok"], "exported trial 1 (ridge) instead"),
+    ([5.0], ["timeout", "ok"], "exported it after a second fit without a time limit"),
+])
+def test_a_refit_that_fell_back_is_told_to_the_user(fit_seconds, statuses, exported):
+    ranked = [Trial(index=t.index, config={"family": "ridge"}, config_id=t.config_id, status="ok",
+                    fit_seconds=t.fit_seconds) for t in _ranked(fit_seconds)]
+    _, info = _refit_best(_ScriptedRefits(statuses), ranked, time.monotonic() + 30, lambda c: {})
+    note = _refit_note(ranked[0], info)
+    assert note.startswith("Note: the final fit of trial 0 on all rows failed (timeout: why)")
+    assert exported in note and "longer than its budget" in note
+
+
 def test_refit_of_a_lone_trial_that_fails_is_a_clear_error():
     runner = _ScriptedRefits(["error"])
     with pytest.raises(AllTrialsFailedError, match="final fit on all rows failed: trial 0"):
         _refit_best(runner, _ranked([2.0]), time.monotonic() + 30, lambda c: {})
+
+
+class _ScriptedTrials:
+    """Stands in for the TrialRunner in `run_search`: `n_workers` slots; a trial of a family
+    in `slow` times out, any other succeeds; each collect() finishes the oldest job."""
+
+    def __init__(self, n_workers, slow):
+        self.n_workers, self.slow = n_workers, slow
+        self.jobs, self.submitted = [], []
+
+    def idle(self):
+        return self.n_workers - len(self.jobs)
+
+    def busy(self):
+        return len(self.jobs)
+
+    def cap_deadlines(self, deadline):
+        pass
+
+    def submit(self, kind, config, index, limit):
+        self.jobs.append((index, config))
+        self.submitted.append((config["family"], limit))
+
+    def collect(self, timeout):
+        index, config = self.jobs.pop(0)
+        ok = config["family"] not in self.slow
+        return [Trial(index=index, config=config, config_id=config_id(config),
+                      status="ok" if ok else "timeout", scores={"roc_auc": 0.8} if ok else {})]
+
+
+def _slow_first_search(n_workers, max_trials):
+    space = SearchSpace("binary", n_rows=1000)
+    slow = [c for c in space.default_configs() if c["family"] in ("random_forest", "extra_trees")]
+    runner = _ScriptedTrials(n_workers, slow={"random_forest", "extra_trees"})
+    strategy = RandomStrategy(space, seed=0, queue=[(c, "warm-start") for c in slow])
+    trials, _ = run_search(runner, strategy, FitSettings(time_budget=60, max_trials=max_trials),
+                           Budget(time.monotonic(), 60.0), "roc_auc", safe_configs=safe_configs(space))
+    return runner.submitted, trials
+
+
+@pytest.mark.parametrize("n_workers, families, halved", [
+    # one worker: the slow warm start gets half the time, then the linear default runs
+    (1, ["random_forest", "linear", "extra_trees"], [True, False, False]),
+    # two workers: the linear default runs beside the warm start from the start, and when
+    # the warm start fails before it succeeded, HGB's default is next
+    (2, ["random_forest", "linear", "hist_gradient_boosting"], [False, False, False]),
+])
+def test_a_safe_config_runs_until_something_succeeds(n_workers, families, halved):
+    submitted, trials = _slow_first_search(n_workers, max_trials=3)
+    assert [family for family, _ in submitted] == families
+    full = submitted[1][1]  # the safe config's limit: every second left
+    assert [limit < 0.6 * full for _, limit in submitted] == halved
+    assert {t.source for t in trials if t.config["family"] == "linear"} == {"default"}
+
+
+def test_no_safe_config_once_a_trial_succeeded():
+    space = SearchSpace("binary", n_rows=1000)
+    runner = _ScriptedTrials(1, slow=set())
+    strategy = RandomStrategy(space, seed=0, queue=[])
+    trials, _ = run_search(runner, strategy, FitSettings(time_budget=60, max_trials=4),
+                           Budget(time.monotonic(), 60.0), "roc_auc", safe_configs=safe_configs(space))
+    assert [t.source for t in trials] == ["random"] * 4

@@ -216,7 +216,7 @@ def test_without_metafeatures_only_the_task_type_describes_a_task(family):
 
 def test_save_load_round_trip_gives_identical_predictions(family, trained, tmp_path):
     metabase, _ = family
-    path = trained.save(tmp_path / "family.surrogate.pt")
+    path = trained.save(tmp_path / "family.surrogate.npz")
     loaded = Surrogate.load(path, expected_hash=metabase.content_hash())
     assert loaded.settings == trained.settings and loaded.task_names == trained.task_names
     assert loaded.metabase_hash == metabase.content_hash()
@@ -224,7 +224,7 @@ def test_save_load_round_trip_gives_identical_predictions(family, trained, tmp_p
 
 
 def test_weights_of_another_metabase_content_are_refused(family, trained, tmp_path):
-    path = trained.save(tmp_path / "family.surrogate.pt")
+    path = trained.save(tmp_path / "family.surrogate.npz")
     other = "0" * 64
     with pytest.raises(MetaBaseError, match="automl metabase train-surrogate") as caught:
         Surrogate.load(path, expected_hash=other)
@@ -232,7 +232,7 @@ def test_weights_of_another_metabase_content_are_refused(family, trained, tmp_pa
 
 
 def test_a_file_that_is_not_a_surrogate_is_a_clear_error(tmp_path):
-    path = tmp_path / "x.pt"
+    path = tmp_path / "x.npz"
     path.write_text("not a surrogate")
     with pytest.raises(MetaBaseError, match="Cannot read a surrogate"):
         Surrogate.load(path)
@@ -252,7 +252,7 @@ def test_bad_settings_name_the_parameter(field, value):
 
 def test_train_surrogate_command_writes_weights_tied_to_the_metabase(family, tmp_path):
     metabase, _ = family
-    out = tmp_path / "cli.surrogate.pt"
+    out = tmp_path / "cli.surrogate.npz"
     result = CliRunner().invoke(main, ["metabase", "train-surrogate", "--metabase",
                                        str(metabase.path), "--out", str(out), "--meta-steps", "2"])
     assert result.exit_code == 0, result.output
@@ -268,7 +268,7 @@ def test_train_surrogate_bad_input_is_one_line_exit_2(family, tmp_path, args, me
     metabase, _ = family
     args = args if "--metabase" in args else ["--metabase", str(metabase.path), *args]
     result = CliRunner().invoke(main, ["metabase", "train-surrogate", *args,
-                                       "--out", str(tmp_path / "s.pt")])
+                                       "--out", str(tmp_path / "s.npz")])
     assert result.exit_code == 2, result.output
     lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("Error: ") and message in lines[0]

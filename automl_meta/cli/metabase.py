@@ -129,7 +129,7 @@ def train_embedding(path, out, seed):
 
 
 @metabase.command("train-surrogate")
-@_training_options(".surrogate.pt", "surrogate")
+@_training_options(".surrogate.npz", "surrogate")
 @click.option("--meta-steps", type=int, default=None, help="Outer steps (default: the settings').")
 @click.option("--quiet", "-q", is_flag=True)
 def train_surrogate(path, out, seed, meta_steps, quiet):

@@ -19,6 +19,7 @@ class Progress:
         self.stream = stream or sys.stderr
         self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
         self._last_best = None
+        self._drawn = False  # a progress line is on screen without its newline
 
     def _echo(self, text: str, nl: bool = True) -> None:
         click.echo(text, file=self.stream, nl=nl)
@@ -35,7 +36,10 @@ class Progress:
     def note(self, text: str) -> None:
         """A one-line note about the run (where the warm start came from)."""
         if not self.quiet:
+            if self.tty and self._drawn:
+                self._echo("")  # end the redrawn progress line first
             self._echo(text)
+            self._drawn = False
 
     def update(self, trial, state) -> None:
         if self.quiet:
@@ -48,13 +52,15 @@ class Progress:
                 f" ({state.n_failed} failed)  {best}")
         if self.tty:
             self._echo("\r" + line + "\033[K", nl=False)
+            self._drawn = True
         elif state.best is not self._last_best or state.n_done == 1:
             self._echo(line)
         self._last_best = state.best
 
     def finish(self) -> None:
-        if self.tty and not self.quiet:
+        if self._drawn:
             self._echo("")
+            self._drawn = False
 
 
 def short_params(config: dict, width: int = 48) -> str:

@@ -18,11 +18,11 @@ def default_metabase_path() -> Path:
     return Path(str(files("automl_meta.default_metabase").joinpath(DEFAULT_NAME)))
 
 
-ARTIFACTS = {"embedding": ".embedding.npz", "surrogate": ".surrogate.pt"}
+ARTIFACTS = {"embedding": ".embedding.npz", "surrogate": ".surrogate.npz"}
 
 
 def artifact_path(metabase_path: str | Path, kind: str) -> Path:
     """Where a model trained on a meta-base lives: beside it, named after it
-    (default.metabase -> default.embedding.npz, default.surrogate.pt)."""
+    (default.metabase -> default.embedding.npz, default.surrogate.npz)."""
     path = Path(metabase_path)
     return path.with_name(path.stem + ARTIFACTS[kind])
