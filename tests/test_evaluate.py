@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 import pytest
@@ -76,6 +77,29 @@ def test_runner_kills_an_overrunning_trial_and_goes_on():
     assert isinstance(timed_out, Trial) and timed_out.status == "timeout"
     assert "time limit" in timed_out.error
     assert ok.status == "ok" and ok.index == 1
+
+
+def test_a_replacement_worker_takes_jobs_while_another_is_busy():
+    d = make_dataset("binary", n=3000)
+    space = SearchSpace(d.task_type, d.n_rows)
+    slow = next(c for c in space.sample(200, seed=0) if c["family"] == "random_forest"
+                and c["params"]["n_estimators"] >= 200)
+    setup = WorkerSetup(d, space, make_folds(d.y, d.task_type, 5, 0), seed=0)
+    with TrialRunner(setup, n_workers=2) as runner:
+        while runner.idle() < 2:
+            runner.collect(timeout=0.2)
+        runner.submit("evaluate", slow, 0, time_limit=120)
+        runner.submit("evaluate", slow, 1, time_limit=0.3)
+        [timed_out] = _collect_all(runner, 1)  # its worker is replaced while trial 0 runs
+        end = time.monotonic() + 60
+        while not runner.idle() and time.monotonic() < end:
+            assert runner.collect(timeout=0.2) == []
+        assert runner.idle() == 1 and runner.busy() == 1  # trial 0 is still running
+        runner.submit("evaluate", space.default_configs()[0], 2, time_limit=120)
+        [fast] = _collect_all(runner, 1)
+        assert runner.busy() == 1  # trial 0 is still running
+    assert timed_out.index == 1 and timed_out.status == "timeout"
+    assert fast.index == 2 and fast.status == "ok"
 
 
 def test_out_of_memory_is_recorded_as_memout():
