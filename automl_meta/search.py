@@ -120,10 +120,11 @@ def run_search(runner: TrialRunner, strategy: Strategy, settings: FitSettings, b
     """Ask, evaluate, tell until the budget or max_trials; return trials and interrupted.
 
     A trial starts only while there is time for it and for refitting the best so far;
-    the refit may use the slack between `deadline` and `hard_deadline`. Until a trial
-    succeeds, `safe_configs` (cheap ones) run beside the strategy's or after its failures,
-    so that a slow first proposal cannot leave nothing to export; with one worker, the
-    strategy's trials then get at most half the time left.
+    the refit may use the slack between `deadline` and `hard_deadline`. `safe_configs`
+    (cheap ones) make sure a slow first proposal cannot leave nothing to export: with
+    several workers the first of them runs beside the strategy's first proposal; until a
+    trial succeeds, they run after each failure; with one worker, the strategy's trials
+    get at most half the time left until then.
     """
     state = SearchState(metric=metric, time_budget=settings.time_budget)
     slack = budget.hard_deadline - budget.deadline
@@ -145,7 +146,8 @@ def run_search(runner: TrialRunner, strategy: Strategy, settings: FitSettings, b
             while more and runner.idle() and now < stop_at - 0.5:
                 limit = min(stop_at - now, settings.max_trial_seconds or math.inf)
                 safe = [c for c in safe if config_id(c) not in submitted_ids]
-                if state.best is None and safe and (runner.busy() or trials):
+                beside_first = runner.n_workers > 1 and submitted == 1  # whatever the first does
+                if safe and (beside_first or (state.best is None and trials)):
                     config, sources[submitted] = safe.pop(0), "default"
                     strategy.skip(config)
                 else:

@@ -201,3 +201,14 @@ def test_no_safe_config_once_a_trial_succeeded():
     trials, _ = run_search(runner, strategy, FitSettings(time_budget=60, max_trials=4),
                            Budget(time.monotonic(), 60.0), "roc_auc", safe_configs=safe_configs(space))
     assert [t.source for t in trials] == ["random"] * 4
+
+
+def test_with_two_workers_the_second_trial_is_the_linear_default_whatever_the_first_did():
+    space = SearchSpace("binary", n_rows=1000)
+    runner = _ScriptedTrials(2, slow=set())
+    trials, _ = run_search(runner, RandomStrategy(space, seed=0, queue=[]),
+                           FitSettings(time_budget=60, max_trials=4), Budget(time.monotonic(), 60.0),
+                           "roc_auc", safe_configs=safe_configs(space))
+    trials.sort(key=lambda t: t.index)
+    assert [t.source for t in trials] == ["random", "default", "random", "random"]
+    assert trials[1].config == space.default_configs()[0] and trials[1].config["family"] == "linear"
