@@ -34,7 +34,7 @@ from automl_meta.strategies import Strategy, make_strategy
 
 KEEP_OOF = 10  # out-of-fold predictions kept for this many best trials (for ensembles)
 _SPAWN_SECONDS = 1.0  # a worker replaced after a timeout: fork, data transfer
-_WRITE_SECONDS = 1.5  # kept after the refit for unpickling and writing the files
+_WRITE_SECONDS = 2.0  # kept after the refit for writing the files and exiting
 _FIRST_REFIT_SECONDS = 2.0  # kept for refitting a first, cheap success found late
 SAFE_FAMILIES = ("linear", "hist_gradient_boosting")  # their defaults run until a first success
 
