@@ -79,12 +79,17 @@ def test_runner_kills_an_overrunning_trial_and_goes_on():
     assert ok.status == "ok" and ok.index == 1
 
 
-def test_a_replacement_worker_takes_jobs_while_another_is_busy():
+def _slow_forest_setup():
+    """A search space, a random forest config that takes seconds, and a worker setup."""
     d = make_dataset("binary", n=3000)
     space = SearchSpace(d.task_type, d.n_rows)
     slow = next(c for c in space.sample(200, seed=0) if c["family"] == "random_forest"
                 and c["params"]["n_estimators"] >= 200)
-    setup = WorkerSetup(d, space, make_folds(d.y, d.task_type, 5, 0), seed=0)
+    return space, slow, WorkerSetup(d, space, make_folds(d.y, d.task_type, 5, 0), seed=0)
+
+
+def test_a_replacement_worker_takes_jobs_while_another_is_busy():
+    space, slow, setup = _slow_forest_setup()
     with TrialRunner(setup, n_workers=2) as runner:
         while runner.idle() < 2:
             runner.collect(timeout=0.2)
@@ -118,11 +123,7 @@ def test_a_worker_that_dies_mid_trial_is_reported_and_replaced():
     import os
     import signal
 
-    d = make_dataset("binary", n=3000)
-    space = SearchSpace(d.task_type, d.n_rows)
-    slow = next(c for c in space.sample(200, seed=0) if c["family"] == "random_forest"
-                and c["params"]["n_estimators"] >= 200)
-    setup = WorkerSetup(d, space, make_folds(d.y, d.task_type, 5, 0), seed=0)
+    space, slow, setup = _slow_forest_setup()
     with TrialRunner(setup, n_workers=1) as runner:
         runner.wait_idle()
         runner.submit("evaluate", slow, 0, time_limit=120)
