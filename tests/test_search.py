@@ -63,13 +63,14 @@ def test_ctrl_c_with_every_worker_busy_still_refits_the_best(monkeypatch):
     import automl_meta.search as search
 
     d = make_dataset("binary", n=150)
-    calls = {"n": 0}
+    calls = {"n": 0, "interrupted": False}
     real_collect = search.TrialRunner.collect
 
     def collect(self, timeout):
         results = real_collect(self, timeout)
         calls["n"] += len(results)
-        if calls["n"] >= 2 and self.busy():
+        if calls["n"] >= 2 and self.busy() and not calls["interrupted"]:
+            calls["interrupted"] = True  # one Ctrl-C, during the search
             raise KeyboardInterrupt
         return results
 
