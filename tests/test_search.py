@@ -213,3 +213,19 @@ def test_with_two_workers_the_second_trial_is_the_linear_default_whatever_the_fi
     trials.sort(key=lambda t: t.index)
     assert [t.source for t in trials] == ["random", "default", "random", "random"]
     assert trials[1].config == space.default_configs()[0] and trials[1].config["family"] == "linear"
+
+
+def test_fit_passes_the_refit_note_to_the_user(monkeypatch):
+    import automl_meta.search as search
+
+    real = search._refit_best
+
+    def timed_out_first(runner, ranked, deadline, metadata):
+        model, info = real(runner, ranked, deadline, metadata)
+        return model, {**info, "errors": [f"trial {ranked[0].index}: timeout: killed"], "fallback": False}
+
+    monkeypatch.setattr(search, "_refit_best", timed_out_first)
+    notes = []
+    fit(make_dataset("binary", n=150), FitSettings(max_trials=2, time_budget=60, n_jobs=1,
+                                                    strategy="random"), on_note=notes.append)
+    assert any(n.startswith("Note: the final fit of trial") and "(timeout: killed)" in n for n in notes)
