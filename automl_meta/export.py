@@ -58,6 +58,23 @@ def model_metadata(dataset: Dataset, metric: str, config: dict, space_version: s
             "space_version": space_version}
 
 
+def voting_model(members: list[tuple[str, bytes]], weights: list[int], task_type: str, X, y):
+    """Soft-voting ensemble of already fitted, pickled pipelines, weighted by pick counts.
+
+    Members are wrapped in scikit-learn's FrozenEstimator, so fitting the voting model
+    only records the classes: nothing is fitted twice.
+    """
+    from sklearn.ensemble import VotingClassifier, VotingRegressor
+    from sklearn.frozen import FrozenEstimator
+
+    estimators = [(name, FrozenEstimator(pickle.loads(blob))) for name, blob in members]
+    if task_type == "regression":
+        model = VotingRegressor(estimators, weights=list(weights))
+    else:
+        model = VotingClassifier(estimators, voting="soft", weights=list(weights))
+    return model.fit(X, y)
+
+
 def write_json(path: str | Path, obj: dict) -> None:
     write_atomic(path, (json.dumps(obj, indent=2, default=_json_default) + "\n").encode())
 
@@ -126,6 +143,7 @@ def fit_summary(result, dataset: Dataset, settings) -> dict:
         "settings": asdict(settings), "metric": result.metric,
         "best": result.best.to_dict(), "interrupted": result.interrupted,
         "refit": {k: v for k, v in result.refit.items() if k != "trial"},
+        "ensemble": result.ensemble,
         "seconds": round(result.seconds, 3),
         "strategy": result.strategy,
         "warm_start_tasks": [{"task": name, "distance": round(distance, 6)}

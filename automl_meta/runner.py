@@ -47,6 +47,7 @@ class RefitResult:
     model_bytes: bytes = b""
     seconds: float = 0.0
     error: str = ""
+    index: int = -1  # the job's index as submitted (the trial whose config is refitted)
 
 
 def _limit_memory(megabytes: int | None) -> None:
@@ -77,11 +78,11 @@ def _worker_main(conn, setup: WorkerSetup) -> None:
         if kind == "evaluate":
             result = evaluate(config, setup.dataset, setup.space, setup.folds, setup.seed, index)
         else:
-            result = _refit_job(config, setup, metadata)
+            result = _refit_job(config, setup, metadata, index)
         conn.send(result)
 
 
-def _refit_job(config: dict, setup: WorkerSetup, metadata: dict | None) -> RefitResult:
+def _refit_job(config: dict, setup: WorkerSetup, metadata: dict | None, index: int) -> RefitResult:
     """Fit on every row and pickle here, so the parent can write the bytes as they are."""
     start = time.perf_counter()
     try:
@@ -90,10 +91,10 @@ def _refit_job(config: dict, setup: WorkerSetup, metadata: dict | None) -> Refit
             setattr(model, METADATA_ATTR, metadata)
         blob = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
     except MemoryError:
-        return RefitResult(config, "memout", error="MemoryError during the final fit")
+        return RefitResult(config, "memout", error="MemoryError during the final fit", index=index)
     except Exception as exc:  # report, the parent decides what to do
-        return RefitResult(config, "failed", error=f"{type(exc).__name__}: {exc}")
-    return RefitResult(config, "ok", blob, time.perf_counter() - start)
+        return RefitResult(config, "failed", error=f"{type(exc).__name__}: {exc}", index=index)
+    return RefitResult(config, "ok", blob, time.perf_counter() - start, index=index)
 
 
 class _Worker:
@@ -249,7 +250,7 @@ class TrialRunner:
         worker.kill()
         self._workers[self._workers.index(worker)] = _Worker(self.setup)
         if kind == "refit":
-            return RefitResult(config, status, seconds=seconds, error=reason)
+            return RefitResult(config, status, seconds=seconds, error=reason, index=index)
         return Trial(index=index, config=config, config_id=config_id(config), status=status,
                      fit_seconds=seconds, error=reason)
 

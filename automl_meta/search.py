@@ -17,9 +17,10 @@ from functools import partial
 from typing import Callable, Sequence
 
 from automl_meta.data import Dataset, subsample
+from automl_meta.ensemble import OOF_MEMORY_BYTES, Ensemble, blend_scores, oof_bytes, select
 from automl_meta.errors import AllTrialsFailedError, AutoMLMetaError, InvalidParameterError
 from automl_meta.evaluate import Trial, make_folds
-from automl_meta.export import model_metadata
+from automl_meta.export import METADATA_ATTR, model_metadata, voting_model
 from automl_meta.metabase.protocol import MetaBaseError
 from automl_meta.metrics import check_metric, to_loss
 from automl_meta.runner import RefitResult, TrialRunner, WorkerSetup, default_memory_limit_mb
@@ -32,10 +33,10 @@ from automl_meta.settings import (
 from automl_meta.space import SearchSpace, config_id
 from automl_meta.strategies import Strategy, make_strategy
 
-KEEP_OOF = 10  # out-of-fold predictions kept for this many best trials (for ensembles)
 _SPAWN_SECONDS = 1.0  # a worker replaced after a timeout: fork, data transfer
 _WRITE_SECONDS = 2.0  # kept after the refit for writing the files and exiting
 _FIRST_REFIT_SECONDS = 2.0  # kept for refitting a first, cheap success found late
+_ENSEMBLE_SECONDS = 1.0  # selection, and assembling and pickling the ensemble in this process
 SAFE_FAMILIES = ("linear", "hist_gradient_boosting")  # their defaults run until a first success
 
 
@@ -66,6 +67,7 @@ class FitResult:
     seconds: float = 0.0
     strategy: str = ""
     neighbors: list[tuple[str, float]] = field(default_factory=list)
+    ensemble: dict | None = None  # members, weights, scores; None: the best trial alone
 
     @cached_property
     def model(self):
@@ -81,6 +83,11 @@ def _loss(metric: str, trial: Trial) -> float:
     return to_loss(metric, trial.scores.get(metric, math.nan)) if trial.status == "ok" else math.inf
 
 
+def _best_first(trials: Sequence[Trial], metric: str) -> list[Trial]:
+    """Successful trials, best first, ties broken by trial order."""
+    return sorted((t for t in trials if t.status == "ok"), key=lambda t: (_loss(metric, t), t.index))
+
+
 def _n_workers(n_jobs: int) -> int:
     cores = os.cpu_count() or 1
     return cores if n_jobs == -1 else max(1, min(n_jobs, cores))
@@ -92,6 +99,26 @@ def _refit_estimate(trial: Trial | None, n_folds: int, row_ratio: float) -> floa
         return 0.0
     per_fold = trial.fit_seconds / n_folds
     return 1.5 * per_fold * (n_folds / (n_folds - 1)) * max(1.0, row_ratio) + _SPAWN_SECONDS
+
+
+def _makespan(seconds: Sequence[float], n_workers: int) -> float:
+    """Wall time of jobs started in this order, each on the first free worker."""
+    free = [0.0] * max(1, n_workers)
+    for job in seconds:
+        free[free.index(min(free))] += job
+    return max(free)
+
+
+def _final_reserve(trials: list[Trial], best: Trial | None, settings: FitSettings, metric: str,
+                   row_ratio: float, n_workers: int) -> float:
+    """Seconds to keep for the final refit: the best alone, or with an ensemble the refits
+    of the likely members (the best 2 per worker) run in parallel."""
+    single = _refit_estimate(best, settings.n_folds, row_ratio)
+    if settings.ensemble_size == 1:
+        return single
+    ranked = _best_first(trials, metric)
+    likely = [_refit_estimate(t, settings.n_folds, row_ratio) for t in ranked[:2 * n_workers]]
+    return max(single, _makespan(likely, n_workers)) + _ENSEMBLE_SECONDS
 
 
 @dataclass(frozen=True)
@@ -139,7 +166,8 @@ def run_search(runner: TrialRunner, strategy: Strategy, settings: FitSettings, b
             if state.best is None:  # nothing to export yet: the slack is better spent here
                 stop_at = budget.hard_deadline - _FIRST_REFIT_SECONDS
             else:
-                reserve = _refit_estimate(state.best, settings.n_folds, row_ratio) - slack
+                reserve = _final_reserve(trials, state.best, settings, metric, row_ratio,
+                                         runner.n_workers) - slack
                 stop_at = budget.deadline - max(0.0, reserve)
                 runner.cap_deadlines(stop_at)  # trials started before the first success
             more = settings.max_trials is None or submitted < settings.max_trials
@@ -177,9 +205,11 @@ def _record(trial: Trial, trials: list[Trial], strategy: Strategy, state: Search
     state.n_failed += trial.status != "ok"
     if trial.status == "ok" and (state.best is None or _loss(metric, trial) < _loss(metric, state.best)):
         state.best = trial
-    ranked = sorted((t for t in trials if t.oof is not None), key=lambda t: (_loss(metric, t), t.index))
-    for stale in ranked[KEEP_OOF:]:
-        stale.oof = None
+    kept = 0
+    for t in (t for t in _best_first(trials, metric) if t.oof is not None):  # the best trials' predictions stay, up to the memory cap
+        kept += oof_bytes(t.oof)
+        if kept > OOF_MEMORY_BYTES:
+            t.oof = None
 
 
 def safe_configs(space: SearchSpace) -> list[dict]:
@@ -269,17 +299,137 @@ def fit(dataset: Dataset, settings: FitSettings = FitSettings(),
                                          dataset.n_rows / search_data.n_rows, on_trial,
                                          safe_configs(space))
         runner.cancel()  # trials still running after Ctrl-C
-        ranked = sorted((t for t in trials if t.status == "ok"), key=lambda t: (_loss(metric, t), t.index))
+        ranked = _best_first(trials, metric)
         if not ranked:
             raise AllTrialsFailedError(_failure_summary(trials))
         metadata = partial(model_metadata, dataset, metric, space_version=space.version)
-        model_bytes, refit_info = _refit_best(runner, ranked, budget.hard_deadline, metadata)
+        chosen = _select(ranked, search_data, metric, settings.ensemble_size)
+        ensemble = None
+        if chosen is None:
+            model_bytes, refit_info = _refit_best(runner, ranked, budget.hard_deadline, metadata)
+        else:
+            estimate = partial(_refit_estimate, n_folds=settings.n_folds,
+                               row_ratio=dataset.n_rows / search_data.n_rows)
+            model_bytes, refit_info, ensemble = _export_ensemble(
+                runner, ranked, chosen, search_data, dataset, budget.hard_deadline, estimate, metadata)
     if refit_info["errors"] and on_note:
         on_note(_refit_note(ranked[0], refit_info))
+    if ensemble and ensemble["dropped"] and on_note:
+        on_note(_dropped_note(ensemble))
     return FitResult(model_bytes=model_bytes, best=refit_info.pop("trial"), trials=trials, metric=metric,
                      task_type=dataset.task_type, n_search_rows=search_data.n_rows,
                      interrupted=interrupted, refit=refit_info, seconds=budget.elapsed(),
-                     strategy=strategy.name, neighbors=neighbors)
+                     strategy=strategy.name, neighbors=neighbors, ensemble=ensemble)
+
+
+def _select(ranked: list[Trial], data: Dataset, metric: str, size: int
+            ) -> tuple[list[Trial], Ensemble, float] | None:
+    """Greedy ensemble selection over the trials whose predictions were kept; None when
+    the ensemble would be the best trial alone. Returns candidates, ensemble, seconds."""
+    candidates = [t for t in ranked if t.oof is not None]
+    if size == 1 or len(candidates) < 2:
+        return None
+    start = time.perf_counter()
+    ensemble = select([t.oof for t in candidates], data.y, data.task_type, metric, data.classes, size)
+    if len(ensemble.members) < 2:
+        return None
+    return candidates, ensemble, time.perf_counter() - start
+
+
+def _export_ensemble(runner: TrialRunner, ranked: list[Trial],
+                     chosen: tuple[list[Trial], Ensemble, float], search_data: Dataset,
+                     dataset: Dataset, deadline: float, estimate: Callable[[Trial], float],
+                     metadata: Callable[[dict], dict]) -> tuple[bytes, dict, dict]:
+    """Refit the ensemble's members and assemble them; what does not fit is dropped.
+
+    Falls back to `_refit_best` when no member could be refitted. Returns the model
+    bytes, the refit info (as `_refit_best` gives) and the ensemble's record.
+    """
+    candidates, ensemble, selection_seconds = chosen
+    members = sorted(((candidates[i], w) for i, w in zip(ensemble.members, ensemble.weights)),
+                     key=lambda m: -m[1])  # highest weight first; stable: then best first
+    start = time.monotonic()
+    results, dropped = _refit_members(runner, members, deadline - _ENSEMBLE_SECONDS, estimate, metadata)
+    kept = [(t, w) for t, w in members if t.index in results]
+    record = {"picks": ensemble.size, "selection_seconds": round(selection_seconds, 3),
+              "selected_scores": ensemble.scores, "dropped": dropped}
+    if not kept:
+        model_bytes, info = _refit_best(runner, ranked, deadline, metadata)
+        record.update(members=[{"trial": info["trial"].index, "config": info["trial"].config,
+                                "weight": 1, "refit_seconds": info["seconds"]}],
+                      scores=info["trial"].scores)
+        return model_bytes, info, record
+    record["members"] = [{"trial": t.index, "config": t.config, "weight": w,
+                          "refit_seconds": round(results[t.index].seconds, 3)} for t, w in kept]
+    position = {t.index: i for i, t in enumerate(candidates)}
+    record["scores"] = ensemble.scores if not dropped else blend_scores(
+        [t.oof for t in candidates], [position[t.index] for t, _ in kept], [w for _, w in kept],
+        search_data.y, search_data.task_type, search_data.classes)
+    alone = kept[0][0] if len(kept) == 1 else ranked[0]
+    model_bytes = results[alone.index].model_bytes if len(kept) == 1 else \
+        _assemble(kept, results, dataset, metadata)
+    info = {"trial": alone, "seconds": round(time.monotonic() - start, 3),
+            "fallback": alone is not ranked[0], "errors": []}
+    return model_bytes, info, record
+
+
+def _assemble(kept: list[tuple[Trial, int]], results: dict[int, RefitResult], dataset: Dataset,
+              metadata: Callable[[dict], dict]) -> bytes:
+    """The soft-voting model of the refitted members, with predict's metadata, pickled."""
+    model = voting_model([(f"trial_{t.index}", results[t.index].model_bytes) for t, _ in kept],
+                         [w for _, w in kept], dataset.task_type, dataset.X, dataset.y)
+    meta = metadata(kept[0][0].config)
+    meta["ensemble"] = [{"trial": t.index, "config": t.config, "weight": w} for t, w in kept]
+    setattr(model, METADATA_ATTR, meta)
+    return pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _refit_members(runner: TrialRunner, members: list[tuple[Trial, int]], deadline: float,
+                   estimate: Callable[[Trial], float], metadata: Callable[[dict], dict]
+                   ) -> tuple[dict[int, RefitResult], list[dict]]:
+    """Refit members on every row in parallel, highest weight first, by the deadline.
+
+    A member whose estimated refit no longer fits in the time left is not started; one
+    that fails or runs out of time is dropped. Ctrl-C keeps what has finished. Returns
+    the successful refits by trial index and the dropped members with their reasons.
+    """
+    queue, results, dropped, running = list(members), {}, [], {}
+    weight = dict((t.index, w) for t, w in members)
+    try:
+        while queue or running:
+            while queue and runner.idle():
+                trial, w = queue.pop(0)
+                left = deadline - time.monotonic()
+                if running or results:  # the first member is always tried
+                    if estimate(trial) > left:
+                        dropped.append({"trial": trial.index, "weight": w,
+                                        "reason": "its refit would not fit in the time left"})
+                        continue
+                runner.submit("refit", trial.config, trial.index, max(1.0, left), metadata(trial.config))
+                running[trial.index] = trial
+            for result in runner.collect(timeout=0.5):
+                running.pop(result.index, None)
+                if result.status == "ok":
+                    results[result.index] = result
+                else:
+                    dropped.append({"trial": result.index, "weight": weight[result.index],
+                                    "reason": f"{result.status}: {result.error}"})
+    except KeyboardInterrupt:
+        runner.cancel()
+        if not results:
+            raise
+        dropped += [{"trial": i, "weight": weight[i], "reason": "interrupted"} for i in running]
+        dropped += [{"trial": t.index, "weight": w, "reason": "interrupted"} for t, w in queue]
+    return results, dropped
+
+
+def _dropped_note(ensemble: dict) -> str:
+    """Tell the user which members the exported ensemble lacks, and why."""
+    dropped = ensemble["dropped"]
+    reasons = sorted({d["reason"].split(": ", 1)[0] for d in dropped})
+    return (f"Note: the ensemble lost {len(dropped)} of its {len(dropped) + len(ensemble['members'])} "
+            f"members (trials {', '.join(str(d['trial']) for d in dropped)}: {'; '.join(reasons)}); "
+            f"exported {len(ensemble['members'])}.")
 
 
 def _failure_summary(trials: list[Trial]) -> str:

@@ -34,6 +34,7 @@ class FitSettings:
     metabase: str | None = None  # None: the default meta-base (meta-learning strategies only)
     max_trial_seconds: float | None = None
     max_search_rows: int | None = None
+    ensemble_size: int = 25  # greedy picks; more buys nothing measurable (TabRepo); 1: the best alone
 
     def validate(self) -> None:
         if not self.time_budget > 0 or not math.isfinite(self.time_budget):
@@ -46,5 +47,8 @@ class FitSettings:
             raise InvalidParameterError(
                 f"The 'strategy' parameter must be one of {{{', '.join(STRATEGIES)}}}. "
                 f"Got '{self.strategy}' instead.")
+        if self.ensemble_size < 1:
+            raise InvalidParameterError(
+                f"The 'ensemble_size' parameter must be at least 1. Got {self.ensemble_size} instead.")
         if self.n_folds < 2:
             raise InvalidParameterError(f"The 'n_folds' parameter must be at least 2. Got {self.n_folds} instead.")

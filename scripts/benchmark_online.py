@@ -1,8 +1,14 @@
-"""Online benchmark: `automl fit` on a fixed 75/25 split of corpus tables, scored on the 25%.
+"""Online benchmark: `automl fit` and peer systems on a fixed 75/25 split of corpus tables.
 
-For each dataset and strategy, the table is split once (seeded; stratified for
-classification), `automl fit` runs on the 75% as a user would (its own process, the given
-budget), and the exported model is scored on the held-out 25%.
+For each dataset, budget and system, the table is split once (seeded; stratified for
+classification), each system fits on the 75% in its own process with the same budget and
+cores, and its predictions on the held-out 25% are scored by the same function.
+
+Systems are strategy entries and peers. A strategy entry runs `automl fit --strategy NAME`;
+`NAME@opt=value[@opt2=value2]` adds `--opt value ...` to that command and is named by the
+whole entry (`surrogate@ensemble-size=1`). Peers (`--peers flaml,autogluon,hgb,rf`) run
+`scripts/peer_fit.py` with the python of their own environment (`--peer-python`), on the
+same training CSV and test rows.
 
 No leaks: the corpus tables are in the default meta-base, and a 75% sample of a table
 has another fingerprint than the table, so fit's own exclusion would not catch it. The
@@ -11,7 +17,9 @@ meta-base without that fold's tasks, and models that learn from a meta-base (the
 embedding, the surrogate) are trained on that copy. Metric convention of the
 AutoML Benchmark: ROC AUC (binary), log loss (multiclass), RMSE (regression), with
 accuracy and R^2 beside. Results are appended to DIR/online.csv as they come (rerun to
-resume); DIR/online.md gets a per-dataset table and each strategy's mean rank.
+resume: a (dataset, system, budget) already there is skipped); DIR/online.md gets, per
+budget, the per-dataset tables, each system's ranks, wins and normalised score, and a
+head-to-head of the reference system against each other one.
 
     python scripts/benchmark_online.py --manifest ../shared/corpus/manifest.csv \
         --datasets 20 --strategies random,portfolio,surrogate --time-budget 60 --out results/online
@@ -21,11 +29,15 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
+import os
 import pickle
+import signal
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +53,10 @@ FIELDS = ["dataset", "task_type", "strategy", "seed", "budget", "exit_code", "wa
           "metric", "test_score", "accuracy", "r2", "n_train", "n_test", "family", "trials",
           "error"]
 BESIDE = {"binary": "accuracy", "multiclass": "accuracy", "regression": "r2"}
+PEERS = ("flaml", "autogluon", "hgb", "rf")
+NEEDS_PEER_PYTHON = frozenset({"flaml", "autogluon"})  # hgb, rf: scikit-learn is here too
+PEER_SCRIPT = Path(__file__).resolve().with_name("peer_fit.py")
+TASK_OF_METRIC = {metric: task_type for task_type, metric in DEFAULT_METRIC.items()}
 
 
 def split_table(path: Path, entry, seed: int, folder: Path) -> tuple[Path, pd.DataFrame]:
@@ -103,30 +119,151 @@ def fold_metabases(source: Path, entries: list, strategies: list[str], n_folds: 
     return paths
 
 
-def run_one(entry, strategy: str, budget: float, seed: int, folder: Path, extra: list[str]) -> dict:
+def parse_entry(entry: str) -> tuple[str, list[str]]:
+    """A strategy entry's strategy and extra fit options.
+
+    `surrogate@ensemble-size=1` -> ("surrogate", ["--ensemble-size", "1"]); `@opt` alone
+    is a flag (`--opt`).
+    """
+    name, *options = entry.split("@")
+    extra = []
+    for option in options:
+        key, has_value, value = option.partition("=")
+        extra += [f"--{key}", value] if has_value else [f"--{key}"]
+    return name, extra
+
+
+@dataclass(frozen=True)
+class Split:
+    """One dataset's split as every system sees it: training CSV, test rows, test CSV."""
+
+    train: Path
+    test: pd.DataFrame
+    test_csv: Path  # the test rows without the target, for the peers
+
+
+def make_split(entry, seed: int, folder: Path) -> Split:
     train_path, test = split_table(table_file(entry, folder), entry, seed, folder)
-    model_path = folder / f"{entry.name}.{strategy}.pkl"
-    task = "regression" if entry.task == "regression" else "classification"
-    cmd = [sys.executable, "-m", "automl_meta", "fit", str(train_path), "--target", entry.target,
-           "--task", task, "--time-budget", str(budget), "--seed", str(seed),
-           "--strategy", strategy, "--output", str(model_path), "--quiet", *extra]
+    test_csv = folder / f"{entry.name}.test.csv"
+    test.drop(columns=[entry.target]).to_csv(test_csv, index=False)
+    return Split(train_path, test, test_csv)
+
+
+def run_timed(cmd: list[str], timeout: float) -> tuple[int, str, float]:
+    """Run cmd; its exit code, last stderr line when it failed, and wall seconds.
+
+    It runs in its own process group, killed whole after timeout seconds (a guard
+    against hangs, far above any budget's contract).
+    """
     start = time.monotonic()
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    row = {"dataset": entry.name, "strategy": strategy, "seed": seed, "budget": budget,
-           "exit_code": proc.returncode, "wall_seconds": round(time.monotonic() - start, 2),
-           "n_test": len(test), "error": proc.stderr.strip().splitlines()[-1] if proc.returncode else ""}
-    if proc.returncode != 0:
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        _, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        _, err = proc.communicate()
+        err = f"{err}\ntimed out after {timeout:.0f} s"
+    wall = round(time.monotonic() - start, 2)
+    lines = err.strip().splitlines()
+    return proc.returncode, lines[-1] if proc.returncode and lines else "", wall
+
+
+def guard_seconds(budget: float) -> float:
+    return 3 * budget + 300
+
+
+def base_row(entry, system: str, seed: int, budget: float, run: tuple, split: Split) -> dict:
+    code, error, wall = run
+    return {"dataset": entry.name, "strategy": system, "seed": seed, "budget": budget,
+            "exit_code": code, "wall_seconds": wall, "n_test": len(split.test), "error": error}
+
+
+def with_scores(row: dict, task_type: str, scores: dict[str, float], used: int) -> dict:
+    metric = DEFAULT_METRIC[task_type]
+    return {**row, "task_type": task_type, "metric": metric, "test_score": scores[metric],
+            "accuracy": scores.get("accuracy", ""), "r2": scores.get("r2", ""), "n_test": used}
+
+
+def run_automl(entry, spec: str, budget: float, seed: int, split: Split, extra: list[str]) -> dict:
+    """`automl fit` as a user runs it, for a strategy entry; scored on the test rows."""
+    strategy, options = parse_entry(spec)
+    model_path = split.train.parent / f"{entry.name}.{spec}.pkl"
+    task = "regression" if entry.task == "regression" else "classification"
+    cmd = [sys.executable, "-m", "automl_meta", "fit", str(split.train), "--target", entry.target,
+           "--task", task, "--time-budget", str(budget), "--seed", str(seed),
+           "--strategy", strategy, "--output", str(model_path), "--quiet", *options, *extra]
+    row = base_row(entry, spec, seed, budget, run_timed(cmd, guard_seconds(budget)), split)
+    if row["exit_code"] != 0:
         return row
     with open(model_path, "rb") as fh:
         model = pickle.load(fh)
-    task_type, scores, used = test_scores(model, test)
-    metric = DEFAULT_METRIC[task_type]
     summary = pd.read_json(model_path.with_suffix(".json"), typ="series")
-    row.update(task_type=task_type, metric=metric, test_score=scores[metric],
-               accuracy=scores.get("accuracy", ""), r2=scores.get("r2", ""),
-               n_train=summary["data"]["rows"], n_test=used,
-               family=summary["best"]["config"]["family"], trials=sum(summary["trials"].values()))
-    return row
+    row = with_scores(row, *test_scores(model, split.test))
+    return {**row, "n_train": summary["data"]["rows"], "family": summary["best"]["config"]["family"],
+            "trials": sum(summary["trials"].values())}
+
+
+def peer_scores(pred: pd.DataFrame, test: pd.DataFrame, target: str) -> tuple[str, dict[str, float], int]:
+    """Score a peer's predictions as test_scores scores a model: same metrics, same rows.
+
+    The classes are the `proba_<class>` columns; test rows of a class unseen in training
+    are dropped.
+    """
+    if "prediction" in pred.columns:
+        y_true = pd.to_numeric(test[target], errors="coerce").to_numpy(dtype=float)
+        keep = np.isfinite(y_true)
+        prediction = pred["prediction"].to_numpy(dtype=float)[keep]
+        return "regression", all_scores("regression", y_true[keep], prediction), int(keep.sum())
+    columns = [c for c in pred.columns if c.startswith("proba_")]
+    classes = tuple(c[len("proba_"):] for c in columns)
+    task_type = "binary" if len(classes) == 2 else "multiclass"
+    y = test[target].astype(str)
+    keep = y.isin(classes).to_numpy()
+    proba = pred.loc[keep, columns].to_numpy(dtype=float)
+    return task_type, all_scores(task_type, y[keep].to_numpy(), proba, classes), int(keep.sum())
+
+
+def run_peer(entry, peer: str, budget: float, seed: int, split: Split, python: str,
+             n_jobs: int) -> dict:
+    """scripts/peer_fit.py for one peer on the split; its predictions scored here."""
+    pred_path = split.train.parent / f"{entry.name}.{peer}.pred.csv"
+    task = "regression" if entry.task == "regression" else "classification"
+    cmd = [python, str(PEER_SCRIPT), "--system", peer, "--train", str(split.train),
+           "--test", str(split.test_csv), "--target", entry.target, "--task", task,
+           "--time-budget", str(budget), "--seed", str(seed), "--n-jobs", str(n_jobs),
+           "--out", str(pred_path)]
+    row = base_row(entry, peer, seed, budget, run_timed(cmd, guard_seconds(budget)), split)
+    if row["exit_code"] != 0:
+        return row
+    info = json.loads(pred_path.with_suffix(".json").read_text())
+    pred = pd.read_csv(pred_path)
+    if len(pred) != len(split.test):
+        return {**row, "exit_code": 1, "error": f"{len(pred)} predictions for {len(split.test)} rows"}
+    row = with_scores(row, *peer_scores(pred, split.test, entry.target))
+    return {**row, "n_train": info["n_train"], "trials": info.get("trials") or info.get("models") or "",
+            "family": info.get("best_estimator") or info.get("best_model") or peer}
+
+
+@dataclass(frozen=True)
+class Runner:
+    """Runs one system on a split with the benchmark's settings: a peer, or `automl fit`."""
+
+    args: argparse.Namespace
+    peers: frozenset[str]
+    metabases: dict[str, Path]  # dataset -> meta-base without its fold
+    extra: list[str]  # unknown benchmark options, passed on to `automl fit`
+
+    def split(self, entry, folder: Path) -> Split:
+        return make_split(entry, self.args.seed, folder)
+
+    def __call__(self, entry, system: str, budget: float, split: Split) -> dict:
+        seed, n_jobs = self.args.seed, self.args.n_jobs
+        if system in self.peers:
+            python = self.args.peer_python or sys.executable
+            return run_peer(entry, system, budget, seed, split, python, n_jobs)
+        extra = ["--metabase", str(self.metabases[entry.name]), "--n-jobs", str(n_jobs), *self.extra]
+        return run_automl(entry, system, budget, seed, split, extra)
 
 
 def choose(entries, datasets: str) -> list:
@@ -143,73 +280,210 @@ def choose(entries, datasets: str) -> list:
     return ordered[::step][:n]
 
 
-def markdown(rows: list[dict], strategies: list[str]) -> str:
-    """Per-dataset test scores, and per strategy the mean rank (1 = best) over datasets."""
+def score_matrix(rows: list[dict], systems: list[str]) -> tuple[list[str], list[str], np.ndarray]:
+    """Datasets, their metrics, and the (dataset x system) test scores; NaN: failed or not run."""
     by = {(r["dataset"], r["strategy"]): r for r in rows}
     datasets = sorted({r["dataset"] for r in rows})
-    lines = ["| dataset | metric | " + " | ".join(strategies) + " |",
-             "| --- | --- |" + " --- |" * len(strategies)]
-    ranks = {s: [] for s in strategies}
-    for name in datasets:
-        cells = [by.get((name, s)) for s in strategies]
-        metric = next((c["metric"] for c in cells if c and c.get("metric")), "")
-        values = [float(c["test_score"]) if c and c.get("test_score") not in (None, "") else np.nan
-                  for c in cells]
+    metrics, values = [], np.full((len(datasets), len(systems)), np.nan)
+    for i, name in enumerate(datasets):
+        cells = [by.get((name, s)) for s in systems]
+        metrics.append(next((c["metric"] for c in cells if c and c.get("metric")), ""))
+        for j, c in enumerate(cells):
+            if c and c.get("test_score") not in (None, ""):
+                values[i, j] = float(c["test_score"])
+    return datasets, metrics, values
+
+
+def to_losses(metrics: list[str], values: np.ndarray) -> np.ndarray:
+    """Scores turned into losses (lower is better), row by row."""
+    sign = np.array([1.0 if m in LOWER_IS_BETTER else -1.0 for m in metrics])
+    return values * sign[:, None]
+
+
+def score_table(datasets, metrics, values, systems) -> list[str]:
+    lines = ["| dataset | metric | " + " | ".join(systems) + " |",
+             "| --- | --- |" + " --- |" * len(systems)]
+    for name, metric, row in zip(datasets, metrics, values):
         lines.append(f"| {name} | {metric} | " + " | ".join(
-            "failed" if np.isnan(v) else f"{v:.4f}" for v in values) + " |")
-        if metric and not np.isnan(values).any():
-            losses = np.array(values) * (1 if metric in LOWER_IS_BETTER else -1)
-            for s, rank in zip(strategies, pd.Series(losses).rank(method="average")):
-                ranks[s].append(rank)
-    complete = len(next(iter(ranks.values()), []))
-    lines += ["", f"Mean rank over the {complete} datasets every strategy finished "
-              "(1 = best; ties share the average rank):", "",
-              "| strategy | mean rank |", "| --- | --- |"]
-    lines += [f"| {s} | {np.mean(r):.2f} |" if r else f"| {s} | - |" for s, r in ranks.items()]
-    return "\n".join(lines)
+            "failed" if np.isnan(v) else f"{v:.4f}" for v in row) + " |")
+    return lines
 
 
-def main() -> None:
+def cost_table(rows: list[dict], datasets: list[str], systems: list[str]) -> list[str]:
+    """Each run's wall seconds (process start to exit) and, where known, its trials."""
+    by = {(r["dataset"], r["strategy"]): r for r in rows}
+    lines = ["Wall seconds of each run, process start to exit, and after the slash the trials "
+             "(`automl fit` and FLAML: configs evaluated; AutoGluon: models trained):", "",
+             "| dataset | " + " | ".join(systems) + " |", "| --- |" + " --- |" * len(systems)]
+    for name in datasets:
+        cells = []
+        for s in systems:
+            r = by.get((name, s))
+            trials = f" / {r['trials']}" if r and r.get("trials") not in (None, "") else ""
+            cells.append(f"{float(r['wall_seconds']):.1f}{trials}" if r else "-")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def summary_table(metrics: list[str], values: np.ndarray, systems: list[str]) -> list[str]:
+    """Mean rank, wins, mean normalised score and mean rank per task type, over complete tables."""
+    complete = ~np.isnan(values).any(axis=1)
+    losses = to_losses(metrics, values)[complete]
+    kinds = np.array([TASK_OF_METRIC.get(m, "") for m in metrics])[complete]
+    ranks = pd.DataFrame(losses).rank(axis=1, method="average").to_numpy()
+    best, worst = losses.min(axis=1, keepdims=True), losses.max(axis=1, keepdims=True)
+    spread = np.where(worst > best, worst - best, 1.0)
+    normalised = np.where(worst > best, (worst - losses) / spread, 1.0)
+    wins = (losses == best).sum(axis=0)
+    types = [t for t in DEFAULT_METRIC if (kinds == t).any()]
+    lines = [f"Over the {int(complete.sum())} datasets every system finished. Rank: 1 = best, ties "
+             "share the average rank. Wins: datasets where the system is best, a tie counting "
+             "as a win for each tied system. Normalised score: per dataset 1 = best system, 0 = "
+             "worst, linear in the metric.", ""]
+    if not complete.any():
+        return lines[:1]
+    lines += ["| system | mean rank | wins | mean normalised score | " + " | ".join(
+                  f"mean rank {t} {DEFAULT_METRIC[t]} ({int((kinds == t).sum())})" for t in types) + " |",
+              "| --- | --- | --- | --- |" + " --- |" * len(types)]
+    for j, s in enumerate(systems):
+        by_type = "".join(f" {ranks[kinds == t, j].mean():.2f} |" for t in types)
+        lines.append(f"| {s} | {ranks[:, j].mean():.2f} | {wins[j]} | "
+                     f"{normalised[:, j].mean():.3f} |{by_type}")
+    return lines
+
+
+def head_to_head(datasets, metrics, values, systems, reference: str) -> list[str]:
+    """The reference against each other system, on the datasets both finished."""
+    losses = to_losses(metrics, values)
+    r = systems.index(reference)
+    lines = [f"`{reference}` against each system, on the datasets both finished; its largest "
+             "relative loss is how much worse its score is than the other's, in % of the other's:",
+             "", "| system | datasets | wins | ties | losses | largest relative loss |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for j, s in enumerate(systems):
+        if j == r:
+            continue
+        both = ~np.isnan(values[:, r]) & ~np.isnan(values[:, j])
+        lost = both & (losses[:, r] > losses[:, j])
+        worst = "-"
+        if lost.any():
+            relative = (losses[:, r] - losses[:, j]) / np.abs(values[:, j])
+            i = int(np.argmax(np.where(lost, relative, -np.inf)))
+            worst = f"{100 * relative[i]:.1f}% ({datasets[i]})"
+        won = both & (losses[:, r] < losses[:, j])
+        lines.append(f"| {s} | {int(both.sum())} | {int(won.sum())} | "
+                     f"{int((both & ~won & ~lost).sum())} | {int(lost.sum())} | {worst} |")
+    return lines
+
+
+def markdown(rows: list[dict], systems: list[str], budgets: list[float], reference: str) -> str:
+    """One section per budget: scores, costs, summary and head-to-head."""
+    sections = []
+    for budget in budgets:
+        chosen = [r for r in rows if float(r["budget"]) == budget]
+        datasets, metrics, values = score_matrix(chosen, systems)
+        lines = [f"## Time budget {budget:g} s", "", *score_table(datasets, metrics, values, systems),
+                 "", *cost_table(chosen, datasets, systems), "",
+                 *summary_table(metrics, values, systems)]
+        if len(systems) > 1:
+            lines += ["", *head_to_head(datasets, metrics, values, systems, reference)]
+        sections.append("\n".join(lines))
+    return "\n\n".join(sections)
+
+
+def parse_args() -> tuple[argparse.Namespace, list[str]]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--manifest", required=True)
     parser.add_argument("--datasets", default="20",
                         help="comma-separated names, or a number N of datasets spread over the corpus")
-    parser.add_argument("--strategies", default="random,portfolio")
-    parser.add_argument("--time-budget", type=float, default=60.0)
+    parser.add_argument("--strategies", default="random,portfolio",
+                        help="comma-separated entries NAME[@opt=value...] (see the module docstring)")
+    parser.add_argument("--peers", default="", help=f"comma-separated, of {', '.join(PEERS)}")
+    parser.add_argument("--peer-python", default=None,
+                        help="python of the peers' environment (needed by flaml and autogluon)")
+    parser.add_argument("--reference", default=None,
+                        help="system of the head-to-head table (default: the first strategy entry)")
+    parser.add_argument("--time-budget", default="60", help="seconds; a comma-separated list runs each")
+    parser.add_argument("--n-jobs", type=int, default=2, help="cores of every system's run")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="results/online")
     parser.add_argument("--metabase", default=None, help="default: the shipped meta-base")
     parser.add_argument("--holdout-folds", type=int, default=5)
-    args, extra = parser.parse_known_args()
-    strategies = args.strategies.split(",")
+    return parser.parse_known_args()
+
+
+def check_args(args) -> tuple[list[str], list[str], list[float]]:
+    """Strategy entries, peers and budgets; exits with one line naming a bad value."""
+    strategies = [s for s in args.strategies.split(",") if s]
+    peers = [p for p in args.peers.split(",") if p]
+    unknown = sorted(set(peers) - set(PEERS))
+    if unknown:
+        sys.exit(f"Error: the --peers must be among {list(PEERS)}. Got {unknown} instead.")
+    if NEEDS_PEER_PYTHON & set(peers) and not args.peer_python:
+        sys.exit("Error: --peers flaml or autogluon needs --peer-python, the python of the "
+                 "peers' environment (see docs/benchmarks.md).")
+    try:
+        budgets = [float(b) for b in args.time_budget.split(",")]
+    except ValueError:
+        sys.exit("Error: --time-budget must be numbers separated by commas. "
+                 f"Got '{args.time_budget}' instead.")
+    systems = strategies + peers
+    if not systems or len(set(systems)) < len(systems):
+        sys.exit(f"Error: give at least one system, each once. Got {systems} instead.")
+    if args.reference and args.reference not in systems:
+        sys.exit(f"Error: --reference must be one of {systems}. Got '{args.reference}' instead.")
+    return strategies, peers, budgets
+
+
+def read_done(results: Path) -> set[tuple[str, str, float]]:
+    """(dataset, system, budget) of the runs already in the results file."""
+    if not results.exists():
+        return set()
+    with results.open() as fh:
+        return {(r["dataset"], r["strategy"], float(r["budget"])) for r in csv.DictReader(fh)}
+
+
+def run_jobs(jobs: list, run, results: Path) -> None:
+    """Run each (budget, entry, system), appending its row and printing one line."""
+    new = not results.exists() or results.stat().st_size == 0
+    with tempfile.TemporaryDirectory() as tmp, results.open("a", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=FIELDS)
+        if new:
+            writer.writeheader()
+        split, split_of = None, None
+        for i, (budget, entry, system) in enumerate(jobs, 1):
+            if split_of != (budget, entry.name):
+                split, split_of = run.split(entry, Path(tmp)), (budget, entry.name)
+            row = run(entry, system, budget, split)
+            writer.writerow(row)
+            fh.flush()
+            print(f"[{i}/{len(jobs)}] {budget:g}s {entry.name:32s} {system:12s} exit {row['exit_code']} "
+                  f"{row['wall_seconds']:6.1f}s  {row.get('metric', '')} "
+                  f"{row.get('test_score', '')} {row['error']}", file=sys.stderr, flush=True)
+
+
+def main() -> None:
+    args, extra = parse_args()
+    strategies, peers, budgets = check_args(args)
+    systems = strategies + peers
+    reference = args.reference or systems[0]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     results = out / "online.csv"
-    done = set()
-    if results.exists():
-        with results.open() as fh:
-            done = {(r["dataset"], r["strategy"]) for r in csv.DictReader(fh)}
+    done = read_done(results)
     entries = choose(read_manifest(args.manifest), args.datasets)
-    jobs = [(e, s) for e in entries for s in strategies if (e.name, s) not in done]
-    from automl_meta.metabase.locate import default_metabase_path
+    jobs = [(b, e, s) for b in budgets for e in entries for s in systems if (e.name, s, b) not in done]
+    metabases = {}
+    if strategies and any(s in strategies for _, _, s in jobs):
+        from automl_meta.metabase.locate import default_metabase_path
 
-    metabases = fold_metabases(Path(args.metabase or default_metabase_path()), entries, strategies,
-                               args.holdout_folds, args.seed, out)
-    with tempfile.TemporaryDirectory() as tmp, results.open("a", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=FIELDS)
-        if not done:
-            writer.writeheader()
-        for i, (entry, strategy) in enumerate(jobs, 1):
-            row = run_one(entry, strategy, args.time_budget, args.seed, Path(tmp),
-                          ["--metabase", str(metabases[entry.name]), *extra])
-            writer.writerow(row)
-            fh.flush()
-            print(f"[{i}/{len(jobs)}] {entry.name:32s} {strategy:12s} exit {row['exit_code']} "
-                  f"{row['wall_seconds']:6.1f}s  {row.get('metric', '')} "
-                  f"{row.get('test_score', '')} {row['error']}", file=sys.stderr, flush=True)
+        metabases = fold_metabases(Path(args.metabase or default_metabase_path()), entries,
+                                   sorted({parse_entry(s)[0] for s in strategies}),
+                                   args.holdout_folds, args.seed, out)
+    run_jobs(jobs, Runner(args, frozenset(peers), metabases, extra), results)
     with results.open() as fh:
-        rows = [r for r in csv.DictReader(fh) if r["strategy"] in strategies]
-    table = markdown(rows, strategies)
+        rows = [r for r in csv.DictReader(fh) if r["strategy"] in systems]
+    table = markdown(rows, systems, budgets, reference)
     command = "python scripts/benchmark_online.py " + " ".join(sys.argv[1:])
     (out / "online.md").write_text(f"{table}\n\nCommand: `{command}`\n")
     print(table)

@@ -43,24 +43,29 @@ def _positive(ctx, param, value):
               f"(the same network untrained: an ablation). Default: {DEFAULT_STRATEGY}, the "
               f"best in the offline benchmark ({FALLBACK_STRATEGY} when the meta-base has "
               "no surrogate trained on it).")
+@click.option("--ensemble-size", type=int, default=FitSettings.ensemble_size, show_default=True,
+              callback=_positive, help="Greedy picks of the exported ensemble (a soft-voting "
+              "average of the best trials, weighted by how often each is picked); 1 exports "
+              "the best trial alone.")
 @click.option("--metabase", default=None, metavar="PATH",
               help="Meta-base to warm-start from (default: the one shipped with automl-meta).")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the result line.")
 def fit(data, target, task, drop, metric, time_budget, max_trials, seed, output, n_jobs, strategy,
-        metabase, quiet):
+        ensemble_size, metabase, quiet):
     """Find the best model for DATA (CSV, TSV, .gz or parquet) and save it as a pickle."""
     started_at = time.monotonic()
     from automl_meta.forkserver import warm_up
 
     warm_up()  # the workers' imports now overlap with ours and with loading the data
-    from automl_meta.cli.report import Progress, leaderboard_text
+    from automl_meta.cli.report import Progress, leaderboard_text, result_text
     from automl_meta.data import load_table
     from automl_meta.export import check_writable, save_fit
     from automl_meta.metrics import check_metric
     from automl_meta.search import fit as run_fit
 
     settings = FitSettings(metric=metric, time_budget=time_budget, max_trials=max_trials,
-                           seed=seed, n_jobs=n_jobs, strategy=strategy, metabase=metabase)
+                           seed=seed, n_jobs=n_jobs, strategy=strategy, metabase=metabase,
+                           ensemble_size=ensemble_size)
     settings.validate()
     check_writable(output)
     if metabase is not None:
@@ -76,9 +81,7 @@ def fit(data, target, task, drop, metric, time_budget, max_trials, seed, output,
     model_path, summary_path = save_fit(result, dataset, settings, output)
     if not quiet:
         click.echo(leaderboard_text(result))
-    best = result.best.scores[result.metric]
-    click.echo(f"best {result.metric} {best:.4f} ({result.best.config['family']}) -> {model_path} "
-               f"(+ {summary_path.name}), {result.seconds:.1f} s")
+    click.echo(f"{result_text(result)} -> {model_path} (+ {summary_path.name}), {result.seconds:.1f} s")
     if result.interrupted:
         click.echo("Interrupted: saved the best pipeline found so far.", err=True)
         sys.exit(130)

@@ -91,17 +91,45 @@ def neighbors_text(dataset, metric: str, found: list[dict], source: str) -> str:
     return "\n".join(lines)
 
 
+def _members(result) -> list[dict]:
+    """The exported ensemble's members, or none when the best trial is exported alone."""
+    members = (result.ensemble or {}).get("members", [])
+    return members if len(members) > 1 else []
+
+
 def leaderboard_text(result, rows: int = LEADERBOARD_ROWS) -> str:
-    """The top trials as an aligned text table."""
-    header = f"{'#':>3}  {'family':<22} {'params':<48} {result.metric:>10} {'fit s':>7}  source"
+    """The top trials as an aligned text table; ensemble members carry their weight."""
+    members = _members(result)
+    total = sum(m["weight"] for m in members)
+    weight = {m["trial"]: m["weight"] / total for m in members}
+    header = (f"{'#':>3}  {'family':<22} {'params':<48} {result.metric:>10} {'fit s':>7}  "
+              f"{'weight':>6}  source")
     lines = [header, "-" * len(header)]
-    for rank, t in enumerate(result.leaderboard()[:rows], start=1):
+    board = result.leaderboard()
+    shown = board[:rows] + [t for t in board[rows:] if t.index in weight]  # every member
+    for t in shown:
         score = f"{t.scores[result.metric]:.4f}" if t.status == "ok" else t.status
-        lines.append(f"{rank:>3}  {t.config['family']:<22} {short_params(t.config):<48} "
-                     f"{score:>10} {t.fit_seconds:7.2f}  {t.source}")
+        share = f"{weight[t.index]:.2f}" if t.index in weight else ""
+        lines.append(f"{board.index(t) + 1:>3}  {t.config['family']:<22} {short_params(t.config):<48} "
+                     f"{score:>10} {t.fit_seconds:7.2f}  {share:>6}  {t.source}")
     n_bad = sum(t.status != "ok" for t in result.trials)
     lines.append(f"{len(result.trials)} trials, {n_bad} failed or timed out")
+    if members:
+        score = result.ensemble["scores"][result.metric]
+        lines.append(f"ensemble of {len(members)} trials: {result.metric} {score:.4f} out of fold "
+                     f"(best single trial {result.best.scores[result.metric]:.4f})")
     return "\n".join(lines)
+
+
+def result_text(result) -> str:
+    """The one line `fit` ends with: the exported model's out-of-fold score and what it is."""
+    members = _members(result)
+    if not members:
+        return (f"best {result.metric} {result.best.scores[result.metric]:.4f} "
+                f"({result.best.config['family']})")
+    families = sorted({m["config"]["family"] for m in members})
+    return (f"best {result.metric} {result.ensemble['scores'][result.metric]:.4f} "
+            f"(ensemble of {len(members)}: {', '.join(families)})")
 
 
 class BuildProgressLine:
