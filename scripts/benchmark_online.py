@@ -32,6 +32,7 @@ import csv
 import json
 import os
 import pickle
+import shlex
 import signal
 import subprocess
 import sys
@@ -481,10 +482,11 @@ def main() -> None:
                                    sorted({parse_entry(s)[0] for s in strategies}),
                                    args.holdout_folds, args.seed, out)
     run_jobs(jobs, Runner(args, frozenset(peers), metabases, extra), results)
+    names = {e.name for e in entries}
     with results.open() as fh:
-        rows = [r for r in csv.DictReader(fh) if r["strategy"] in systems]
+        rows = [r for r in csv.DictReader(fh) if r["strategy"] in systems and r["dataset"] in names]
     table = markdown(rows, systems, budgets, reference)
-    command = "python scripts/benchmark_online.py " + " ".join(sys.argv[1:])
+    command = "python scripts/benchmark_online.py " + shlex.join(sys.argv[1:])
     (out / "online.md").write_text(f"{table}\n\nCommand: `{command}`\n")
     print(table)
 

@@ -227,5 +227,6 @@ def test_fit_passes_the_refit_note_to_the_user(monkeypatch):
     monkeypatch.setattr(search, "_refit_best", timed_out_first)
     notes = []
     fit(make_dataset("binary", n=150), FitSettings(max_trials=2, time_budget=60, n_jobs=1,
-                                                    strategy="random"), on_note=notes.append)
+                                                    strategy="random", ensemble_size=1),
+        on_note=notes.append)
     assert any(n.startswith("Note: the final fit of trial") and "(timeout: killed)" in n for n in notes)
