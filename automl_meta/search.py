@@ -205,8 +205,8 @@ def _record(trial: Trial, trials: list[Trial], strategy: Strategy, state: Search
     state.n_failed += trial.status != "ok"
     if trial.status == "ok" and (state.best is None or _loss(metric, trial) < _loss(metric, state.best)):
         state.best = trial
-    kept = 0
-    for t in (t for t in _best_first(trials, metric) if t.oof is not None):  # the best trials' predictions stay, up to the memory cap
+    kept = 0  # the best trials' predictions stay, up to the memory cap
+    for t in (t for t in _best_first(trials, metric) if t.oof is not None):
         kept += oof_bytes(t.oof)
         if kept > OOF_MEMORY_BYTES:
             t.oof = None
