@@ -30,7 +30,8 @@ import pandas as pd
 from automl_meta.errors import InvalidParameterError
 from automl_meta.evaluate import Trial
 from automl_meta.metabase.store import MetaBase, MetaBaseError, TaskRecord
-from automl_meta.metrics import DEFAULT_METRIC, METRICS, to_loss
+from automl_meta.metabase.learning import loss_table
+from automl_meta.metrics import DEFAULT_METRIC, METRICS, from_loss, to_loss
 from automl_meta.settings import STRATEGIES
 from automl_meta.space import SearchSpace, config_id
 from automl_meta.warmstart import MetaKnowledge, TaskQuery
@@ -184,13 +185,11 @@ def load_test_task(metabase: MetaBase, record: TaskRecord, metric: str | None
     metric = metric or DEFAULT_METRIC[record.task_type]
     if metric not in METRICS[record.task_type]:
         return f"a {record.task_type} task has no {metric} score"
-    names, ids, matrix = metabase.score_matrix(record.task_type, metric)
-    row = np.asarray(matrix)[names.index(record.name)] if record.name in names \
-        else np.full(len(ids), np.nan)
-    done = metabase.done_config_ids(record.id)
+    table = loss_table(metabase, record.task_type, metric, [record.name])
+    losses = table.losses[0] if table.names else np.full(len(table.config_ids), np.nan)
     pool = metabase.pool(record.task_type)
-    keep = [i for i, cid in enumerate(ids) if cid in done]
-    scores = tuple(float(row[i]) if math.isfinite(row[i]) else math.nan for i in keep)
+    keep = np.flatnonzero(~np.isnan(losses))  # configs run on the task, failed ones too
+    scores = tuple(from_loss(metric, float(losses[i])) for i in keep)
     n_ok = sum(math.isfinite(s) for s in scores)
     if n_ok < 2:
         return f"{n_ok} successful trial(s) on {metric}, 2 needed"

@@ -1,4 +1,5 @@
-"""Task representations for retrieval: robust-scaled meta-features, and nearest tasks.
+"""Task representations for retrieval: robust-scaled meta-features, nearest tasks, and
+the order in which a warm start takes their winners.
 
 Raw representation (auto-sklearn 1.0): each meta-feature centred on its median over the
 meta-base's tasks and divided by its interquartile range, clipped, compared with the L1
@@ -95,3 +96,19 @@ class TaskIndex:
                 if t == task_type and not (exclude_fingerprint and f == exclude_fingerprint)]
         keep.sort(key=lambda i: (distances[i], i))
         return [(self.names[i], float(distances[i])) for i in keep[:k]]
+
+
+def knn_indices(regrets: np.ndarray, n: int) -> list[int]:
+    """knn's order as pool indices, from the regret rows of the neighbours, nearest first:
+    each one's best, then each one's second best, ... (duplicates skipped), up to n."""
+    ranked = [np.argsort(row, kind="stable") for row in regrets]  # NaN sorts last
+    order: list[int] = []
+    seen: set[int] = set()
+    for depth in range(regrets.shape[1] if regrets.ndim == 2 else 0):
+        for ranks in ranked:
+            if len(order) >= n:
+                return order
+            if int(ranks[depth]) not in seen:
+                seen.add(int(ranks[depth]))
+                order.append(int(ranks[depth]))
+    return order

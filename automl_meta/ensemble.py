@@ -10,7 +10,6 @@ for them uses log loss, a proper scoring rule, instead.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Sequence
 

@@ -31,7 +31,7 @@ the neighbours the weights find. Step 0 (the raw metric) wins unless learning he
 Inference is numpy only: `automl fit` never imports torch for it.
 
     embedding = fit_embedding(metabase, train_names, seed=0)
-    embedding.save(artifact_path(metabase.path, "embedding"), source=metabase.content_hash())
+    embedding.save(artifact_path(metabase.path, "embedding"), metabase_hash=metabase.content_hash())
     points = embedding.transform(embedding.scaling.transform(matrix))
 """
 
@@ -46,8 +46,12 @@ from typing import NamedTuple
 
 import numpy as np
 
-from automl_meta.embedding import CLIP, RobustScaling
+from automl_meta.embedding import CLIP, RobustScaling, knn_indices
 from automl_meta.errors import InvalidParameterError
+from automl_meta.metabase.learning import feature_table, load_beside, loss_table, normalized_regret
+from automl_meta.metabase.locate import artifact_path
+from automl_meta.metabase.protocol import MetaBaseError
+from automl_meta.metrics import check_metric
 
 FORMAT_VERSION = 1
 CHECK_EVERY = 10  # training steps between two held-out checks
@@ -95,7 +99,7 @@ class LearnedEmbedding:
     weights: np.ndarray       # (features,) >= 0
     projection: np.ndarray    # (features, dim)
     hyperparameters: Mapping[str, object] = field(default_factory=dict)
-    source: str = ""
+    metabase_hash: str = ""  # content hash of the meta-base it was trained on
 
     def transform(self, scaled: np.ndarray) -> np.ndarray:
         """Embed rows of meta-features already scaled with `scaling` (missing values as 0)."""
@@ -119,11 +123,11 @@ class LearnedEmbedding:
         """How to compare embedded points: "l1" without a projection, else "l2"."""
         return "l1" if self.projection.shape[1] == 0 else "l2"
 
-    def save(self, path: str | Path, source: str | None = None) -> Path:
+    def save(self, path: str | Path, metabase_hash: str | None = None) -> Path:
         """Write everything needed to transform to one .npz file (no pickles).
 
-        `source` (default: the embedding's own) says what it was trained on, e.g. the
-        meta-base's content hash.
+        `metabase_hash` (default: the embedding's own) says what it was trained on: the
+        meta-base's content hash (stored under the file's key "source").
         """
         path = Path(path)
         with open(path, "wb") as fh:  # np.savez would append .npz to any other name
@@ -133,7 +137,7 @@ class LearnedEmbedding:
                      weights=self.weights, projection=self.projection,
                      hyperparameters=np.array(json.dumps(dict(self.hyperparameters),
                                                          sort_keys=True)),
-                     source=np.array(self.source if source is None else source))
+                     source=np.array(self.metabase_hash if metabase_hash is None else metabase_hash))
         return path
 
     @classmethod
@@ -154,38 +158,21 @@ class LearnedEmbedding:
         else:
             problem = (f"it holds format {version}, this version reads format {FORMAT_VERSION}; "
                        f"retrain it on its meta-base")
-        from automl_meta.metabase.protocol import MetaBaseError  # imports the store: only here
-
         raise MetaBaseError(f"Cannot read a learned embedding from {path}: {problem}.")
 
 
 def load_for_metabase(metabase) -> LearnedEmbedding:
     """The embedding saved beside a meta-base, checked to have been trained on its content."""
-    from automl_meta.metabase.locate import artifact_path
-    from automl_meta.metabase.protocol import MetaBaseError
-
-    path = artifact_path(metabase.path, "embedding")
-    if not path.is_file():
-        raise MetaBaseError(
-            f"No learned embedding beside {metabase.path} (expected {path}). Train one with "
-            f"`automl metabase train-embedding --metabase {metabase.path}`.")
-    embedding = LearnedEmbedding.load(path)
-    if embedding.source != metabase.content_hash():
-        raise MetaBaseError(
-            f"{path} was trained on another content than {metabase.path} holds now. "
-            f"Retrain it with `automl metabase train-embedding --metabase {metabase.path}`.")
-    return embedding
+    return load_beside(metabase, "embedding", LearnedEmbedding.load)
 
 
 def train_for_metabase(metabase, out: str | Path | None = None, seed: int = 0,
                        **hyperparameters) -> Path:
     """Train on every task of the meta-base and save beside it (or to `out`), stamped with
     its content hash so that `load_for_metabase` can tell it belongs to it."""
-    from automl_meta.metabase.locate import artifact_path
-
     embedding = fit_embedding(metabase, seed=seed, **hyperparameters)
     path = artifact_path(metabase.path, "embedding") if out is None else Path(out)
-    return embedding.save(path, source=metabase.content_hash())
+    return embedding.save(path, metabase_hash=metabase.content_hash())
 
 
 def check_hyperparameters(hyperparameters: Mapping[str, object]) -> dict:
@@ -242,25 +229,16 @@ def _type_targets(metabase, chosen: Sequence[str], metrics: Mapping[str, str] | 
     Regrets are normalised per task; a failed trial counts as the worst (regret 1), a
     config not run yet (a build in progress) is unknown (NaN).
     """
-    from automl_meta.metrics import LOWER_IS_BETTER, check_metric
-    from automl_meta.warmstart import normalized_regret
-
     position = {n: i for i, n in enumerate(chosen)}
-    records = {r.name: r for r in metabase.tasks() if r.name in position}
     out = []
-    for task_type in sorted({r.task_type for r in records.values()}):
+    for task_type in sorted({r.task_type for r in metabase.tasks() if r.name in position}):
         metric = check_metric((metrics or {}).get(task_type), task_type)
-        names, ids, scores = metabase.score_matrix(task_type, metric)
-        rows = [i for i, n in enumerate(names) if n in position]
-        sign = 1.0 if metric in LOWER_IS_BETTER else -1.0
-        regrets = normalized_regret(sign * np.asarray(scores, dtype=float)[rows])
-        for row, i in zip(regrets, rows):
-            done = metabase.done_config_ids(records[names[i]].id)
-            row[[c not in done for c in ids]] = np.nan
-        tried = np.isfinite(np.asarray(scores, dtype=float)[rows]).any(axis=1)
+        table = loss_table(metabase, task_type, metric, chosen)
+        regrets = normalized_regret(table.losses)
+        tried = np.isfinite(table.losses).any(axis=1)
         if tried.sum() < 3:
             continue
-        where = np.array([position[names[i]] for i, t in zip(rows, tried) if t])
+        where = np.array([position[n] for n, t in zip(table.names, tried) if t])
         out.append((where, TARGETS[params["target"]](regrets[tried], int(params["top"])),
                     regrets[tried]))
     return out
@@ -279,24 +257,19 @@ def fit_embedding(metabase, task_names: Sequence[str] | None = None, seed: int =
     `hyperparameters` override HYPERPARAMETERS.
     """
     params = check_hyperparameters(hyperparameters)
-    names, features, matrix = metabase.metafeature_matrix()
-    wanted = set(names) if task_names is None else set(task_names)
-    chosen = [n for n in names if n in wanted]
+    table = feature_table(metabase, task_names, seen_only=True)
+    chosen = list(table.names)
     if not chosen:
         raise InvalidParameterError("fit_embedding needs at least one task of the meta-base.")
-    sub = np.asarray(matrix, dtype=float)[[names.index(n) for n in chosen]]
-    seen = np.isfinite(sub).any(axis=0)
-    columns = sorted((f, j) for j, f in enumerate(features) if seen[j])  # order-free of others
-    sub = sub[:, [j for _, j in columns]]
-    scaling = RobustScaling.fit([f for f, _ in columns], sub)
-    x = scaling.transform(sub)
+    scaling = table.scaling()
+    x = scaling.transform(table.values)
     knots = np.linspace(-CLIP, CLIP, int(params["segments"]) + 1)
-    records = {r.name: r for r in metabase.tasks() if r.name in wanted}
+    records = {r.name: r for r in metabase.tasks() if r.name in set(chosen)}
     fingerprints = np.array([records[n].fingerprint for n in chosen])
     groups = _type_targets(metabase, chosen, metrics, params)
     from automl_meta.metafeatures.specs import METAFEATURE_GROUPS  # heavy package: only here
 
-    feature_groups = [METAFEATURE_GROUPS.get(f, "other") for f, _ in columns]
+    feature_groups = [METAFEATURE_GROUPS.get(f, "other") for f in table.features]
     weights, projection = _train(x, knots, groups, fingerprints, feature_groups, seed, params)
     return LearnedEmbedding(scaling, knots, weights, projection, params)
 
@@ -475,8 +448,6 @@ def _warm_start_regret(d2: np.ndarray, pairs: _Pairs, regret_rows: Mapping[int, 
     among the first configs of knn's order from its k nearest allowed candidates (what the
     warm start achieves with these distances). Configs not run on the anchor are skipped.
     `cache` (anchor and neighbours -> value) saves work across calls on the same pairs."""
-    from automl_meta.warmstart import knn_indices
-
     cache = {} if cache is None else cache
 
     anchors = pairs.anchors.numpy()

@@ -37,6 +37,20 @@ def to_loss(metric: str, value: float) -> float:
     return value if metric in LOWER_IS_BETTER else -value
 
 
+def from_loss(metric: str, loss: float) -> float:
+    """The score a loss of `to_loss` came from; +inf (failed) gives NaN."""
+    if loss is None or not math.isfinite(loss):
+        return math.nan
+    return loss if metric in LOWER_IS_BETTER else -loss
+
+
+def to_losses(metric: str, values: np.ndarray) -> np.ndarray:
+    """`to_loss` of every element of an array: NaN and infinite scores become +inf."""
+    values = np.asarray(values, dtype=float)
+    sign = 1.0 if metric in LOWER_IS_BETTER else -1.0
+    return np.where(np.isfinite(values), sign * values, np.inf)
+
+
 def is_better(metric: str, a: float, b: float) -> bool:
     """True when score a beats score b on this metric."""
     return to_loss(metric, a) < to_loss(metric, b)

@@ -18,7 +18,7 @@ from typing import Callable, Sequence
 
 from automl_meta.data import Dataset, subsample
 from automl_meta.ensemble import OOF_MEMORY_BYTES, Ensemble, blend_scores, oof_bytes, select
-from automl_meta.errors import AllTrialsFailedError, AutoMLMetaError, InvalidParameterError
+from automl_meta.errors import AllTrialsFailedError, AutoMLMetaError
 from automl_meta.evaluate import Trial, make_folds
 from automl_meta.export import METADATA_ATTR, model_metadata, voting_model
 from automl_meta.metabase.protocol import MetaBaseError

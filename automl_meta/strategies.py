@@ -22,13 +22,12 @@ from __future__ import annotations
 import importlib
 import math
 import threading
-import warnings
 from collections.abc import Sequence
 from typing import Protocol
 
 import numpy as np
-from scipy.stats import norm
 
+from automl_meta.acquisition import expected_improvement
 from automl_meta.errors import InvalidParameterError
 from automl_meta.evaluate import Trial
 from automl_meta.metrics import check_metric, to_loss
@@ -223,40 +222,6 @@ def perturb(space: SearchSpace, config: dict, rng: np.random.Generator) -> dict:
         name = names[int(rng.integers(len(names)))]
         params[name] = domains[name].sample(rng)
     return {"family": config["family"], "params": params}
-
-
-def expected_improvement(x: np.ndarray, y: np.ndarray, candidates: np.ndarray,
-                         seed: int = 0, kernel=None) -> tuple[np.ndarray, object]:
-    """EI (for minimisation) of each candidate under a GP fitted on (x, y), and the kernel.
-
-    scikit-learn GaussianProcessRegressor: constant x Matern(2.5) + white noise, targets
-    standardised, kernel hyperparameters by maximum likelihood within bounds that keep
-    it a model (length scale >= 0.1 on the [0, 1] encodings, noise <= 10% of the
-    variance): with few points, unbounded likelihood explains everything as noise.
-    Given a fitted `kernel`, its hyperparameters are kept as they are (no optimisation).
-    """
-    from sklearn.gaussian_process import GaussianProcessRegressor
-    from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
-
-    optimise = kernel is None
-    if optimise:
-        kernel = (ConstantKernel(1.0, (1e-2, 1e2)) * Matern(1.0, (0.1, 10.0), nu=2.5)
-                  + WhiteKernel(1e-3, (1e-6, 1e-1)))
-    gp = GaussianProcessRegressor(kernel, normalize_y=True, random_state=seed,
-                                  n_restarts_optimizer=0,
-                                  optimizer="fmin_l_bfgs_b" if optimise else None)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # convergence chatter of the kernel optimiser
-        gp.fit(x, y)
-        mu, sigma = gp.predict(candidates, return_std=True)
-    return improvement(mu, sigma, float(np.min(y))), gp.kernel_
-
-
-def improvement(mean: np.ndarray, std: np.ndarray, best: float) -> np.ndarray:
-    """Expected improvement below best of a Gaussian prediction (mean, std) per candidate."""
-    std = np.maximum(std, 1e-12)
-    z = (best - mean) / std
-    return (best - mean) * norm.cdf(z) + std * norm.pdf(z)
 
 
 class SurrogateStrategy(GPStrategy):

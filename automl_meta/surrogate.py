@@ -46,9 +46,13 @@ from pathlib import Path
 
 import numpy as np
 
+from automl_meta.acquisition import improvement
 from automl_meta.embedding import RobustScaling
 from automl_meta.errors import InvalidParameterError
-from automl_meta.metrics import DEFAULT_METRIC, LOWER_IS_BETTER, check_metric
+from automl_meta.lazy import one_torch_thread
+from automl_meta.metabase.learning import check_trained_on, feature_table, load_beside, loss_table
+from automl_meta.metabase.protocol import MetaBaseError
+from automl_meta.metrics import DEFAULT_METRIC, check_metric
 from automl_meta.space import SPACE_VERSION, TASK_TYPES, SearchSpace
 
 FORMAT_VERSION = 2  # 2: .npz with a JSON header (1: torch.save)
@@ -229,7 +233,7 @@ class Surrogate:
                 f"{len(losses)} losses.")
         task = self._task_vector(task_type, task_metafeatures)
         keys = np.where(np.isfinite(losses), losses, np.inf)
-        with _one_thread() as torch:
+        with one_torch_thread() as torch:
             weights = [torch.as_tensor(w, dtype=torch.float32) for w in self.weights]
             task_t = torch.as_tensor(task, dtype=torch.float32)[None, None]
             fast = _fast_weights(torch, weights, task_t.expand(len(self.weights[0]), 1, -1))
@@ -266,8 +270,6 @@ class Surrogate:
     def load(cls, path: str | Path, expected_hash: str | None = None) -> Surrogate:
         """Read a surrogate written by `save`; with `expected_hash`, refuse one trained on
         another meta-base content (MetaBaseError naming both hashes)."""
-        from automl_meta.metabase.protocol import MetaBaseError
-
         try:
             with np.load(path, allow_pickle=False) as data:
                 state = json.loads(str(data["header"]))
@@ -280,12 +282,8 @@ class Surrogate:
                 f"{path} holds a surrogate of format {version}, search space "
                 f"{state['space_version']}; this version reads format {FORMAT_VERSION}, space "
                 f"{SPACE_VERSION}. Retrain it with `automl metabase train-surrogate --out {path}`.")
-        if expected_hash is not None and state["metabase_hash"] != expected_hash:
-            raise MetaBaseError(
-                f"{path} was trained on a meta-base whose content hash is "
-                f"{state['metabase_hash'] or '(none)'}, but the meta-base in use hashes "
-                f"{expected_hash}. Retrain it with `automl metabase train-surrogate --metabase "
-                f"PATH --out {path}`.")
+        if expected_hash is not None:
+            check_trained_on(state["metabase_hash"], expected_hash, path, "surrogate")
         kind = state["representation"]["kind"]
         settings = state["settings"]
         known = {f.name for f in fields(SurrogateSettings)}
@@ -314,7 +312,7 @@ class AdaptedSurrogate:
         return members.mean(axis=0), members.std(axis=0)
 
     def _members(self, rows: np.ndarray) -> np.ndarray:
-        with _one_thread() as torch, torch.no_grad():
+        with one_torch_thread() as torch, torch.no_grad():
             fast = [torch.from_numpy(w) for w in self.weights]
             out = _forward(torch, fast, torch.as_tensor(rows, dtype=torch.float32)[None])
         return out.numpy().astype(float)
@@ -334,8 +332,6 @@ class AdaptedSurrogate:
         "ei": expected improvement below the incumbent's predicted mean (with no success
         yet: below the best candidate's mean); "lcb": -(mean - kappa * std).
         """
-        from automl_meta.strategies import improvement
-
         mean, std = self.predict(candidates)
         if kind == "lcb":
             return -(mean - kappa * std)
@@ -369,22 +365,14 @@ def scratch_surrogate(config_dim: int, task: RobustScaling | int,
         n = int(task)
         task = RobustScaling(tuple(f"f{i}" for i in range(n)), np.zeros(n), np.ones(n))
     representation = ScaledMetafeatures(task)
-    with _one_thread() as torch:
+    with one_torch_thread() as torch:
         weights = _init_weights(torch, settings, len(layout), len(TASK_TYPES) + representation.dim)
     return Surrogate(settings, representation, tuple(w.numpy() for w in weights), layout)
 
 
 def load_for_metabase(metabase) -> Surrogate:
     """The surrogate saved beside a meta-base, checked to have been trained on its content."""
-    from automl_meta.metabase.locate import artifact_path
-    from automl_meta.metabase.protocol import MetaBaseError
-
-    path = artifact_path(metabase.path, "surrogate")
-    if not path.is_file():
-        raise MetaBaseError(
-            f"No surrogate beside {metabase.path} (expected {path}). Train one with "
-            f"`automl metabase train-surrogate --metabase {metabase.path} --out {path}`.")
-    return Surrogate.load(path, metabase.content_hash())
+    return load_beside(metabase, "surrogate", Surrogate.load)
 
 
 @dataclass(frozen=True)
@@ -407,34 +395,31 @@ def task_table(metabase, task_names: Sequence[str] | None = None,
     The meta-feature columns are those seen on the chosen tasks, sorted, and the scaling is
     fitted on them: nothing of the other tasks enters. Without `metafeatures`, none.
     """
-    names, features, matrix = metabase.metafeature_matrix()
-    wanted = set(names) if task_names is None else set(task_names)
-    records = {r.name: r for r in metabase.tasks() if r.name in wanted}
+    features = feature_table(metabase, task_names, seen_only=True)
+    records = {r.name: r for r in metabase.tasks() if r.name in set(features.names)}
     chosen = sorted(records)
     if not chosen:
         raise InvalidParameterError("meta_train needs at least one task of the meta-base.")
-    sub = np.asarray(matrix, dtype=float)[[names.index(n) for n in chosen]]
-    seen = np.isfinite(sub).any(axis=0) & metafeatures
-    columns = sorted((f, j) for j, f in enumerate(features) if seen[j])
     representation = ScaledMetafeatures(
-        RobustScaling.fit([f for f, _ in columns], sub[:, [j for _, j in columns]]) if columns
+        features.scaling() if metafeatures and features.features
         else RobustScaling((), np.zeros(0), np.ones(0)))
     layout = config_layout()
     used = {t: check_metric((metrics or {}).get(t, DEFAULT_METRIC[t]), t) for t in TASK_TYPES}
+    tables = {t: loss_table(metabase, t, used[t], chosen) for t in {r.task_type for r in records.values()}}
     rows = []
     for name in chosen:
         record = records[name]
-        pool_names, ids, scores = metabase.score_matrix(record.task_type, used[record.task_type])
-        done = metabase.done_config_ids(record.id)
-        keep = [i for i, cid in enumerate(ids) if cid in done]
-        if name not in pool_names or len(keep) < 2:
+        table = tables[record.task_type]
+        if name not in table.names:
             continue
-        row = np.asarray(scores, dtype=float)[pool_names.index(name), keep]
-        sign = 1.0 if used[record.task_type] in LOWER_IS_BETTER else -1.0
+        losses = table.losses[table.names.index(name)]
+        keep = np.flatnonzero(~np.isnan(losses))  # configs run on the task, failed ones too
+        if len(keep) < 2:
+            continue
         x = to_layout(layout, record.task_type, metabase.pool_vectors(record.task_type)[keep])
         onehot = [float(t == record.task_type) for t in TASK_TYPES]
         task = np.concatenate([onehot, representation.vector(record.metafeatures)])
-        rows.append((name, record.fingerprint, x, normal_scores(sign * row), task))
+        rows.append((name, record.fingerprint, x, normal_scores(losses[keep]), task))
     if not rows:
         raise InvalidParameterError(
             "meta_train needs tasks with at least 2 evaluated configs; the chosen tasks have none.")
@@ -462,7 +447,7 @@ def meta_train(metabase, task_names: Sequence[str] | None = None,
     table, representation, used = task_table(metabase, task_names, metrics,
                                              settings.metafeatures)
     held = _held_out(table.fingerprints, settings.validation, settings.seed)
-    with _one_thread() as torch:
+    with one_torch_thread() as torch:
         weights, history = _meta_optimise(torch, table, held, settings, on_progress)
     best = min((v for _, v in history), default=math.nan)
     return Surrogate(settings, representation, weights, config_layout(),
@@ -481,20 +466,6 @@ def _held_out(fingerprints: Sequence[str], share: float, seed: int) -> np.ndarra
 
 
 # -- torch internals ---------------------------------------------------------------------------
-
-
-class _one_thread:
-    """`with _one_thread() as torch:` torch on one thread (deterministic sums), restored after."""
-
-    def __enter__(self):
-        import torch
-
-        self._torch, self._threads = torch, torch.get_num_threads()
-        torch.set_num_threads(1)
-        return torch
-
-    def __exit__(self, *exc_info) -> None:
-        self._torch.set_num_threads(self._threads)
 
 
 def _init_weights(torch, settings: SurrogateSettings, config_dim: int, task_dim: int) -> list:

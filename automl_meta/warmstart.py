@@ -9,16 +9,16 @@ configs that won there.
 
 from __future__ import annotations
 
-import warnings
-
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from automl_meta.embedding import RobustScaling, TaskIndex
+from automl_meta.embedding import RobustScaling, TaskIndex, knn_indices
 from automl_meta.errors import InvalidParameterError
-from automl_meta.metrics import LOWER_IS_BETTER, METRICS, check_metric
+from automl_meta.learned_embedding import LearnedEmbedding
+from automl_meta.metabase.learning import feature_table, load_beside, loss_table, normalized_regret
+from automl_meta.metrics import METRICS, check_metric
 
 REPRESENTATIONS = ("raw", "learned")
 DEFAULT_K = 5
@@ -32,22 +32,6 @@ class TaskQuery:
     metric: str
     metafeatures: Mapping[str, float]
     fingerprint: str = ""
-
-
-def normalized_regret(losses: np.ndarray) -> np.ndarray:
-    """Per row (task), losses mapped to [0, 1]: 0 the row's best, 1 its worst; NaN (failed) = 1.
-
-    A row whose finite losses are all equal is 0 where finite.
-    """
-    losses = np.asarray(losses, dtype=float)
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows
-        best = np.nanmin(losses, axis=1, keepdims=True)
-        worst = np.nanmax(losses, axis=1, keepdims=True)
-    spread = worst - best
-    with np.errstate(all="ignore"):
-        regret = np.where(spread > 0, (losses - best) / spread, 0.0)
-    return np.where(np.isfinite(losses), regret, 1.0)
 
 
 @dataclass
@@ -87,16 +71,14 @@ class MetaKnowledge:
                 f"Got {representation!r} instead.")
         if representation == "learned" and embedding is None:
             raise InvalidParameterError("A learned representation needs a fitted embedding.")
-        names, features, matrix = metabase.metafeature_matrix()
+        table = feature_table(metabase, task_names)
         records = {r.name: r for r in metabase.tasks()}
-        chosen = list(names) if task_names is None else [n for n in names if n in set(task_names)]
+        chosen = list(table.names)
         if not chosen:
             raise InvalidParameterError("MetaKnowledge needs at least one task to learn from.")
-        rows = np.array([names.index(n) for n in chosen])
-        sub = np.asarray(matrix)[rows]
         scaling = embedding.scaling if embedding is not None and representation == "learned" \
-            else RobustScaling.fit(features, sub)
-        points = _align(scaling, features, sub)
+            else table.scaling()
+        points = _align(scaling, table.features, table.values)
         if representation == "learned":
             points = embedding.transform(points)
         index = TaskIndex(tuple(chosen), tuple(records[n].task_type for n in chosen),
@@ -143,22 +125,6 @@ def knn_order(knowledge: MetaKnowledge, query: TaskQuery, k: int = DEFAULT_K,
     return [pool[i] for i in knn_indices(regrets, n)]
 
 
-def knn_indices(regrets: np.ndarray, n: int) -> list[int]:
-    """knn's order as pool indices, from the regret rows of the neighbours, nearest first:
-    each one's best, then each one's second best, ... (duplicates skipped), up to n."""
-    ranked = [np.argsort(row, kind="stable") for row in regrets]  # NaN sorts last
-    order: list[int] = []
-    seen: set[int] = set()
-    for depth in range(regrets.shape[1] if regrets.ndim == 2 else 0):
-        for ranks in ranked:
-            if len(order) >= n:
-                return order
-            if int(ranks[depth]) not in seen:
-                seen.add(int(ranks[depth]))
-                order.append(int(ranks[depth]))
-    return order
-
-
 def portfolio_order(knowledge: MetaKnowledge, query: TaskQuery, k: int = DEFAULT_K,
                     n: int = 25) -> list[dict]:
     """Greedy portfolio over the k nearest tasks (auto-sklearn 2.0, AutoGluon zeroshot):
@@ -181,12 +147,10 @@ def portfolio_order(knowledge: MetaKnowledge, query: TaskQuery, k: int = DEFAULT
 
 def _regret_rows(metabase, task_type: str, metric: str, known: set[str]
                  ) -> tuple[list[str], np.ndarray]:
-    """The known tasks of task_type with their normalised regret rows on metric."""
-    names, _, scores = metabase.score_matrix(task_type, metric)
-    rows = [i for i, n in enumerate(names) if n in known]
-    sign = 1.0 if metric in LOWER_IS_BETTER else -1.0
-    losses = sign * np.asarray(scores, dtype=float).reshape(len(names), -1)[rows]
-    return [names[i] for i in rows], normalized_regret(losses)
+    """The known tasks of task_type with their normalised regret rows on metric; a config
+    not run yet counts as the worst, as a failed one does."""
+    table = loss_table(metabase, task_type, metric, known)
+    return list(table.names), normalized_regret(table.losses, not_run=1.0)
 
 
 def _align(scaling: RobustScaling, features: Sequence[str], matrix: np.ndarray) -> np.ndarray:
@@ -228,10 +192,9 @@ def open_knowledge(path=None, representation: str = "raw") -> MetaKnowledge:
 def learned_knowledge(metabase) -> MetaKnowledge:
     """MetaKnowledge of every task of an open meta-base in the learned representation: the
     embedding saved beside it, which must have been trained on its content."""
-    from automl_meta.learned_embedding import load_for_metabase
-
     return MetaKnowledge.from_metabase(metabase, representation="learned",
-                                       embedding=load_for_metabase(metabase))
+                                       embedding=load_beside(metabase, "embedding",
+                                                             LearnedEmbedding.load))
 
 
 def describe_neighbors(knowledge: MetaKnowledge, query: TaskQuery, k: int = DEFAULT_K,

@@ -158,9 +158,9 @@ def test_learned_knn_order_starts_with_the_clusters_winners(clusters, trained):
 
 
 def test_save_and_load_round_trip_exactly(trained, tmp_path):
-    path = trained.save(tmp_path / "m.embedding.npz", source="sha-of-the-metabase")
+    path = trained.save(tmp_path / "m.embedding.npz", metabase_hash="sha-of-the-metabase")
     loaded = LearnedEmbedding.load(path)
-    assert loaded.source == "sha-of-the-metabase"
+    assert loaded.metabase_hash == "sha-of-the-metabase"
     assert loaded.scaling.names == trained.scaling.names
     for field in ("knots", "weights", "projection"):
         assert np.array_equal(getattr(loaded, field), getattr(trained, field))
@@ -255,11 +255,11 @@ def test_open_knowledge_uses_the_embedding_trained_on_that_metabase(clusters, tm
         with pytest.raises(MetaBaseError, match="train-embedding"):
             load_for_metabase(mb)
         assert train_for_metabase(mb, seed=0, **QUICK) == artifact_path(copy, "embedding")
-        assert load_for_metabase(mb).source == mb.content_hash()
+        assert load_for_metabase(mb).metabase_hash == mb.content_hash()
     knowledge = open_knowledge(copy, representation="learned")
     query = TaskQuery("binary", "roc_auc", tasks["binary-1"].metafeatures, "fp-binary-1")
     assert all(cluster_of(n) == 1 for n, _ in knowledge.neighbors(query, 3))
-    knowledge.embedding.save(artifact_path(copy, "embedding"), source="another meta-base")
+    knowledge.embedding.save(artifact_path(copy, "embedding"), metabase_hash="another meta-base")
     with MetaBase.open(copy) as mb, pytest.raises(MetaBaseError, match="another content"):
         load_for_metabase(mb)
 

@@ -10,15 +10,14 @@ import numpy as np
 
 from automl_meta.errors import InvalidParameterError
 from automl_meta.evaluate import Trial
-from automl_meta.metabase.pool import build_pool
 from automl_meta.metabase.store import MetaBase
+from automl_meta.acquisition import expected_improvement
 from automl_meta.space import SearchSpace, config_id
 from automl_meta.strategies import (
     GP_MIN_OBSERVATIONS,
     STRATEGIES,
     SURROGATE_STRATEGIES,
     SURROGATE_WARM_START,
-    expected_improvement,
     make_strategy,
 )
 from automl_meta.settings import META_STRATEGIES

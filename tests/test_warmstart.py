@@ -9,13 +9,13 @@ import pytest
 
 from automl_meta.embedding import CLIP, RobustScaling, TaskIndex
 from automl_meta.errors import InvalidParameterError
+from automl_meta.metabase.learning import normalized_regret
 from automl_meta.metabase.store import MetaBase
 from automl_meta.space import config_id
 from automl_meta.warmstart import (
     MetaKnowledge,
     TaskQuery,
     knn_order,
-    normalized_regret,
     portfolio_order,
 )
 from tests.handmade import HandTask, make_metabase
@@ -85,9 +85,14 @@ def test_knowledge_restricted_to_training_tasks_never_retrieves_others(metabase)
     assert sorted(names) == ["far", "mid"]
 
 
-def test_normalized_regret_maps_each_row_to_zero_one_with_failures_at_one():
-    losses = np.array([[1.0, 3.0, 2.0, NAN], [5.0, 5.0, NAN, 5.0]])
-    assert normalized_regret(losses).tolist() == [[0.0, 1.0, 0.5, 1.0], [0.0, 0.0, 1.0, 0.0]]
+@pytest.mark.parametrize("not_run, expected", [
+    (1.0, [[0.0, 1.0, 0.5, 1.0, 1.0], [0.0, 0.0, 1.0, 0.0, 1.0]]),
+    (NAN, [[0.0, 1.0, 0.5, 1.0, NAN], [0.0, 0.0, 1.0, 0.0, NAN]]),
+])
+def test_normalized_regret_maps_each_row_to_zero_one_with_failures_at_one(not_run, expected):
+    inf = math.inf  # failed; NaN: not run
+    losses = np.array([[1.0, 3.0, 2.0, inf, NAN], [5.0, 5.0, inf, 5.0, NAN]])
+    np.testing.assert_array_equal(normalized_regret(losses, not_run=not_run), expected)
 
 
 def test_knn_order_takes_each_neighbours_best_then_their_next_best(metabase):

@@ -201,13 +201,25 @@ def _load_features(conn: sqlite3.Connection, task_type: str | None
 
 def _load_scores(conn: sqlite3.Connection, task_type: str, metric: str, n_configs: int
                  ) -> tuple[list[str], np.ndarray]:
+    return _task_config_matrix(
+        conn, task_type, n_configs, f"r.{metric}", f"AND r.status = 'ok' AND r.{metric} IS NOT NULL")
+
+
+def _load_seconds(conn: sqlite3.Connection, task_type: str, n_configs: int
+                  ) -> tuple[list[str], np.ndarray]:
+    """Fit seconds of every stored trial, whatever its status (NaN: not run)."""
+    return _task_config_matrix(conn, task_type, n_configs, "COALESCE(r.fit_seconds, 0.0)", "")
+
+
+def _task_config_matrix(conn: sqlite3.Connection, task_type: str, n_configs: int, value: str,
+                        where: str) -> tuple[list[str], np.ndarray]:
+    """Task names of a type and a read-only (tasks x configs) matrix of one trial column."""
     tasks = conn.execute("SELECT id, name FROM tasks WHERE task_type = ? ORDER BY id",
                          (task_type,)).fetchall()
     rows = conn.execute(
-        f"SELECT t.id, c.pool_index, r.{metric} FROM trials r JOIN tasks t ON t.id = r.task_id "
+        f"SELECT t.id, c.pool_index, {value} FROM trials r JOIN tasks t ON t.id = r.task_id "
         f"JOIN configs c ON c.task_type = t.task_type AND c.config_id = r.config_id "
-        f"WHERE t.task_type = ? AND r.status = 'ok' AND r.{metric} IS NOT NULL",
-        (task_type,)).fetchall()
+        f"WHERE t.task_type = ? {where}", (task_type,)).fetchall()
     matrix = np.full((len(tasks), n_configs), np.nan)
     if rows:
         position = np.zeros(max(t[0] for t in tasks) + 1, dtype=int)

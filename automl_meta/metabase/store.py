@@ -46,6 +46,7 @@ from automl_meta.metabase.schema import (
     _load_features,
     _load_pool,
     _load_scores,
+    _load_seconds,
     _prepare_writer,
     _protocol_of,
     _read_meta,
@@ -376,6 +377,18 @@ class MetaBase:
         ids = self._pool(task_type).ids
         names, matrix = self._cached(("scores", task_type, metric),
                                      lambda conn: _load_scores(conn, task_type, metric, len(ids)))
+        return list(names), list(ids), matrix
+
+    def seconds_matrix(self, task_type: str) -> tuple[list[str], list[str], np.ndarray]:
+        """Task names, pool config ids and the (tasks x configs) fit seconds of every stored
+        trial, failed ones included; NaN where a config was not run on a task.
+
+        Cached until the file changes; the matrix is read-only (copy it to edit it).
+        """
+        _check_task_type(task_type)
+        ids = self._pool(task_type).ids
+        names, matrix = self._cached(("seconds", task_type),
+                                     lambda conn: _load_seconds(conn, task_type, len(ids)))
         return list(names), list(ids), matrix
 
     def top_configs(self, task_names: Sequence[str], metric: str, k: int = 10

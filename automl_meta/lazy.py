@@ -1,0 +1,24 @@
+"""The heavy packages automl_meta imports only where it uses them, listed once.
+
+`automl --help` and `automl predict` must not wait for them; every other import in the
+package sits at the top of its module (tests/test_imports.py checks both).
+"""
+
+from __future__ import annotations
+
+LAZY_MODULES = ("torch", "dask", "distributed", "openml", "matplotlib")
+
+
+class one_torch_thread:
+    """`with one_torch_thread() as torch:` torch on one thread (the same sums in the same
+    order: bit-identical results for a seed), its thread count restored after."""
+
+    def __enter__(self):
+        import torch
+
+        self._torch, self._threads = torch, torch.get_num_threads()
+        torch.set_num_threads(1)
+        return torch
+
+    def __exit__(self, *exc_info) -> None:
+        self._torch.set_num_threads(self._threads)
