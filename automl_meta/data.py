@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import difflib
 import gzip
+import hashlib
 import io
 import logging
 import re
@@ -19,6 +20,7 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
+from sklearn.model_selection import train_test_split
 
 from automl_meta.errors import InvalidDataError, InvalidParameterError
 
@@ -416,8 +418,6 @@ def subsample(dataset: Dataset, max_rows: int, seed: int = 0) -> Dataset:
     """A seeded row sample of at most max_rows (stratified for classification)."""
     if dataset.n_rows <= max_rows:
         return dataset
-    from sklearn.model_selection import train_test_split
-
     index = np.arange(dataset.n_rows)
     stratify = None
     if dataset.task_type != "regression":
@@ -434,8 +434,6 @@ def fingerprint(dataset: Dataset) -> str:
     Two loads of the same table (or a shuffled copy) get the same fingerprint, so a task
     that is already in a meta-base is recognised.
     """
-    import hashlib
-
     frame = dataset.X[sorted(dataset.X.columns)].copy()
     frame["__target__"] = dataset.y
     rows = np.sort(pd.util.hash_pandas_object(frame, index=False).to_numpy())

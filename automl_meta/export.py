@@ -12,11 +12,16 @@ import json
 import os
 import pickle
 import tempfile
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import sklearn
+from sklearn.ensemble import VotingClassifier, VotingRegressor
+from sklearn.frozen import FrozenEstimator
 
+from automl_meta import __version__
 from automl_meta.data import Dataset, FeatureSchema, prepare_features, read_raw
 from automl_meta.errors import InvalidDataError, InvalidParameterError
 
@@ -64,9 +69,6 @@ def voting_model(members: list[tuple[str, bytes]], weights: list[int], task_type
     Members are wrapped in scikit-learn's FrozenEstimator, so fitting the voting model
     only records the classes: nothing is fitted twice.
     """
-    from sklearn.ensemble import VotingClassifier, VotingRegressor
-    from sklearn.frozen import FrozenEstimator
-
     estimators = [(name, FrozenEstimator(pickle.loads(blob))) for name, blob in members]
     if task_type == "regression":
         model = VotingRegressor(estimators, weights=list(weights))
@@ -128,12 +130,6 @@ def predict_table(model, path: str | Path, proba: bool = False) -> tuple[pd.Data
 
 def fit_summary(result, dataset: Dataset, settings) -> dict:
     """The JSON summary written beside the model: data, settings, best, leaderboard."""
-    from dataclasses import asdict
-
-    import sklearn
-
-    from automl_meta import __version__
-
     return {
         "automl_meta_version": __version__, "sklearn_version": sklearn.__version__,
         "data": {"name": dataset.name, "rows": dataset.n_rows, "search_rows": result.n_search_rows,

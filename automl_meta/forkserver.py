@@ -9,6 +9,7 @@ imports scikit-learn itself, so both imports run at the same time.
 from __future__ import annotations
 
 import multiprocessing as mp
+from multiprocessing import forkserver
 
 CONTEXT = mp.get_context("forkserver")
 CONTEXT.set_forkserver_preload(["automl_meta.evaluate"])
@@ -16,6 +17,4 @@ CONTEXT.set_forkserver_preload(["automl_meta.evaluate"])
 
 def warm_up() -> None:
     """Start the fork server now, so its imports overlap with the caller's own work."""
-    from multiprocessing import forkserver
-
     forkserver.ensure_running()

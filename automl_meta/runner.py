@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import os
 import pickle
+import resource
 import signal
 import time
 from dataclasses import dataclass
 from multiprocessing.connection import wait as wait_any
+
+from threadpoolctl import threadpool_limits
 
 from automl_meta.data import Dataset
 from automl_meta.errors import AutoMLMetaError
@@ -53,8 +56,6 @@ class RefitResult:
 def _limit_memory(megabytes: int | None) -> None:
     if not megabytes:
         return
-    import resource
-
     limit = megabytes * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
@@ -62,8 +63,6 @@ def _limit_memory(megabytes: int | None) -> None:
 def _worker_main(conn, setup: WorkerSetup) -> None:
     """Serve jobs from the parent until told to stop (None) or the pipe closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    from threadpoolctl import threadpool_limits
-
     threadpool_limits(1)  # one process per core: no nested BLAS/OpenMP threads
     _limit_memory(setup.memory_limit_mb)
     conn.send("ready")  # time limits start counting only once the worker can work

@@ -12,18 +12,28 @@ import os
 import pickle
 import time
 from dataclasses import dataclass, field
-from functools import cached_property
-from functools import partial
+from functools import cached_property, partial
 from typing import Callable, Sequence
 
 from automl_meta.data import Dataset, subsample
-from automl_meta.ensemble import OOF_MEMORY_BYTES, Ensemble, blend_scores, oof_bytes, select
+from automl_meta.ensemble import (
+    OOF_MEMORY_BYTES,
+    Ensemble,
+    blend_scores,
+    oof_bytes,
+    select,
+)
 from automl_meta.errors import AllTrialsFailedError, AutoMLMetaError
 from automl_meta.evaluate import Trial, make_folds
 from automl_meta.export import METADATA_ATTR, model_metadata, voting_model
 from automl_meta.metabase.protocol import MetaBaseError
 from automl_meta.metrics import check_metric, to_loss
-from automl_meta.runner import RefitResult, TrialRunner, WorkerSetup, default_memory_limit_mb
+from automl_meta.runner import (
+    RefitResult,
+    TrialRunner,
+    WorkerSetup,
+    default_memory_limit_mb,
+)
 from automl_meta.settings import (
     DEFAULT_STRATEGY,
     FALLBACK_STRATEGY,
@@ -32,6 +42,13 @@ from automl_meta.settings import (
 )
 from automl_meta.space import SearchSpace, config_id
 from automl_meta.strategies import Strategy, make_strategy
+from automl_meta.surrogate import load_for_metabase
+from automl_meta.warmstart import (
+    DEFAULT_K,
+    learned_knowledge,
+    open_knowledge,
+    task_query,
+)
 
 _SPAWN_SECONDS = 1.0  # a worker replaced after a timeout: fork, data transfer
 _WRITE_SECONDS = 2.0  # kept after the refit for writing the files and exiting
@@ -238,8 +255,6 @@ def choose_strategy(dataset: Dataset, settings: FitSettings, space: SearchSpace,
     name = settings.strategy or DEFAULT_STRATEGY
     if name not in META_STRATEGIES:
         return make_strategy(name, space, settings.seed, metric=metric), []
-    from automl_meta.warmstart import DEFAULT_K, learned_knowledge, open_knowledge, task_query
-
     try:
         knowledge = open_knowledge(settings.metabase, "raw")
         if dataset.task_type not in knowledge.pools:
@@ -255,8 +270,6 @@ def choose_strategy(dataset: Dataset, settings: FitSettings, space: SearchSpace,
         if name == "knn-learned":
             knowledge = learned_knowledge(knowledge.metabase)  # the same open meta-base
         elif name == "surrogate":
-            from automl_meta.surrogate import load_for_metabase
-
             surrogate = load_for_metabase(knowledge.metabase)
     except AutoMLMetaError as exc:
         if settings.metabase is not None and settings.strategy is not None:

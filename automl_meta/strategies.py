@@ -33,6 +33,8 @@ from automl_meta.evaluate import Trial
 from automl_meta.metrics import check_metric, to_loss
 from automl_meta.settings import META_STRATEGIES, STRATEGIES, SURROGATE_STRATEGIES
 from automl_meta.space import SearchSpace, config_id
+from automl_meta.surrogate import SurrogateSettings, scratch_surrogate
+from automl_meta.warmstart import knn_order, portfolio_order
 
 GP_MIN_OBSERVATIONS = 3  # successful trials before the GP takes over from random proposals
 GP_MAX_OBSERVATIONS = 300  # most recent/best observations the GP is fitted on (cubic cost)
@@ -278,8 +280,6 @@ def warm_start_queue(name: str, knowledge, query, size: int = WARM_START_SIZE) -
     The surrogate strategies take only the first SURROGATE_WARM_START of knn's order: after
     that the surrogate, fine-tuned on what they scored, ranks the candidates itself.
     """
-    from automl_meta.warmstart import knn_order, portfolio_order
-
     order = portfolio_order if name == "portfolio" else knn_order
     if name in SURROGATE_STRATEGIES:
         size = min(size, SURROGATE_WARM_START)
@@ -312,8 +312,6 @@ def make_strategy(name: str, space: SearchSpace, seed: int = 0, *, metric: str |
     if name not in SURROGATE_STRATEGIES:
         return GPStrategy(space, seed, candidates, queue, metric, name)
     if name == "surrogate-scratch":
-        from automl_meta.surrogate import SurrogateSettings, scratch_surrogate
-
         surrogate = scratch_surrogate(len(space.vector_names), 0, SurrogateSettings(seed=seed))
     elif surrogate is None:
         raise InvalidParameterError(

@@ -45,12 +45,18 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
+from scipy.stats import norm, rankdata
 
 from automl_meta.acquisition import improvement
 from automl_meta.embedding import RobustScaling
 from automl_meta.errors import InvalidParameterError
 from automl_meta.lazy import one_torch_thread
-from automl_meta.metabase.learning import check_trained_on, feature_table, load_beside, loss_table
+from automl_meta.metabase.learning import (
+    check_trained_on,
+    feature_table,
+    load_beside,
+    loss_table,
+)
 from automl_meta.metabase.protocol import MetaBaseError
 from automl_meta.metrics import DEFAULT_METRIC, check_metric
 from automl_meta.space import SPACE_VERSION, TASK_TYPES, SearchSpace
@@ -182,8 +188,6 @@ def infer_task_type(metafeatures: Mapping[str, float], width: int) -> str:
 
 def normal_scores(losses: np.ndarray) -> np.ndarray:
     """Phi^-1((rank - 1/2) / n) of each loss (average ranks; NaN and inf tied last)."""
-    from scipy.stats import norm, rankdata
-
     losses = np.where(np.isfinite(losses), losses, np.inf)
     return norm.ppf((rankdata(losses) - 0.5) / len(losses))
 

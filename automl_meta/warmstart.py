@@ -14,10 +14,19 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from automl_meta.data import fingerprint
 from automl_meta.embedding import RobustScaling, TaskIndex, knn_indices
 from automl_meta.errors import InvalidParameterError
 from automl_meta.learned_embedding import LearnedEmbedding
-from automl_meta.metabase.learning import feature_table, load_beside, loss_table, normalized_regret
+from automl_meta.metabase.learning import (
+    feature_table,
+    load_beside,
+    loss_table,
+    normalized_regret,
+)
+from automl_meta.metabase.locate import default_metabase_path
+from automl_meta.metabase.store import MetaBase
+from automl_meta.metafeatures import compute_metafeatures
 from automl_meta.metrics import METRICS, check_metric
 
 REPRESENTATIONS = ("raw", "learned")
@@ -166,9 +175,6 @@ def _align(scaling: RobustScaling, features: Sequence[str], matrix: np.ndarray) 
 
 def task_query(dataset, metric: str, seed: int = 0) -> TaskQuery:
     """Describe a new task for retrieval: its meta-features and content fingerprint."""
-    from automl_meta.data import fingerprint
-    from automl_meta.metafeatures import compute_metafeatures
-
     return TaskQuery(dataset.task_type, metric, compute_metafeatures(dataset, seed=seed),
                      fingerprint(dataset))
 
@@ -179,9 +185,6 @@ def open_knowledge(path=None, representation: str = "raw") -> MetaKnowledge:
     "learned" uses the embedding saved beside the meta-base (`embedding_path`), which
     must have been trained on that very file.
     """
-    from automl_meta.metabase.locate import default_metabase_path
-    from automl_meta.metabase.store import MetaBase
-
     path = default_metabase_path() if path is None else path
     metabase = MetaBase.open(path)
     if representation == "learned":

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from automl_meta.benchmark import (CURVE_COLUMNS, BenchmarkSettings, add_ranks,
+from scripts.offline_replay import (CURVE_COLUMNS, BenchmarkSettings, add_ranks,
                                    build_knowledge, group_folds, load_test_task,
                                    plan_benchmark, regret_curve, replay, run_benchmark,
                                    summary)
@@ -172,14 +172,15 @@ def test_folds_never_leak_a_test_task_into_training(corpus):
 
 
 def test_learned_knowledge_comes_from_training_tasks_only(corpus, monkeypatch):
-    learned = pytest.importorskip("automl_meta.learned_embedding")
-    real, seen = learned.fit_embedding, []
+    import scripts.offline_replay as replay_module
+
+    real, seen = replay_module.fit_embedding, []
 
     def short_fit(metabase, task_names, seed, metrics):
         seen.append((list(task_names), seed, metrics))
         return real(metabase, task_names, seed=seed, metrics=metrics, max_steps=5)
 
-    monkeypatch.setattr(learned, "fit_embedding", short_fit)
+    monkeypatch.setattr(replay_module, "fit_embedding", short_fit)
     with MetaBase.open(corpus) as metabase:
         train = ["t0", "t1", "t4", "t5", "t6"]
         knowledge = build_knowledge(metabase, train, ["knn-learned"], seed=3, metric="mae")
@@ -235,6 +236,7 @@ def test_jobs_2_equals_jobs_1(corpus, cli_run, tmp_path):
 
 @pytest.fixture(scope="module")
 def script():
+    sys.path.insert(0, str(SCRIPT.parent))  # as when it runs: offline_replay lies beside it
     spec = importlib.util.spec_from_file_location("benchmark_offline", SCRIPT)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from automl_meta.corpus import load_entry, read_manifest
+from automl_meta.corpus import read_manifest
+from automl_meta.metabase.sources import load_entry
 from automl_meta.data import fingerprint, infer_task_type, load_table, subsample
 from automl_meta.errors import InvalidDataError, InvalidParameterError
 from tests.conftest import make_dataset

@@ -23,6 +23,7 @@ import pandas as pd
 import pytest
 
 from automl_meta import corpus
+from automl_meta.metabase import sources
 from automl_meta.corpus import ManifestEntry
 from automl_meta.data import build_dataset
 from automl_meta.errors import InvalidDataError, InvalidParameterError
@@ -311,8 +312,8 @@ def test_datasets_build_from_entries(cache, connections):
 
 def test_load_entry_reads_openml_entries(cache, connections):
     iris, reg = openml_entries([IRIS_TASK, REG_TASK])
-    assert corpus.load_entry(iris).classes == ("Iris-setosa", "Iris-versicolor", "Iris-virginica")
-    dataset = corpus.load_entry(reg)
+    assert sources.load_entry(iris).classes == ("Iris-setosa", "Iris-versicolor", "Iris-virginica")
+    dataset = sources.load_entry(reg)
     assert dataset.task_type == "regression" and set(dataset.schema.raw_columns) == {"x1", "x2", "colour"}
     assert connections == []
 
@@ -322,7 +323,7 @@ def test_manifest_rows_with_source_openml(cache, tmp_path, connections):
     manifest.write_text("name,source,ref,target,task,drop,openml_id\n"
                         f"reg,openml,{REG_TASK},y,regression,row;batch,{REG_DATA}\n", encoding="utf8")
     (entry,) = corpus.read_manifest(manifest)
-    dataset = corpus.load_entry(entry)
+    dataset = sources.load_entry(entry)
     assert dataset.name == "reg" and set(dataset.schema.raw_columns) == {"x1", "x2", "colour"}
     assert connections == []
 

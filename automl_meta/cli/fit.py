@@ -7,8 +7,18 @@ import time
 
 import click
 
-from automl_meta.cli.options import check_metabase, seed_option, target_option, task_option
-from automl_meta.settings import DEFAULT_STRATEGY, FALLBACK_STRATEGY, STRATEGIES, FitSettings
+from automl_meta.cli.options import (
+    check_metabase,
+    seed_option,
+    target_option,
+    task_option,
+)
+from automl_meta.settings import (
+    DEFAULT_STRATEGY,
+    FALLBACK_STRATEGY,
+    STRATEGIES,
+    FitSettings,
+)
 
 
 def _positive(ctx, param, value):

@@ -109,9 +109,9 @@ def train_embedding(path, out, seed):
     import numpy as np
 
     from automl_meta.learned_embedding import LearnedEmbedding, train_for_metabase
-    from automl_meta.metafeatures.specs import METAFEATURE_GROUPS
     from automl_meta.metabase.locate import default_metabase_path
     from automl_meta.metabase.store import MetaBase
+    from automl_meta.metafeatures.specs import METAFEATURE_GROUPS
 
     path = path or str(default_metabase_path())
     started = time.monotonic()

@@ -13,7 +13,12 @@ import click
 @click.option("--proba", is_flag=True, help="Add one probability column per class.")
 def predict(model, data, output, proba):
     """Predict every row of DATA with MODEL; columns are checked against those seen in fit."""
-    from automl_meta.export import check_writable, load_model, predict_table, write_atomic
+    from automl_meta.export import (
+        check_writable,
+        load_model,
+        predict_table,
+        write_atomic,
+    )
 
     if output:
         check_writable(output)

@@ -16,12 +16,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
-from automl_meta.corpus import ManifestEntry, load_entry
+import numpy
+import pandas
+import sklearn
+
+from automl_meta import __version__
+from automl_meta.corpus import ManifestEntry
 from automl_meta.data import Dataset, fingerprint, subsample
 from automl_meta.errors import AutoMLMetaError
 from automl_meta.evaluate import Trial, make_folds
+from automl_meta.metabase.dask_exec import DaskExecutor
 from automl_meta.metabase.pool import build_pool
+from automl_meta.metabase.sources import load_entry
 from automl_meta.metabase.store import MetaBase, Protocol, TaskRecord
+from automl_meta.metafeatures import compute_metafeatures
 from automl_meta.runner import TrialRunner, WorkerSetup
 from automl_meta.space import SearchSpace, config_id
 
@@ -30,12 +38,6 @@ log = logging.getLogger(__name__)
 
 def library_versions() -> dict:
     """Versions that produced the trials (recorded, not compared)."""
-    import numpy
-    import pandas
-    import sklearn
-
-    from automl_meta import __version__
-
     return {"python": platform.python_version(), "sklearn": sklearn.__version__,
             "numpy": numpy.__version__, "pandas": pandas.__version__, "automl_meta": __version__}
 
@@ -79,8 +81,6 @@ def ensure_pools(metabase: MetaBase, task_types: set[str]) -> None:
 
 def prepare_task(metabase: MetaBase, entry: ManifestEntry) -> tuple[int, Dataset]:
     """Load a task, store it (once) with meta-features and fingerprint; return id and capped data."""
-    from automl_meta.metafeatures import compute_metafeatures
-
     protocol = metabase.protocol
     dataset = load_entry(entry, n_folds=protocol.n_folds)
     capped = subsample(dataset, protocol.max_rows, protocol.seed)
@@ -183,6 +183,4 @@ def _build_task(metabase: MetaBase, entry: ManifestEntry, workers: int, executor
 
 
 def _dask_executor(workers: int, scheduler: str | None):
-    from automl_meta.metabase.dask_exec import DaskExecutor
-
     return DaskExecutor(workers=workers, scheduler=scheduler)

@@ -1,11 +1,14 @@
-"""Which tasks a build covers: a manifest of local tables, OpenML tasks, or an OpenML suite."""
+"""Which tasks a build covers (a manifest of local tables, OpenML tasks, or an OpenML
+suite) and loading each one as a Dataset."""
 
 from __future__ import annotations
 
 from typing import Sequence
 
-from automl_meta.corpus import ManifestEntry, read_manifest
+from automl_meta.corpus import ManifestEntry, read_manifest, read_rdataset
+from automl_meta.data import Dataset, build_dataset, read_raw
 from automl_meta.errors import InvalidParameterError
+from automl_meta.openml_source import load_openml_raw, openml_entries
 
 
 def select_entries(manifest: str | None = None, openml_tasks: Sequence[int] = (),
@@ -19,8 +22,6 @@ def select_entries(manifest: str | None = None, openml_tasks: Sequence[int] = ()
     if manifest:
         entries = read_manifest(manifest)
     else:
-        from automl_meta.openml_source import openml_entries
-
         entries = openml_entries(task_ids=openml_tasks, suite_id=openml_suite, cache_dir=openml_cache)
     if only:
         unknown = sorted(set(only) - {e.name for e in entries})
@@ -28,3 +29,16 @@ def select_entries(manifest: str | None = None, openml_tasks: Sequence[int] = ()
             raise InvalidParameterError(f"--only names tasks that are not in the source: {unknown}.")
         entries = [e for e in entries if e.name in set(only)]
     return entries
+
+
+def load_entry(entry: ManifestEntry, n_folds: int = 5) -> Dataset:
+    """Load one manifest task as a Dataset, with its target, task and dropped columns."""
+    if entry.source == "csv":
+        raw = read_raw(entry.reference)
+    elif entry.source == "openml":
+        raw = load_openml_raw(entry.ref)
+    else:
+        raw = read_rdataset(entry.ref)
+    drop = [c for c in entry.drop if c in raw.columns]
+    return build_dataset(raw, target=entry.target, task=entry.task, drop=drop,
+                         name=entry.name, n_folds=n_folds)

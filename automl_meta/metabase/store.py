@@ -14,6 +14,7 @@ TaskRecord and MetaBaseError are in `protocol`, and re-exported here.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 import threading
@@ -35,7 +36,6 @@ from automl_meta.metabase.schema import (
     SCHEMA_VERSION,
     SCORE_DIGITS,
     SECONDS_DECIMALS,
-    _Pool,
     _check_metric,
     _check_task_type,
     _connect,
@@ -47,6 +47,7 @@ from automl_meta.metabase.schema import (
     _load_pool,
     _load_scores,
     _load_seconds,
+    _Pool,
     _prepare_writer,
     _protocol_of,
     _read_meta,
@@ -445,8 +446,6 @@ class MetaBase:
         snapshot hashes the same; any added or changed trial changes it. Weights trained
         on a meta-base record this hash, so a mismatch is caught before they are used.
         """
-        import hashlib
-
         digest = hashlib.sha256()
         queries = (
             "SELECT name, task_type, fingerprint, metafeatures FROM tasks ORDER BY name",

@@ -11,7 +11,11 @@ import warnings
 
 import numpy as np
 
-from automl_meta.metafeatures.summaries import entropy_bits, mutual_information_bits, summarize
+from automl_meta.metafeatures.summaries import (
+    entropy_bits,
+    mutual_information_bits,
+    summarize,
+)
 from automl_meta.metafeatures.table import MetaTable, subset
 
 NAN = float("nan")

@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from automl_meta.metafeatures.summaries import column_moments, kurtosis, skewness, summarize
+from automl_meta.metafeatures.summaries import (
+    column_moments,
+    kurtosis,
+    skewness,
+    summarize,
+)
 from automl_meta.metafeatures.table import MetaTable, subset
 
 NAN = float("nan")

@@ -26,14 +26,19 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from automl_meta.errors import InvalidParameterError
 from automl_meta.evaluate import Trial
-from automl_meta.metabase.store import MetaBase, MetaBaseError, TaskRecord
+from automl_meta.forkserver import CONTEXT
+from automl_meta.learned_embedding import fit_embedding
 from automl_meta.metabase.learning import loss_table
+from automl_meta.metabase.store import MetaBase, MetaBaseError, TaskRecord
 from automl_meta.metrics import DEFAULT_METRIC, METRICS, from_loss, to_loss
 from automl_meta.settings import STRATEGIES
 from automl_meta.space import SearchSpace, config_id
+from automl_meta.strategies import make_strategy
+from automl_meta.surrogate import SurrogateSettings, meta_train
 from automl_meta.warmstart import MetaKnowledge, TaskQuery
 
 CHECKPOINTS = (1, 3, 5, 10, 25, 50)
@@ -230,8 +235,6 @@ def _tests(metabase: MetaBase, records: Sequence[TaskRecord], settings: Benchmar
 def plan_benchmark(settings: BenchmarkSettings) -> BenchmarkPlan:
     """Validate the settings, read the test tasks and decide the splits (no replay yet)."""
     settings.validate()
-    if "knn-learned" in settings.strategies:
-        _fit_embedding_function()  # fail now rather than after the other folds ran
     skipped: list[tuple[str, str]] = []
     with MetaBase.open(settings.metabase) as train:
         records = train.tasks()
@@ -260,16 +263,6 @@ def plan_benchmark(settings: BenchmarkSettings) -> BenchmarkPlan:
 
 # -- replays -----------------------------------------------------------------------------
 
-def _fit_embedding_function() -> Callable:
-    try:
-        from automl_meta.learned_embedding import fit_embedding
-    except ImportError as exc:
-        raise InvalidParameterError(
-            f"The 'knn-learned' strategy needs automl_meta.learned_embedding.fit_embedding, "
-            f"which cannot be imported ({exc}). Leave knn-learned out of --strategies.") from None
-    return fit_embedding
-
-
 def build_knowledge(metabase: MetaBase, train: Sequence[str], strategies: Sequence[str],
                     seed: int = 0, metric: str | None = None,
                     surrogate_steps: int | None = None) -> dict[str, object]:
@@ -286,13 +279,11 @@ def build_knowledge(metabase: MetaBase, train: Sequence[str], strategies: Sequen
     if "raw" in needed:
         out["raw"] = MetaKnowledge.from_metabase(metabase, task_names=list(train))
     if "learned" in needed:
-        embedding = _fit_embedding_function()(metabase, list(train), seed=seed,
+        embedding = fit_embedding(metabase, list(train), seed=seed,
                                               metrics=metrics or None)
         out["learned"] = MetaKnowledge.from_metabase(
             metabase, task_names=list(train), representation="learned", embedding=embedding)
     if "surrogate" in strategies:
-        from automl_meta.surrogate import SurrogateSettings, meta_train
-
         steps = {} if surrogate_steps is None else {"meta_steps": surrogate_steps}
         out["surrogate"] = meta_train(metabase, list(train), SurrogateSettings(seed=seed, **steps),
                                       metrics=metrics or None)
@@ -302,8 +293,6 @@ def build_knowledge(metabase: MetaBase, train: Sequence[str], strategies: Sequen
 def replay(strategy, task: TestTask, n_trials: int) -> np.ndarray:
     """Let the strategy pick up to n_trials candidates of the task, telling it each stored
     result; return its regret curve (length n_trials)."""
-    from threadpoolctl import threadpool_limits
-
     position = {config_id(c): i for i, c in enumerate(task.candidates)}
     losses = task.losses
     observed = []
@@ -330,8 +319,6 @@ def _replay_job(key: tuple, strategy, task: TestTask, n_trials: int) -> tuple[tu
 
 def _jobs(plan: BenchmarkPlan) -> Iterator[tuple[tuple, object, TestTask]]:
     """(key, fresh strategy, task) for every replay; knowledge is built once per fold."""
-    from automl_meta.strategies import make_strategy
-
     settings = plan.settings
     with MetaBase.open(settings.metabase) as metabase:
         for split in plan.splits:
@@ -373,8 +360,6 @@ def run_benchmark(plan: BenchmarkPlan,
         for key, strategy, task in _jobs(plan):
             record(*_replay_job(key, strategy, task, settings.n_trials))
     else:
-        from automl_meta.forkserver import CONTEXT
-
         with ProcessPoolExecutor(settings.n_jobs, mp_context=CONTEXT) as pool:
             futures = [pool.submit(_replay_job, key, strategy, task, settings.n_trials)
                        for key, strategy, task in _jobs(plan)]

@@ -1,0 +1,94 @@
+"""The package's import graph: no cycles, and imports at the top of modules but for the
+heavy packages listed in automl_meta.lazy (and the CLI, which defers the library itself so
+that `automl --help` stays quick)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from automl_meta.lazy import LAZY_MODULES
+
+PACKAGE = Path(__file__).resolve().parents[1] / "automl_meta"
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports(tree: ast.Module, module: str, is_package: bool) -> list[tuple[ast.stmt, str]]:
+    """(statement, imported module name) for every import in a module, relative ones resolved."""
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out += [(node, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = module.split(".")[: len(module.split(".")) - node.level + is_package]
+                base = ".".join(anchor + ([base] if base else []))
+            out += [(node, base)] + [(node, f"{base}.{a.name}") for a in node.names]
+    return out
+
+
+def _graph() -> tuple[dict[str, set[str]], list[str]]:
+    """Module -> modules of the package it imports at its top; and misplaced imports."""
+    modules = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
+    graph, misplaced = {}, []
+    for name, path in modules.items():
+        tree = ast.parse(path.read_text())
+        top = {id(node) for node in tree.body}
+        graph[name] = set()
+        for node, target in _imports(tree, name, path.name == "__init__.py"):
+            if id(node) in top:
+                if target in modules and target != name:
+                    graph[name].add(target)
+            elif not name.startswith("automl_meta.cli") and target.split(".")[0] not in LAZY_MODULES:
+                misplaced.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno} imports {target}")
+    return graph, misplaced
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str]:
+    """One import cycle as a path of module names, or [] when there is none."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+
+    def visit(node: str, path: list[str]) -> list[str]:
+        state[node] = 1
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                return path[path.index(nxt):] + [nxt] if nxt in path else [node, nxt]
+            if nxt not in state:
+                found = visit(nxt, path + [nxt])
+                if found:
+                    return found
+        state[node] = 2
+        return []
+
+    for start in sorted(graph):
+        if start not in state:
+            found = visit(start, [start])
+            if found:
+                return found
+    return []
+
+
+def test_the_package_has_no_import_cycle():
+    graph, _ = _graph()
+    assert _cycle(graph) == []
+
+
+def test_imports_sit_at_the_top_of_modules_but_for_the_listed_heavy_packages():
+    _, misplaced = _graph()
+    assert misplaced == []
+
+
+@pytest.mark.parametrize("graph, cycle", [
+    ({"a": {"b"}, "b": {"c"}, "c": set()}, []),
+    ({"a": {"b"}, "b": {"c"}, "c": {"a"}}, ["a", "b", "c", "a"]),
+    ({"a": {"a"}}, ["a", "a"]),
+])
+def test_the_cycle_finder_finds_cycles(graph, cycle):
+    assert _cycle(graph) == cycle
