@@ -34,6 +34,15 @@ def _imports(tree: ast.Module, module: str, is_package: bool) -> list[tuple[ast.
     return out
 
 
+def _with_packages(target: str, importer: str) -> set[str]:
+    """The module imported and the packages it lies in, whose __init__ runs first, but for
+    the importer itself and the packages it lies in (already running)."""
+    parts = target.split(".")
+    found = {".".join(parts[:k]) for k in range(1, len(parts) + 1)}
+    own = {".".join(importer.split(".")[:k]) for k in range(1, importer.count(".") + 2)}
+    return found - own
+
+
 def _graph() -> tuple[dict[str, set[str]], list[str]]:
     """Module -> modules of the package it imports at its top; and misplaced imports."""
     modules = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
@@ -44,8 +53,7 @@ def _graph() -> tuple[dict[str, set[str]], list[str]]:
         graph[name] = set()
         for node, target in _imports(tree, name, path.name == "__init__.py"):
             if id(node) in top:
-                if target in modules and target != name:
-                    graph[name].add(target)
+                graph[name] |= {m for m in _with_packages(target, name) if m in modules}
             elif not name.startswith("automl_meta.cli") and target.split(".")[0] not in LAZY_MODULES:
                 misplaced.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno} imports {target}")
     return graph, misplaced
