@@ -6,6 +6,9 @@ package sits at the top of its module (tests/test_imports.py checks both).
 
 from __future__ import annotations
 
+import importlib
+import threading
+
 LAZY_MODULES = (
     "torch",  # the surrogate and the learned embedding's training
     "dask", "distributed",  # meta-base builds on a cluster
@@ -28,3 +31,15 @@ class one_torch_thread:
 
     def __exit__(self, *exc_info) -> None:
         self._torch.set_num_threads(self._threads)
+
+
+def import_in_background(module: str) -> None:
+    """Import `module` on a daemon thread; an import of it elsewhere waits for this one."""
+    threading.Thread(target=_import_quietly, args=(module,), daemon=True).start()
+
+
+def _import_quietly(module: str) -> None:
+    try:
+        importlib.import_module(module)
+    except Exception:  # the import where the module is used reports the problem
+        pass

@@ -26,26 +26,28 @@ from automl_meta.ensemble import (
 from automl_meta.errors import AllTrialsFailedError, AutoMLMetaError
 from automl_meta.evaluate import Trial, make_folds
 from automl_meta.export import METADATA_ATTR, model_metadata, voting_model
+from automl_meta.lazy import import_in_background
 from automl_meta.metabase.protocol import MetaBaseError
 from automl_meta.metrics import check_metric, to_loss
+from automl_meta.registry import (
+    DEFAULT_STRATEGY,
+    FALLBACK_STRATEGY,
+    NO_METABASE_STRATEGY,
+    spec,
+)
 from automl_meta.runner import (
     RefitResult,
     TrialRunner,
     WorkerSetup,
     default_memory_limit_mb,
 )
-from automl_meta.settings import (
-    DEFAULT_STRATEGY,
-    FALLBACK_STRATEGY,
-    META_STRATEGIES,
-    FitSettings,
-)
+from automl_meta.settings import FitSettings
 from automl_meta.space import SearchSpace, config_id
 from automl_meta.strategies import Strategy, make_strategy
-from automl_meta.surrogate import load_for_metabase
 from automl_meta.warmstart import (
     DEFAULT_K,
     learned_knowledge,
+    load_trained,
     open_knowledge,
     task_query,
 )
@@ -252,9 +254,9 @@ def choose_strategy(dataset: Dataset, settings: FitSettings, space: SearchSpace,
     user named that cannot be used is an error, and so is its missing model when the user
     named the strategy too (the default strategy falls back).
     """
-    name = settings.strategy or DEFAULT_STRATEGY
-    if name not in META_STRATEGIES:
-        return make_strategy(name, space, settings.seed, metric=metric), []
+    entry = spec(settings.strategy or DEFAULT_STRATEGY)
+    if not entry.needs_metabase:
+        return make_strategy(entry.name, space, settings.seed, metric=metric), []
     try:
         knowledge = open_knowledge(settings.metabase, "raw")
         if dataset.task_type not in knowledge.pools:
@@ -264,21 +266,21 @@ def choose_strategy(dataset: Dataset, settings: FitSettings, space: SearchSpace,
             raise
         if on_note:
             on_note(f"Note: {exc} Searching with GP-BO, without a warm start.")
-        return make_strategy("gp", space, settings.seed, metric=metric), []
+        return make_strategy(NO_METABASE_STRATEGY, space, settings.seed, metric=metric), []
     surrogate = None
     try:
-        if name == "knn-learned":
+        if entry.representation == "learned":
             knowledge = learned_knowledge(knowledge.metabase)  # the same open meta-base
-        elif name == "surrogate":
-            surrogate = load_for_metabase(knowledge.metabase)
+        elif entry.trained == "surrogate":
+            surrogate = load_trained(knowledge.metabase, "surrogate")
     except AutoMLMetaError as exc:
         if settings.metabase is not None and settings.strategy is not None:
             raise
         if on_note:
             on_note(f"Note: {exc} Warm-starting with {FALLBACK_STRATEGY} instead.")
-        name = FALLBACK_STRATEGY
+        entry = spec(FALLBACK_STRATEGY)
     query = task_query(dataset, metric, settings.seed)
-    strategy = make_strategy(name, space, settings.seed, metric=metric,
+    strategy = make_strategy(entry.name, space, settings.seed, metric=metric,
                              knowledge=knowledge, query=query, surrogate=surrogate)
     return strategy, knowledge.neighbors(query, DEFAULT_K)
 
@@ -300,6 +302,8 @@ def fit(dataset: Dataset, settings: FitSettings = FitSettings(),
     search_data = subsample(dataset, _search_rows(settings), settings.seed)
     space = SearchSpace(dataset.task_type, n_rows=dataset.n_rows)
     strategy, neighbors = choose_strategy(dataset, settings, space, metric, on_note)
+    for module in strategy.proposer.warm_up:
+        import_in_background(module)  # seconds of imports, done while the first trials run
     if neighbors and on_note:
         on_note("warm start from the nearest tasks: "
                 + ", ".join(f"{name} ({distance:.3g})" for name, distance in neighbors))

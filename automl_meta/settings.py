@@ -9,15 +9,7 @@ import math
 from dataclasses import dataclass
 
 from automl_meta.errors import InvalidParameterError
-
-STRATEGIES = ("random", "defaults", "gp", "knn", "knn-learned", "portfolio", "surrogate",
-              "surrogate-scratch")
-SURROGATE_STRATEGIES = frozenset({"surrogate", "surrogate-scratch"})
-META_STRATEGIES = frozenset({"knn", "knn-learned", "portfolio"}) | SURROGATE_STRATEGIES
-# Best mean rank at trials 3 to 50 of the offline benchmark (docs/benchmarks.md). Left to
-# its default, fit falls back to FALLBACK_STRATEGY when the meta-base has no surrogate.
-DEFAULT_STRATEGY = "surrogate"
-FALLBACK_STRATEGY = "knn"
+from automl_meta.registry import spec
 
 
 @dataclass(frozen=True)
@@ -30,7 +22,7 @@ class FitSettings:
     seed: int = 0
     n_jobs: int = 1
     n_folds: int = 5
-    strategy: str | None = None  # None: DEFAULT_STRATEGY, else FALLBACK_STRATEGY
+    strategy: str | None = None  # None: registry.DEFAULT_STRATEGY (or its fallback)
     metabase: str | None = None  # None: the default meta-base (meta-learning strategies only)
     max_trial_seconds: float | None = None
     max_search_rows: int | None = None
@@ -43,10 +35,8 @@ class FitSettings:
         if self.max_trials is not None and self.max_trials < 1:
             raise InvalidParameterError(
                 f"The 'max_trials' parameter must be at least 1. Got {self.max_trials} instead.")
-        if self.strategy is not None and self.strategy not in STRATEGIES:
-            raise InvalidParameterError(
-                f"The 'strategy' parameter must be one of {{{', '.join(STRATEGIES)}}}. "
-                f"Got '{self.strategy}' instead.")
+        if self.strategy is not None:
+            spec(self.strategy)  # a clear error for an unknown name
         if self.ensemble_size < 1:
             raise InvalidParameterError(
                 f"The 'ensemble_size' parameter must be at least 1. Got {self.ensemble_size} instead.")

@@ -1,29 +1,23 @@
 """Strategies decide which config to evaluate next: `ask()` proposes, `tell()` observes.
 
-Only the search loop sees a strategy, the runner and the history together; a strategy
-keeps its own state from what it is told. Every strategy works in two settings:
-online (`candidates=None`: proposals come from the whole search space) and offline
-(`candidates` = a task's evaluated pool: proposals are only ever pool configs, as the
-HPO-B protocol needs).
+A strategy is a queue of configs (a warm start: each family's default, or the winners of
+the nearest past tasks) in front of a proposer: random search, GP-BO, or GP-BO's
+candidates ranked by the meta-trained surrogate. `automl_meta.registry` says which parts
+each named strategy has; `make_strategy` puts them together.
 
-- random: uniform random configs (random search, the baseline of the HPO-B protocol).
-- defaults: each family's default first, then random search.
-- gp: each family's default first, then GP-BO (Matern kernel on config vectors, expected
-  improvement).
-- knn / knn-learned / portfolio: a warm start from the nearest past tasks
-  (`warmstart`), then the same GP-BO on what has been observed.
-- surrogate: the nearest task's best config (knn's first), then the meta-trained
-  surrogate (`surrogate`), fine-tuned on the observations so far, ranks the candidates.
-- surrogate-scratch: the same, with the network untrained (the ablation of meta-training).
+Only the search loop sees a strategy, the runner and the history together; a strategy
+keeps its own state from what it is told. Every strategy works in two settings: online
+(`candidates=None`: proposals come from the whole search space) and offline (`candidates`
+= a task's evaluated pool: proposals are only ever pool configs, as the HPO-B protocol
+needs).
 """
 
 from __future__ import annotations
 
-import importlib
 import math
-import threading
-from collections.abc import Sequence
-from typing import Protocol
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -31,7 +25,7 @@ from automl_meta.acquisition import expected_improvement
 from automl_meta.errors import InvalidParameterError
 from automl_meta.evaluate import Trial
 from automl_meta.metrics import check_metric, to_loss
-from automl_meta.settings import META_STRATEGIES, STRATEGIES, SURROGATE_STRATEGIES
+from automl_meta.registry import StrategySpec, spec
 from automl_meta.space import SearchSpace, config_id
 from automl_meta.surrogate import SurrogateSettings, scratch_surrogate
 from automl_meta.warmstart import knn_order, portfolio_order
@@ -42,111 +36,141 @@ N_SAMPLED_CANDIDATES = 500  # online: random configs scored by EI at each step
 N_PERTURBED_CANDIDATES = 200  # online: neighbours of the best configs so far
 PERTURB_PROBABILITY = 0.3  # each param of a perturbed config is resampled with this chance
 GP_REFIT_EVERY = 5  # observations between two optimisations of the GP's kernel
-WARM_START_SIZE = 10  # configs taken from the nearest tasks before GP-BO
-SURROGATE_WARM_START = 1  # ... before the surrogate (of 0, 1, 2, 3: best cross-validated)
 
 
-class Strategy(Protocol):
-    """What the search loop needs of a strategy."""
+class Proposer(Protocol):
+    """What follows a strategy's queue: proposes untried configs, learns from trials."""
 
-    name: str
+    warm_up: tuple[str, ...]  # heavy modules the search loop may import ahead of use
 
-    def ask(self) -> tuple[dict, str]:
-        """Next config to evaluate, with a label of where it came from (for the leaderboard)."""
+    def propose(self, seen: set[str]) -> tuple[dict, str]:
+        """A config whose id is not in `seen`, and where it came from (for the leaderboard)."""
 
-    def tell(self, trial: Trial) -> None:
-        """Record a finished trial."""
-
-    def skip(self, config: dict) -> None:
-        """Never propose this config: the search loop runs it itself."""
+    def observe(self, trial: Trial) -> None:
+        """Learn from a finished trial."""
 
 
-class RandomStrategy:
-    """A queue of configs first (default: each family's default), then uniform random configs.
+@dataclass(frozen=True)
+class StrategyContext:
+    """What a proposer may be built from; what it needs depends on the strategy."""
 
-    With an empty queue this is plain random search (`random`); with the defaults first it
-    is `defaults`.
-    """
+    space: SearchSpace
+    seed: int
+    rng: np.random.Generator
+    metric: str | None = None
+    candidates: Sequence[dict] | None = None
+    knowledge: Any = None  # a warmstart.MetaKnowledge
+    query: Any = None  # a warmstart.TaskQuery
+    surrogate: Any = None  # a surrogate.Surrogate
 
-    name = "random"
 
-    def __init__(self, space: SearchSpace, seed: int = 0, candidates: Sequence[dict] | None = None,
-                 queue: Sequence[tuple[dict, str]] | None = None, name: str | None = None) -> None:
-        self.name = name or type(self).name
+class Strategy:
+    """A queue of configs first, then the proposer: what the search loop asks and tells."""
+
+    def __init__(self, name: str, space: SearchSpace, proposer: Proposer,
+                 queue: Sequence[tuple[dict, str]] = (),
+                 candidates: Sequence[dict] | None = None) -> None:
+        self.name = name
         self.space = space
-        self._rng = np.random.default_rng(seed)
-        self._candidates = list(candidates) if candidates is not None else None
+        self.proposer = proposer
         allowed = None if candidates is None else {config_id(c) for c in candidates}
-        if queue is None:
-            queue = [(c, "default") for c in space.default_configs()]
         self._queue = [(c, s) for c, s in queue if c["family"] in space.families
                        and (allowed is None or config_id(c) in allowed)]
         self._seen: set[str] = set()
 
     def ask(self) -> tuple[dict, str]:
+        """Next config to evaluate, with a label of where it came from (for the leaderboard)."""
         while self._queue:
             config, source = self._queue.pop(0)
             if config_id(config) not in self._seen:
                 self._seen.add(config_id(config))
                 return config, source
-        config = self._propose()
+        config, source = self.proposer.propose(self._seen)
         self._seen.add(config_id(config))
-        return config, self._source
+        return config, source
 
-    _source = "random"
+    def tell(self, trial: Trial) -> None:
+        """Record a finished trial."""
+        self._seen.add(trial.config_id)
+        self.proposer.observe(trial)
 
-    def _propose(self) -> dict:
-        return self._random()
+    def skip(self, config: dict) -> None:
+        """Never propose this config: the search loop runs it itself."""
+        self._seen.add(config_id(config))
 
-    def _random(self) -> dict:
+
+class RandomProposer:
+    """Uniform random configs of the space (or of the candidates, offline)."""
+
+    warm_up: tuple[str, ...] = ()
+
+    def __init__(self, space: SearchSpace, rng: np.random.Generator,
+                 candidates: Sequence[dict] | None = None) -> None:
+        self.space, self._rng = space, rng
+        self._candidates = list(candidates) if candidates is not None else None
+
+    @classmethod
+    def build(cls, context: StrategyContext) -> RandomProposer:
+        return cls(context.space, context.rng, context.candidates)
+
+    def propose(self, seen: set[str]) -> tuple[dict, str]:
         if self._candidates is not None:
-            left = self._untried()
-            return left[int(self._rng.integers(len(left)))]
+            left = self.untried(seen)
+            return left[int(self._rng.integers(len(left)))], "random"
         for _ in range(100):
             config = self.space.sample(1, seed=int(self._rng.integers(2**31)))[0]
-            if config_id(config) not in self._seen:
+            if config_id(config) not in seen:
                 break
-        return config
+        return config, "random"
 
-    def _untried(self) -> list[dict]:
-        left = [c for c in self._candidates if config_id(c) not in self._seen]
+    def untried(self, seen: set[str]) -> list[dict]:
+        """Offline: the candidates not proposed yet."""
+        left = [c for c in self._candidates if config_id(c) not in seen]
         if not left:
             raise InvalidParameterError("Every candidate config has already been proposed.")
         return left
 
-    def tell(self, trial: Trial) -> None:
-        self._seen.add(trial.config_id)
-
-    def skip(self, config: dict) -> None:
-        self._seen.add(config_id(config))
+    def observe(self, trial: Trial) -> None:
+        pass
 
 
-class GPStrategy(RandomStrategy):
-    """The queue, then GP-BO: expected improvement of a Gaussian process on config vectors.
+Acquisition = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+
+
+class GPProposer:
+    """GP-BO: expected improvement of a Gaussian process on config vectors.
 
     Losses are the metric turned lower-is-better; a failed trial counts as the worst loss
-    seen, so the GP learns to avoid its region. Until GP_MIN_OBSERVATIONS trials
-    succeeded, proposals are random.
+    seen, so the GP learns to avoid its region. Until `min_observations` trials
+    succeeded, proposals are random. Another `acquisition` (x, losses, candidates) ->
+    values can take the GP's place over the same candidates.
     """
 
-    name = "gp"
-    model_label = "gp"  # where the model's proposals say they came from
-    min_observations = GP_MIN_OBSERVATIONS
+    warm_up: tuple[str, ...] = ()
 
-    def __init__(self, space: SearchSpace, seed: int = 0, candidates: Sequence[dict] | None = None,
-                 queue: Sequence[tuple[dict, str]] | None = None, metric: str | None = None,
-                 name: str | None = None) -> None:
-        super().__init__(space, seed, candidates, queue, name)
+    def __init__(self, space: SearchSpace, rng: np.random.Generator, seed: int,
+                 metric: str | None = None, candidates: Sequence[dict] | None = None, *,
+                 acquisition: Acquisition | None = None, label: str = "gp",
+                 min_observations: int = GP_MIN_OBSERVATIONS,
+                 extra_candidates: Sequence[dict] = ()) -> None:
+        self.space, self._rng, self._seed = space, rng, seed
+        self.random = RandomProposer(space, rng, candidates)
         self.metric = check_metric(metric, space.task_type)
-        self._seed = seed
+        self.label, self.min_observations = label, min_observations
+        self._acquire = acquisition or self._gp_acquisition
+        self._extra = [c for c in extra_candidates if c["family"] in space.families]
+        self._offline = candidates is not None
         self._told: list[dict] = []
         self._x: list[np.ndarray] = []
         self._loss: list[float] = []  # NaN for failed trials
         self._encoded: dict[str, np.ndarray] = {}
         self._kernel = None  # the GP's last fitted kernel
 
-    def tell(self, trial: Trial) -> None:
-        super().tell(trial)
+    @classmethod
+    def build(cls, context: StrategyContext) -> GPProposer:
+        return cls(context.space, context.rng, context.seed, context.metric, context.candidates)
+
+    def observe(self, trial: Trial) -> None:
         value = trial.scores.get(self.metric, math.nan) if trial.status == "ok" else math.nan
         self._told.append(trial.config)
         self._x.append(self._encode(trial.config))
@@ -158,28 +182,24 @@ class GPStrategy(RandomStrategy):
             self._encoded[key] = self.space.encode(config)
         return self._encoded[key]
 
-    def _propose(self) -> dict:
+    def propose(self, seen: set[str]) -> tuple[dict, str]:
         losses = np.array(self._loss)
         ok = np.isfinite(losses)
         if ok.sum() < self.min_observations:
-            self._source = "random"
-            return self._random()
-        self._source = self.model_label
-        candidates = self._candidate_configs()
+            return self.random.propose(seen)
+        candidates = self._candidate_configs(seen)
         x = np.array(self._x)
         y = np.where(ok, losses, losses[ok].max())
         if len(y) > GP_MAX_OBSERVATIONS:
             keep = np.argsort(y, kind="stable")[:GP_MAX_OBSERVATIONS]
             x, y = x[keep], y[keep]
-        scores = self._acquisition(x, y, np.array([self._encode(c) for c in candidates]))
-        return candidates[int(np.argmax(scores))]
+        scores = self._acquire(x, y, np.array([self._encode(c) for c in candidates]))
+        return candidates[int(np.argmax(scores))], self.label
 
-    def _acquisition(self, x: np.ndarray, losses: np.ndarray, candidates: np.ndarray) -> np.ndarray:
-        """How much each candidate vector is worth trying next (higher is better).
-
-        The kernel's hyperparameters are re-optimised while observations are few and then
-        every GP_REFIT_EVERY observations; in between the last ones are kept (most of
-        GP-BO's cost is that optimisation, and one more point barely moves it).
+    def _gp_acquisition(self, x: np.ndarray, losses: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+        """EI under the GP. The kernel's hyperparameters are re-optimised while observations
+        are few and then every GP_REFIT_EVERY observations; in between the last ones are
+        kept (most of GP-BO's cost is that optimisation, and one more point barely moves it).
         """
         n = len(self._x)
         reuse = self._kernel is not None and n > GP_REFIT_EVERY and n % GP_REFIT_EVERY
@@ -187,17 +207,18 @@ class GPStrategy(RandomStrategy):
             x, losses, candidates, self._seed + n, self._kernel if reuse else None)
         return scores
 
-    def _candidate_configs(self) -> list[dict]:
-        """Offline: the untried pool. Online: fresh samples plus perturbations of the best."""
-        if self._candidates is not None:
-            return self._untried()
+    def _candidate_configs(self, seen: set[str]) -> list[dict]:
+        """Offline: the untried pool. Online: fresh samples, perturbations of the best,
+        and the extra candidates (a meta-base's pool)."""
+        if self._offline:
+            return self.random.untried(seen)
         seed = int(self._rng.integers(2**31))
         fresh = self.space.sample(N_SAMPLED_CANDIDATES, seed=seed)
         best = self._best_configs(5)
         perturbed = [perturb(self.space, best[i % len(best)], self._rng)
                      for i in range(N_PERTURBED_CANDIDATES)] if best else []
-        out, ids = [], set(self._seen)
-        for config in perturbed + fresh:
+        out, ids = [], set(seen)
+        for config in perturbed + fresh + self._extra:
             if config_id(config) not in ids:
                 ids.add(config_id(config))
                 out.append(config)
@@ -208,6 +229,54 @@ class GPStrategy(RandomStrategy):
         losses = np.array(self._loss)
         order = np.argsort(np.where(np.isfinite(losses), losses, np.inf), kind="stable")
         return [self._told[i] for i in order[:n] if math.isfinite(losses[i])]
+
+
+class SurrogateProposer:
+    """GP-BO's candidates ranked by a ranking surrogate instead of the GP: after each
+    observation it is fine-tuned on the observations so far and proposes the candidate of
+    highest expected improvement under its ensemble's mean and spread
+    (`surrogate.Surrogate`). Online, the meta-base's pool configs join the candidates."""
+
+    warm_up = ("torch",)  # seconds of imports, worth doing while the first trials run
+
+    def __init__(self, context: StrategyContext, surrogate) -> None:
+        self.surrogate, self.query, self.space = surrogate, context.query, context.space
+        pool = context.knowledge.pools.get(context.space.task_type, [])
+        self.search = GPProposer(context.space, context.rng, context.seed, context.metric,
+                                 context.candidates, acquisition=self._acquisition,
+                                 label="surrogate", min_observations=1, extra_candidates=pool)
+
+    @classmethod
+    def build(cls, context: StrategyContext) -> SurrogateProposer:
+        if context.surrogate is None:
+            raise InvalidParameterError(
+                "The 'surrogate' strategy needs a meta-trained surrogate; none was given.")
+        return cls(context, context.surrogate)
+
+    def propose(self, seen: set[str]) -> tuple[dict, str]:
+        return self.search.propose(seen)
+
+    def observe(self, trial: Trial) -> None:
+        self.search.observe(trial)
+
+    def _acquisition(self, x: np.ndarray, losses: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+        adapted = self.surrogate.adapt(self.query.metafeatures, x, losses,
+                                       task_type=self.space.task_type)
+        return adapted.acquisition(candidates)
+
+
+class ScratchSurrogateProposer(SurrogateProposer):
+    """The surrogate's search with its network untrained: what meta-training buys."""
+
+    @classmethod
+    def build(cls, context: StrategyContext) -> ScratchSurrogateProposer:
+        untrained = scratch_surrogate(len(context.space.vector_names), 0,
+                                      SurrogateSettings(seed=context.seed))
+        return cls(context, untrained)
+
+
+PROPOSERS = {c.__name__: c for c in (RandomProposer, GPProposer, SurrogateProposer,
+                                     ScratchSurrogateProposer)}
 
 
 def perturb(space: SearchSpace, config: dict, rng: np.random.Generator) -> dict:
@@ -226,96 +295,33 @@ def perturb(space: SearchSpace, config: dict, rng: np.random.Generator) -> dict:
     return {"family": config["family"], "params": params}
 
 
-class SurrogateStrategy(GPStrategy):
-    """The warm start, then a ranking surrogate: after each observation it is fine-tuned on
-    the observations so far and proposes the candidate of highest expected improvement
-    under its ensemble's mean and spread (`surrogate.Surrogate`).
-
-    Online, the candidates are the pool configs of the meta-base (`extra_candidates`)
-    besides GP-BO's fresh samples and perturbations of the best so far.
-    """
-
-    name = "surrogate"
-    model_label = "surrogate"
-    min_observations = 1
-
-    def __init__(self, space: SearchSpace, surrogate, query, seed: int = 0,
-                 candidates: Sequence[dict] | None = None,
-                 queue: Sequence[tuple[dict, str]] | None = None, metric: str | None = None,
-                 name: str | None = None, extra_candidates: Sequence[dict] = ()) -> None:
-        super().__init__(space, seed, candidates, queue, metric, name)
-        self.surrogate = surrogate
-        self.query = query
-        _import_in_background("torch")  # seconds of imports, done while the first trials run
-        self._extra = [c for c in extra_candidates if c["family"] in space.families]
-
-    def _acquisition(self, x: np.ndarray, losses: np.ndarray, candidates: np.ndarray) -> np.ndarray:
-        adapted = self.surrogate.adapt(self.query.metafeatures, x, losses,
-                                       task_type=self.space.task_type)
-        return adapted.acquisition(candidates)
-
-    def _candidate_configs(self) -> list[dict]:
-        out = super()._candidate_configs()
-        if self._candidates is not None:
-            return out
-        ids = {config_id(c) for c in out} | self._seen
-        return out + [c for c in self._extra if config_id(c) not in ids]
-
-
-def _import_in_background(module: str) -> None:
-    """Import `module` on a daemon thread; an import of it elsewhere waits for this one."""
-    threading.Thread(target=_import_quietly, args=(module,), daemon=True).start()
-
-
-def _import_quietly(module: str) -> None:
-    try:
-        importlib.import_module(module)
-    except Exception:  # the import where the module is used reports the problem
-        pass
-
-
-def warm_start_queue(name: str, knowledge, query, size: int = WARM_START_SIZE) -> list[tuple[dict, str]]:
-    """The warm start of a meta-learning strategy: configs labelled with where they came from.
-
-    The surrogate strategies take only the first SURROGATE_WARM_START of knn's order: after
-    that the surrogate, fine-tuned on what they scored, ranks the candidates itself.
-    """
-    order = portfolio_order if name == "portfolio" else knn_order
-    if name in SURROGATE_STRATEGIES:
-        size = min(size, SURROGATE_WARM_START)
-    return [(c, "warm-start") for c in order(knowledge, query, n=size)]
+def warm_start_queue(entry: StrategySpec, space: SearchSpace, knowledge, query
+                     ) -> list[tuple[dict, str]]:
+    """The configs a strategy starts with, labelled with where they came from."""
+    if entry.warm_start == "defaults":
+        return [(c, "default") for c in space.default_configs()]
+    if not entry.warm_start:
+        return []
+    order = portfolio_order if entry.warm_start == "portfolio" else knn_order
+    return [(c, "warm-start") for c in order(knowledge, query, n=entry.warm_start_size)]
 
 
 def make_strategy(name: str, space: SearchSpace, seed: int = 0, *, metric: str | None = None,
                   candidates: Sequence[dict] | None = None, knowledge=None, query=None,
                   surrogate=None) -> Strategy:
-    """Build a strategy by name (the names `automl fit --strategy` accepts).
+    """Build a strategy by name (the names `automl fit --strategy` accepts), as the
+    registry says: its warm start in front of its proposer.
 
     Meta-learning strategies need `knowledge` (a MetaKnowledge; for "knn-learned" one with
     the learned representation) and `query` (the new task's TaskQuery); "surrogate" also
-    a meta-trained `surrogate.Surrogate`. "surrogate-scratch" builds its own, untrained.
+    a meta-trained `surrogate.Surrogate`.
     """
-    if name not in STRATEGIES:
+    entry = spec(name)
+    if entry.needs_metabase and (knowledge is None or query is None):
         raise InvalidParameterError(
-            f"The 'strategy' parameter must be one of {{{', '.join(STRATEGIES)}}}. "
-            f"Got '{name}' instead.")
-    if name == "random":
-        return RandomStrategy(space, seed, candidates, queue=[])
-    if name == "defaults":
-        return RandomStrategy(space, seed, candidates, name="defaults")
-    queue = None
-    if name in META_STRATEGIES:
-        if knowledge is None or query is None:
-            raise InvalidParameterError(
-                f"The '{name}' strategy needs a meta-base to learn from; none was given.")
-        queue = warm_start_queue(name, knowledge, query)
-    if name not in SURROGATE_STRATEGIES:
-        return GPStrategy(space, seed, candidates, queue, metric, name)
-    if name == "surrogate-scratch":
-        surrogate = scratch_surrogate(len(space.vector_names), 0, SurrogateSettings(seed=seed))
-    elif surrogate is None:
-        raise InvalidParameterError(
-            "The 'surrogate' strategy needs a meta-trained surrogate; none was given.")
-    pool = knowledge.pools.get(space.task_type, [])
-    return SurrogateStrategy(space, surrogate, query, seed, candidates, queue, metric, name,
-                             extra_candidates=pool)
+            f"The '{name}' strategy needs a meta-base to learn from; none was given.")
+    context = StrategyContext(space, seed, np.random.default_rng(seed), metric, candidates,
+                              knowledge, query, surrogate)
+    proposer = PROPOSERS[entry.proposer].build(context)
+    return Strategy(name, space, proposer, warm_start_queue(entry, space, knowledge, query),
+                    candidates)

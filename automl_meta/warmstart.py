@@ -28,6 +28,7 @@ from automl_meta.metabase.locate import default_metabase_path
 from automl_meta.metabase.store import MetaBase
 from automl_meta.metafeatures import compute_metafeatures
 from automl_meta.metrics import METRICS, check_metric
+from automl_meta.surrogate import Surrogate
 
 REPRESENTATIONS = ("raw", "learned")
 DEFAULT_K = 5
@@ -196,8 +197,16 @@ def learned_knowledge(metabase) -> MetaKnowledge:
     """MetaKnowledge of every task of an open meta-base in the learned representation: the
     embedding saved beside it, which must have been trained on its content."""
     return MetaKnowledge.from_metabase(metabase, representation="learned",
-                                       embedding=load_beside(metabase, "embedding",
-                                                             LearnedEmbedding.load))
+                                       embedding=load_trained(metabase, "embedding"))
+
+
+TRAINED_READERS = {"embedding": LearnedEmbedding.load, "surrogate": Surrogate.load}
+
+
+def load_trained(metabase, kind: str):
+    """The model of `kind` (registry.TRAINED_MODELS) trained on an open meta-base and saved
+    beside it; a MetaBaseError when it is missing or was trained on other content."""
+    return load_beside(metabase, kind, TRAINED_READERS[kind])
 
 
 def describe_neighbors(knowledge: MetaKnowledge, query: TaskQuery, k: int = DEFAULT_K,

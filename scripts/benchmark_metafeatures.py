@@ -28,8 +28,8 @@ import numpy as np
 import pandas as pd
 
 from automl_meta.corpus import read_manifest
-from automl_meta.metabase.sources import load_entry
 from automl_meta.data import Dataset, FeatureSchema
+from automl_meta.metabase.sources import load_entry
 from automl_meta.metafeatures import compute_metafeatures
 from automl_meta.metafeatures.design import build_design
 from automl_meta.metafeatures.extraction import fill_undefined

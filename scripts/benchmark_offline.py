@@ -18,10 +18,16 @@ import sys
 import time
 import traceback
 
-from offline_replay import (BenchmarkSettings, check_plotting, plan_benchmark,
-                                   run_benchmark, write_report)
+from offline_replay import (
+    BenchmarkSettings,
+    check_plotting,
+    plan_benchmark,
+    run_benchmark,
+    write_report,
+)
+
 from automl_meta.errors import AutoMLMetaError
-from automl_meta.settings import STRATEGIES
+from automl_meta.registry import STRATEGIES
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130

@@ -49,6 +49,7 @@ from automl_meta.corpus import read_manifest, table_file
 from automl_meta.data import FeatureSchema, prepare_features, read_raw
 from automl_meta.export import METADATA_ATTR
 from automl_meta.metrics import DEFAULT_METRIC, LOWER_IS_BETTER, all_scores
+from automl_meta.registry import TABLE
 
 FIELDS = ["dataset", "task_type", "strategy", "seed", "budget", "exit_code", "wall_seconds",
           "metric", "test_score", "accuracy", "r2", "n_train", "n_test", "family", "trials",
@@ -91,7 +92,7 @@ def test_scores(model, test: pd.DataFrame) -> tuple[str, dict[str, float], int]:
     return task_type, all_scores(task_type, y[keep].astype(str).to_numpy(), proba, classes), int(keep.sum())
 
 
-TRAINED = {"knn-learned": "embedding", "surrogate": "surrogate"}  # strategy -> model it needs
+TRAINED = {s.name: s.trained for s in TABLE if s.trained}  # strategy -> model it needs
 
 
 def fold_metabases(source: Path, entries: list, strategies: list[str], n_folds: int, seed: int,

@@ -47,9 +47,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 def synthetic_metabase(path: Path, n_tasks: int, pool_size: int) -> Path:
     """Tasks of every type with random meta-features; each scores the pool by a random
     quadratic of its encoding (a pool of random configs: building the real design is slow)."""
+    from automl_meta.evaluate import Trial
     from automl_meta.metabase.store import Protocol, TaskRecord
     from automl_meta.metrics import DEFAULT_METRIC
-    from automl_meta.evaluate import Trial
     from automl_meta.space import TASK_TYPES, config_id
 
     rng = np.random.default_rng(0)

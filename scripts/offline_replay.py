@@ -35,7 +35,7 @@ from automl_meta.learned_embedding import fit_embedding
 from automl_meta.metabase.learning import loss_table
 from automl_meta.metabase.store import MetaBase, MetaBaseError, TaskRecord
 from automl_meta.metrics import DEFAULT_METRIC, METRICS, from_loss, to_loss
-from automl_meta.settings import STRATEGIES
+from automl_meta.registry import SPECS, STRATEGIES, TABLE
 from automl_meta.space import SearchSpace, config_id
 from automl_meta.strategies import make_strategy
 from automl_meta.surrogate import SurrogateSettings, meta_train
@@ -44,8 +44,7 @@ from automl_meta.warmstart import MetaKnowledge, TaskQuery
 CHECKPOINTS = (1, 3, 5, 10, 25, 50)
 CURVE_COLUMNS = ("strategy", "task", "task_type", "metric", "fold", "seed", "trial",
                  "normalized_regret", "rank")
-REPRESENTATION = {"knn": "raw", "portfolio": "raw", "knn-learned": "learned",
-                  "surrogate": "raw", "surrogate-scratch": "raw"}  # of each warm start
+REPRESENTATION = {s.name: s.representation for s in TABLE if s.representation}  # of each warm start
 
 
 @dataclass(frozen=True)
@@ -283,7 +282,7 @@ def build_knowledge(metabase: MetaBase, train: Sequence[str], strategies: Sequen
                                               metrics=metrics or None)
         out["learned"] = MetaKnowledge.from_metabase(
             metabase, task_names=list(train), representation="learned", embedding=embedding)
-    if "surrogate" in strategies:
+    if any(SPECS[s].trained == "surrogate" for s in strategies):
         steps = {} if surrogate_steps is None else {"meta_steps": surrogate_steps}
         out["surrogate"] = meta_train(metabase, list(train), SurrogateSettings(seed=seed, **steps),
                                       metrics=metrics or None)

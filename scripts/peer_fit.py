@@ -109,8 +109,12 @@ def preprocessor(X: pd.DataFrame, impute: bool):
 
 
 def fit_sklearn(X, y, X_test, task_type, args):
-    from sklearn.ensemble import (HistGradientBoostingClassifier, HistGradientBoostingRegressor,
-                                  RandomForestClassifier, RandomForestRegressor)
+    from sklearn.ensemble import (
+        HistGradientBoostingClassifier,
+        HistGradientBoostingRegressor,
+        RandomForestClassifier,
+        RandomForestRegressor,
+    )
     from sklearn.pipeline import make_pipeline
     from threadpoolctl import threadpool_limits
 

@@ -13,7 +13,7 @@ from automl_meta.evaluate import Trial
 from automl_meta.runner import RefitResult
 from automl_meta.search import Budget, FitSettings, _refit_best, _refit_note, fit, run_search, safe_configs
 from automl_meta.space import SearchSpace, config_id
-from automl_meta.strategies import RandomStrategy
+from automl_meta.strategies import RandomProposer, Strategy, make_strategy
 from tests.conftest import make_dataset
 
 
@@ -174,7 +174,8 @@ def _slow_first_search(n_workers, max_trials):
     space = SearchSpace("binary", n_rows=1000)
     slow = [c for c in space.default_configs() if c["family"] in ("random_forest", "extra_trees")]
     runner = _ScriptedTrials(n_workers, slow={"random_forest", "extra_trees"})
-    strategy = RandomStrategy(space, seed=0, queue=[(c, "warm-start") for c in slow])
+    strategy = Strategy("random", space, RandomProposer(space, np.random.default_rng(0)),
+                        queue=[(c, "warm-start") for c in slow])
     trials, _ = run_search(runner, strategy, FitSettings(time_budget=60, max_trials=max_trials),
                            Budget(time.monotonic(), 60.0), "roc_auc", safe_configs=safe_configs(space))
     return runner.submitted, trials
@@ -198,7 +199,7 @@ def test_a_safe_config_runs_until_something_succeeds(n_workers, families, halved
 def test_no_safe_config_once_a_trial_succeeded():
     space = SearchSpace("binary", n_rows=1000)
     runner = _ScriptedTrials(1, slow=set())
-    strategy = RandomStrategy(space, seed=0, queue=[])
+    strategy = make_strategy("random", space, seed=0)
     trials, _ = run_search(runner, strategy, FitSettings(time_budget=60, max_trials=4),
                            Budget(time.monotonic(), 60.0), "roc_auc", safe_configs=safe_configs(space))
     assert [t.source for t in trials] == ["random"] * 4
@@ -207,7 +208,7 @@ def test_no_safe_config_once_a_trial_succeeded():
 def test_with_two_workers_the_second_trial_is_the_linear_default_whatever_the_first_did():
     space = SearchSpace("binary", n_rows=1000)
     runner = _ScriptedTrials(2, slow=set())
-    trials, _ = run_search(runner, RandomStrategy(space, seed=0, queue=[]),
+    trials, _ = run_search(runner, make_strategy("random", space, seed=0),
                            FitSettings(time_budget=60, max_trials=4), Budget(time.monotonic(), 60.0),
                            "roc_auc", safe_configs=safe_configs(space))
     trials.sort(key=lambda t: t.index)

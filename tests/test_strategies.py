@@ -13,14 +13,9 @@ from automl_meta.evaluate import Trial
 from automl_meta.metabase.store import MetaBase
 from automl_meta.acquisition import expected_improvement
 from automl_meta.space import SearchSpace, config_id
-from automl_meta.strategies import (
-    GP_MIN_OBSERVATIONS,
-    STRATEGIES,
-    SURROGATE_STRATEGIES,
-    SURROGATE_WARM_START,
-    make_strategy,
-)
-from automl_meta.settings import META_STRATEGIES
+from automl_meta.learned_embedding import fit_embedding
+from automl_meta.registry import SPECS, STRATEGIES, SURROGATE_WARM_START
+from automl_meta.strategies import GP_MIN_OBSERVATIONS, make_strategy
 from automl_meta.surrogate import SurrogateSettings, scratch_surrogate
 from automl_meta.warmstart import MetaKnowledge, TaskQuery
 from tests.handmade import HandTask, make_metabase
@@ -36,18 +31,25 @@ def knowledge(tmp_path_factory):
     tasks = {name: HandTask("binary", {"f": float(i)}, s) for i, (name, s) in enumerate(scores.items())}
     path = make_metabase(tmp_path_factory.mktemp("mb") / "s.metabase", tasks, pool_size=POOL)
     mb = MetaBase.open(path)
-    return MetaKnowledge.from_metabase(mb), mb.pool("binary")
+    learned = MetaKnowledge.from_metabase(mb, representation="learned",
+                                          embedding=fit_embedding(mb, seed=0, max_steps=5))
+    return {"raw": MetaKnowledge.from_metabase(mb), "learned": learned}, mb.pool("binary")
+
+
+META_STRATEGIES = sorted(n for n in STRATEGIES if SPECS[n].needs_metabase)
+SURROGATE_STRATEGIES = sorted(n for n in STRATEGIES if "Surrogate" in SPECS[n].proposer)
 
 
 def _make(name, space, seed, knowledge=None, **kwargs):
-    if knowledge is not None and name in META_STRATEGIES:
+    """The strategy as the registry builds it, given what its entry says it needs."""
+    entry = SPECS[name]
+    if knowledge is not None and entry.needs_metabase:
         kn, _ = knowledge
-        if name == "knn-learned":
-            name = "knn"  # the learned representation is tested in test_learned_embedding
-        if name == "surrogate":  # the mechanics; meta-training is tested in test_surrogate
+        if entry.trained == "surrogate":  # the mechanics; meta-training is tested in test_surrogate
             kwargs["surrogate"] = scratch_surrogate(len(space.vector_names), 0,
                                                     SurrogateSettings(seed=seed))
-        kwargs.update(knowledge=kn, query=TaskQuery("binary", "roc_auc", {"f": 0.0}))
+        kwargs.update(knowledge=kn[entry.representation],
+                      query=TaskQuery("binary", "roc_auc", {"f": 0.0}))
     return make_strategy(name, space, seed, **kwargs)
 
 
@@ -117,7 +119,7 @@ def test_knn_warm_start_comes_first_and_is_labelled(knowledge):
 def test_warm_start_skips_families_the_space_does_not_offer(knowledge):
     kn, pool = knowledge
     big = SearchSpace("binary", 50_000)  # no SVM above the row limit
-    strategy = make_strategy("knn", big, 0, knowledge=kn,
+    strategy = make_strategy("knn", big, 0, knowledge=kn["raw"],
                              query=TaskQuery("binary", "roc_auc", {"f": 0.0}))
     assert all(c["family"] != "svm" for c, _ in (strategy.ask() for _ in range(12)))
 
@@ -174,7 +176,7 @@ def test_expected_improvement_prefers_low_mean_and_high_uncertainty():
 def test_surrogate_strategy_needs_a_meta_trained_surrogate(knowledge):
     kn, _ = knowledge
     with pytest.raises(InvalidParameterError, match="needs a meta-trained surrogate"):
-        make_strategy("surrogate", SearchSpace("binary", 500), 0, knowledge=kn,
+        make_strategy("surrogate", SearchSpace("binary", 500), 0, knowledge=kn["raw"],
                       query=TaskQuery("binary", "roc_auc", {"f": 0.0}))
 
 
@@ -207,7 +209,7 @@ def test_surrogate_strategy_proposes_the_candidate_of_highest_acquisition(knowle
     observed = _drive_sources(strategy, SURROGATE_WARM_START + 2)
     x = np.array([space.encode(c) for c, _ in observed])
     losses = -np.array([0.5 + i / 100 for i in range(len(observed))])  # roc_auc, as told
-    adapted = strategy.surrogate.adapt({"f": 0.0}, x, losses, task_type="binary")
+    adapted = strategy.proposer.surrogate.adapt({"f": 0.0}, x, losses, task_type="binary")
     tried = {config_id(c) for c, _ in observed}
     left = [c for c in pool if config_id(c) not in tried]
     scores = adapted.acquisition(np.array([space.encode(c) for c in left]))

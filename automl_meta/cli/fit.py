@@ -13,12 +13,8 @@ from automl_meta.cli.options import (
     target_option,
     task_option,
 )
-from automl_meta.settings import (
-    DEFAULT_STRATEGY,
-    FALLBACK_STRATEGY,
-    STRATEGIES,
-    FitSettings,
-)
+from automl_meta.registry import STRATEGIES, help_text
+from automl_meta.settings import FitSettings
 
 
 def _positive(ctx, param, value):
@@ -44,15 +40,7 @@ def _positive(ctx, param, value):
               help="Model file to write; a JSON summary is written beside it (.json).")
 @click.option("--n-jobs", type=int, default=-1, show_default=True,
               help="Trials evaluated in parallel (-1: one per CPU core).")
-@click.option("--strategy", type=click.Choice(STRATEGIES), default=None,
-              help="How configs are proposed: random (random search); defaults (each family's "
-              "default, then random); gp (the defaults, then Bayesian optimisation); knn, "
-              "knn-learned, portfolio (warm start from the most similar tasks of the "
-              "meta-base, then gp); surrogate (the nearest task's best config, then the "
-              "surrogate meta-trained on the meta-base ranks candidates); surrogate-scratch "
-              f"(the same network untrained: an ablation). Default: {DEFAULT_STRATEGY}, the "
-              f"best in the offline benchmark ({FALLBACK_STRATEGY} when the meta-base has "
-              "no surrogate trained on it).")
+@click.option("--strategy", type=click.Choice(STRATEGIES), default=None, help=help_text())
 @click.option("--ensemble-size", type=int, default=FitSettings.ensemble_size, show_default=True,
               callback=_positive, help="Greedy picks of the exported ensemble (a soft-voting "
               "average of the best trials, weighted by how often each is picked); 1 exports "

@@ -21,13 +21,9 @@ def check_metabase(path: str, strategy: str | None = None) -> None:
     """Fail fast, before any work, when --metabase names something that is not a meta-base,
     or lacks the model trained on it that the strategy needs (its embedding, its surrogate)."""
     from automl_meta.metabase.store import MetaBase
+    from automl_meta.registry import spec
+    from automl_meta.warmstart import load_trained
 
     with MetaBase.open(path) as metabase:
-        if strategy == "knn-learned":
-            from automl_meta.learned_embedding import load_for_metabase
-
-            load_for_metabase(metabase)
-        elif strategy == "surrogate":
-            from automl_meta.surrogate import load_for_metabase
-
-            load_for_metabase(metabase)
+        if strategy is not None and spec(strategy).trained:
+            load_trained(metabase, spec(strategy).trained)
