@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from automl_meta.errors import InvalidParameterError
-from automl_meta.evaluate import Trial
+from automl_meta.evaluate import Status, Trial
 from automl_meta.metabase.store import MetaBase, MetaBaseError, TaskRecord
 from automl_meta.metrics import DEFAULT_METRIC, METRICS, to_loss
 from automl_meta.settings import STRATEGIES
@@ -318,7 +318,7 @@ def replay(strategy, task: TestTask, n_trials: int) -> np.ndarray:
                     f"no stored trial on task {task.name}.")
             ok = math.isfinite(task.scores[i])
             strategy.tell(Trial(index=index, config=config, config_id=config_id(config),
-                                status="ok" if ok else "failed",
+                                status=Status.OK if ok else Status.FAILED,
                                 scores={task.metric: task.scores[i]} if ok else {}))
             observed.append(losses[i])
     finite = losses[np.isfinite(losses)]

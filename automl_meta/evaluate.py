@@ -12,6 +12,7 @@ import time
 import traceback
 import warnings
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 
 import numpy as np
 from sklearn.model_selection import KFold, StratifiedKFold
@@ -20,7 +21,13 @@ from automl_meta.data import Dataset
 from automl_meta.metrics import all_scores
 from automl_meta.space import SearchSpace, config_id
 
-STATUSES = ("ok", "failed", "timeout", "memout")
+class Status(StrEnum):
+    """How a trial or a refit ended; the values are the text the meta-base and model.json store."""
+
+    OK = "ok"
+    FAILED = "failed"
+    TIMEOUT = "timeout"
+    MEMOUT = "memout"
 
 
 @dataclass
@@ -30,7 +37,7 @@ class Trial:
     index: int
     config: dict
     config_id: str
-    status: str
+    status: Status
     scores: dict[str, float] = field(default_factory=dict)
     fit_seconds: float = 0.0
     predict_seconds: float = 0.0
@@ -72,7 +79,7 @@ def predict_matrix(model, X, task_type: str, classes: tuple) -> np.ndarray:
 def evaluate(config: dict, dataset: Dataset, space: SearchSpace,
              folds: list[tuple[np.ndarray, np.ndarray]], seed: int = 0, index: int = 0) -> Trial:
     """Cross-validate `config`: out-of-fold predictions, all metrics, fit/predict seconds."""
-    trial = Trial(index=index, config=config, config_id=config_id(config), status="ok")
+    trial = Trial(index=index, config=config, config_id=config_id(config), status=Status.OK)
     n_out = len(dataset.classes) if dataset.task_type != "regression" else None
     oof = np.zeros((dataset.n_rows, n_out) if n_out else dataset.n_rows)
     try:
@@ -89,13 +96,13 @@ def evaluate(config: dict, dataset: Dataset, space: SearchSpace,
                                            dataset.classes)
                 trial.predict_seconds += time.perf_counter() - start
     except MemoryError:
-        trial.status, trial.error = "memout", "MemoryError: the fit ran out of memory"
+        trial.status, trial.error = Status.MEMOUT, "MemoryError: the fit ran out of memory"
         return trial
     except Exception as exc:  # any estimator error is a failed trial, not a crash
-        trial.status, trial.error = "failed", _error_text(exc)
+        trial.status, trial.error = Status.FAILED, _error_text(exc)
         return trial
     if not np.all(np.isfinite(oof)):
-        trial.status, trial.error = "failed", "the model predicted NaN or infinite values"
+        trial.status, trial.error = Status.FAILED, "the model predicted NaN or infinite values"
         return trial
     trial.scores = all_scores(dataset.task_type, dataset.y, oof, dataset.classes)
     trial.oof = oof

@@ -133,6 +133,7 @@ def fit_summary(result, dataset: Dataset, settings) -> dict:
     import sklearn
 
     from automl_meta import __version__
+    from automl_meta.evaluate import Status
 
     return {
         "automl_meta_version": __version__, "sklearn_version": sklearn.__version__,
@@ -148,8 +149,7 @@ def fit_summary(result, dataset: Dataset, settings) -> dict:
         "strategy": result.strategy,
         "warm_start_tasks": [{"task": name, "distance": round(distance, 6)}
                              for name, distance in result.neighbors],
-        "trials": {s: sum(t.status == s for t in result.trials)
-                   for s in ("ok", "failed", "timeout", "memout")},
+        "trials": {s: sum(t.status == s for t in result.trials) for s in Status},
         "leaderboard": [t.to_dict() for t in result.leaderboard()],
     }
 

@@ -19,7 +19,7 @@ from typing import Callable, Sequence
 from automl_meta.data import Dataset, subsample
 from automl_meta.ensemble import OOF_MEMORY_BYTES, Ensemble, blend_scores, oof_bytes, select
 from automl_meta.errors import AllTrialsFailedError, AutoMLMetaError, InvalidParameterError
-from automl_meta.evaluate import Trial, make_folds
+from automl_meta.evaluate import Status, Trial, make_folds
 from automl_meta.export import METADATA_ATTR, model_metadata, voting_model
 from automl_meta.metabase.protocol import MetaBaseError
 from automl_meta.metrics import check_metric, to_loss
@@ -80,12 +80,12 @@ class FitResult:
 
 
 def _loss(metric: str, trial: Trial) -> float:
-    return to_loss(metric, trial.scores.get(metric, math.nan)) if trial.status == "ok" else math.inf
+    return to_loss(metric, trial.scores.get(metric, math.nan)) if trial.status == Status.OK else math.inf
 
 
 def _best_first(trials: Sequence[Trial], metric: str) -> list[Trial]:
     """Successful trials, best first, ties broken by trial order."""
-    return sorted((t for t in trials if t.status == "ok"), key=lambda t: (_loss(metric, t), t.index))
+    return sorted((t for t in trials if t.status == Status.OK), key=lambda t: (_loss(metric, t), t.index))
 
 
 def _n_workers(n_jobs: int) -> int:
@@ -202,8 +202,8 @@ def _record(trial: Trial, trials: list[Trial], strategy: Strategy, state: Search
     trials.append(trial)
     strategy.tell(trial)
     state.n_done += 1
-    state.n_failed += trial.status != "ok"
-    if trial.status == "ok" and (state.best is None or _loss(metric, trial) < _loss(metric, state.best)):
+    state.n_failed += trial.status != Status.OK
+    if trial.status == Status.OK and (state.best is None or _loss(metric, trial) < _loss(metric, state.best)):
         state.best = trial
     kept = 0  # the best trials' predictions stay, up to the memory cap
     for t in (t for t in _best_first(trials, metric) if t.oof is not None):
@@ -409,7 +409,7 @@ def _refit_members(runner: TrialRunner, members: list[tuple[Trial, int]], deadli
                 running[trial.index] = trial
             for result in runner.collect(timeout=0.5):
                 running.pop(result.index, None)
-                if result.status == "ok":
+                if result.status == Status.OK:
                     results[result.index] = result
                 else:
                     dropped.append({"trial": result.index, "weight": weight[result.index],
@@ -467,13 +467,13 @@ def _refit_best(runner: TrialRunner, ranked: list[Trial], refit_deadline: float,
         result: list[RefitResult] = []
         while not result:
             result = runner.collect(timeout=1.0)
-        if result[0].status == "ok":
+        if result[0].status == Status.OK:
             return result[0].model_bytes, {
                 "trial": trial, "seconds": round(result[0].seconds, 3),
                 "fallback": trial is not ranked[0], "errors": errors}
         status = result[0].status
         errors.append(f"trial {trial.index}: {status}: {result[0].error}")
-        others = ranked[:10] if status == "timeout" else ranked[1:10]
+        others = ranked[:10] if status == Status.TIMEOUT else ranked[1:10]
         if not others:
             break
         trial = min(others, key=lambda t: t.fit_seconds)

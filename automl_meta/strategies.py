@@ -30,7 +30,7 @@ import numpy as np
 from scipy.stats import norm
 
 from automl_meta.errors import InvalidParameterError
-from automl_meta.evaluate import Trial
+from automl_meta.evaluate import Status, Trial
 from automl_meta.metrics import check_metric, to_loss
 from automl_meta.settings import META_STRATEGIES, STRATEGIES, SURROGATE_STRATEGIES
 from automl_meta.space import SearchSpace, config_id
@@ -146,7 +146,7 @@ class GPStrategy(RandomStrategy):
 
     def tell(self, trial: Trial) -> None:
         super().tell(trial)
-        value = trial.scores.get(self.metric, math.nan) if trial.status == "ok" else math.nan
+        value = trial.scores.get(self.metric, math.nan) if trial.status == Status.OK else math.nan
         self._told.append(trial.config)
         self._x.append(self._encode(trial.config))
         self._loss.append(to_loss(self.metric, value) if math.isfinite(value) else math.nan)

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from automl_meta.errors import InvalidParameterError
-from automl_meta.evaluate import STATUSES
+from automl_meta.evaluate import Status
 from automl_meta.metabase.protocol import MetaBaseError, Protocol, TaskRecord
 from automl_meta.metrics import METRICS
 from automl_meta.space import SPACE_VERSION, TASK_TYPES, SearchSpace
@@ -59,7 +59,7 @@ _SCHEMA = (
         PRIMARY KEY (task_type, config_id), UNIQUE (task_type, pool_index)) WITHOUT ROWID""",
     f"""CREATE TABLE trials (
         task_id INTEGER NOT NULL REFERENCES tasks (id), config_id TEXT NOT NULL,
-        status TEXT NOT NULL CHECK (status IN ({_quoted(STATUSES)})),
+        status TEXT NOT NULL CHECK (status IN ({_quoted([s.value for s in Status])})),
         {", ".join(f"{m} REAL" for m in METRIC_COLUMNS)},
         fit_seconds REAL, predict_seconds REAL, error TEXT,
         PRIMARY KEY (task_id, config_id)) WITHOUT ROWID""",
@@ -206,7 +206,7 @@ def _load_scores(conn: sqlite3.Connection, task_type: str, metric: str, n_config
     rows = conn.execute(
         f"SELECT t.id, c.pool_index, r.{metric} FROM trials r JOIN tasks t ON t.id = r.task_id "
         f"JOIN configs c ON c.task_type = t.task_type AND c.config_id = r.config_id "
-        f"WHERE t.task_type = ? AND r.status = 'ok' AND r.{metric} IS NOT NULL",
+        f"WHERE t.task_type = ? AND r.status = '{Status.OK.value}' AND r.{metric} IS NOT NULL",
         (task_type,)).fetchall()
     matrix = np.full((len(tasks), n_configs), np.nan)
     if rows:
