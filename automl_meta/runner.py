@@ -17,7 +17,7 @@ from multiprocessing.connection import wait as wait_any
 
 from automl_meta.data import Dataset
 from automl_meta.errors import AutoMLMetaError
-from automl_meta.evaluate import Status, Trial, evaluate, refit
+from automl_meta.evaluate import Status, Trial, error_text, evaluate, refit
 from automl_meta.export import METADATA_ATTR
 from automl_meta.forkserver import CONTEXT
 from automl_meta.space import SearchSpace, config_id
@@ -46,8 +46,13 @@ class RefitResult:
     status: Status
     model_bytes: bytes = b""
     seconds: float = 0.0
-    error: str = ""
+    error: str = ""  # the message; "" when the refit succeeded
     index: int = -1  # the job's index as submitted (the trial whose config is refitted)
+    error_type: str = ""  # the exception's class name; "" for a failure that raised nothing
+
+    def error_text(self) -> str:
+        """The error as one line: "Type: message", or the message alone."""
+        return error_text(self.error_type, self.error)
 
 
 def _limit_memory(megabytes: int | None) -> None:
@@ -93,7 +98,8 @@ def _refit_job(config: dict, setup: WorkerSetup, metadata: dict | None, index: i
     except MemoryError:
         return RefitResult(config, Status.MEMOUT, error="MemoryError during the final fit", index=index)
     except Exception as exc:  # report, the parent decides what to do
-        return RefitResult(config, Status.FAILED, error=f"{type(exc).__name__}: {exc}", index=index)
+        return RefitResult(config, Status.FAILED, error=str(exc), index=index,
+                           error_type=type(exc).__name__)
     return RefitResult(config, Status.OK, blob, time.perf_counter() - start, index=index)
 
 

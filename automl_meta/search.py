@@ -19,7 +19,7 @@ from typing import Callable, Sequence
 from automl_meta.data import Dataset, subsample
 from automl_meta.ensemble import OOF_MEMORY_BYTES, Ensemble, blend_scores, oof_bytes, select
 from automl_meta.errors import AllTrialsFailedError, AutoMLMetaError, InvalidParameterError
-from automl_meta.evaluate import Status, Trial, make_folds
+from automl_meta.evaluate import Status, Trial, error_text, make_folds
 from automl_meta.export import METADATA_ATTR, model_metadata, voting_model
 from automl_meta.metabase.protocol import MetaBaseError
 from automl_meta.metrics import check_metric, to_loss
@@ -413,7 +413,7 @@ def _refit_members(runner: TrialRunner, members: list[tuple[Trial, int]], deadli
                     results[result.index] = result
                 else:
                     dropped.append({"trial": result.index, "weight": weight[result.index],
-                                    "reason": f"{result.status}: {result.error}"})
+                                    "reason": f"{result.status}: {result.error_text()}"})
     except KeyboardInterrupt:
         runner.cancel()
         if not results:
@@ -436,8 +436,9 @@ def _failure_summary(trials: list[Trial]) -> str:
     if not trials:
         return "No trial finished within the time budget; give a larger --time-budget."
     reasons: dict[str, int] = {}
-    for t in trials:
-        reasons[t.error.split(" (at ")[0]] = reasons.get(t.error.split(" (at ")[0], 0) + 1
+    for t in trials:  # the same error raised at different lines counts as one reason
+        reason = error_text(t.error_type, t.error)
+        reasons[reason] = reasons.get(reason, 0) + 1
     common = max(reasons, key=reasons.get)
     return (f"All {len(trials)} trials failed; the most common reason ({reasons[common]}x): {common}. "
             "A larger --time-budget helps when they timed out.")
@@ -472,7 +473,7 @@ def _refit_best(runner: TrialRunner, ranked: list[Trial], refit_deadline: float,
                 "trial": trial, "seconds": round(result[0].seconds, 3),
                 "fallback": trial is not ranked[0], "errors": errors}
         status = result[0].status
-        errors.append(f"trial {trial.index}: {status}: {result[0].error}")
+        errors.append(f"trial {trial.index}: {status}: {result[0].error_text()}")
         others = ranked[:10] if status == Status.TIMEOUT else ranked[1:10]
         if not others:
             break

@@ -9,9 +9,18 @@ import numpy as np
 import pytest
 
 from automl_meta.errors import AllTrialsFailedError, InvalidParameterError
-from automl_meta.evaluate import Trial
+from automl_meta.evaluate import Status, Trial
 from automl_meta.runner import RefitResult
-from automl_meta.search import Budget, FitSettings, _refit_best, _refit_note, fit, run_search, safe_configs
+from automl_meta.search import (
+    Budget,
+    FitSettings,
+    _failure_summary,
+    _refit_best,
+    _refit_note,
+    fit,
+    run_search,
+    safe_configs,
+)
 from automl_meta.space import SearchSpace, config_id
 from automl_meta.strategies import RandomStrategy
 from tests.conftest import make_dataset
@@ -30,6 +39,14 @@ def test_fit_returns_best_trial_refitted_on_all_rows(task):
     assert result.leaderboard()[0] is result.best
     assert len(result.model.predict(d.X)) == d.n_rows
     assert not result.interrupted and result.refit["fallback"] is False
+
+
+def test_the_failure_summary_counts_one_error_raised_at_different_lines_as_one_reason():
+    trials = [Trial(i, {}, str(i), Status.FAILED, error="bad", error_type="ValueError", where=f"a.py:{i}")
+              for i in range(2)]
+    trials.append(Trial(2, {}, "2", Status.TIMEOUT, error="killed after the time limit of 1.0 s"))
+    summary = _failure_summary(trials)
+    assert summary.startswith("All 3 trials failed; the most common reason (2x): ValueError: bad. ")
 
 
 def test_every_trial_timing_out_is_a_clear_error():

@@ -49,6 +49,7 @@ def _evaluate_in_process(setup: WorkerSetup, config: dict, index: int, time_limi
     if time.monotonic() - start > time_limit:
         trial.status, trial.scores = Status.TIMEOUT, {}
         trial.error = f"ran over the time limit of {time_limit:.0f} s (not killable on this worker)"
+        trial.error_type = trial.where = ""  # not the error of a fit that failed in time
     trial.oof = None
     return trial
 

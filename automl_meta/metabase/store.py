@@ -326,7 +326,7 @@ class MetaBase:
         seconds = np.round(np.array([[t.fit_seconds, t.predict_seconds] for t in trials],
                                     dtype=float), SECONDS_DECIMALS)
         # SQLite stores a bound NaN as NULL: missing scores need no conversion.
-        rows = sorted((task_id, t.config_id, str(t.status), *s, *sec, t.error or None)
+        rows = sorted((task_id, t.config_id, str(t.status), *s, *sec, t.error_text() or None)
                       for t, s, sec in zip(trials, scores.tolist(), seconds.tolist()))
         sql = (f"INSERT OR IGNORE INTO trials ({', '.join(_TRIAL_COLUMNS)}) "
                f"VALUES ({', '.join('?' * len(_TRIAL_COLUMNS))})")
