@@ -143,7 +143,7 @@ def fit_summary(result, dataset: Dataset, settings) -> dict:
                  "warnings": list(dataset.warnings)},
         "settings": asdict(settings), "metric": result.metric,
         "best": result.best.to_dict(), "interrupted": result.interrupted,
-        "refit": {k: v for k, v in result.refit.items() if k != "trial"},
+        "refit": result.refit.to_dict() if result.refit else {},
         "ensemble": result.ensemble,
         "seconds": round(result.seconds, 3),
         "strategy": result.strategy,

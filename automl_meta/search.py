@@ -52,6 +52,34 @@ class SearchState:
     best: Trial | None = None
 
 
+@dataclass(frozen=True)
+class RefitFailure:
+    """A final fit that gave no model: the trial refitted, how it ended and why."""
+
+    trial: int
+    status: Status
+    reason: str
+
+    def __str__(self) -> str:
+        return f"trial {self.trial}: {self.status}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class RefitInfo:
+    """How the exported model was refitted: the trial it is (an ensemble's: the best), the
+    seconds, whether it fell back from the leaderboard's first, the refits that failed."""
+
+    trial: Trial
+    seconds: float
+    fallback: bool
+    errors: tuple[RefitFailure, ...] = ()
+
+    def to_dict(self) -> dict:
+        """model.json's "refit" record; each error as "trial N: status: reason"."""
+        return {"seconds": self.seconds, "fallback": self.fallback,
+                "errors": [str(e) for e in self.errors]}
+
+
 @dataclass
 class FitResult:
     """What `fit` returns: the refitted pipeline (pickled as exported), every trial, how it went."""
@@ -63,7 +91,7 @@ class FitResult:
     task_type: str
     n_search_rows: int
     interrupted: bool = False
-    refit: dict = field(default_factory=dict)
+    refit: RefitInfo | None = None  # set by `fit`
     seconds: float = 0.0
     strategy: str = ""
     neighbors: list[tuple[str, float]] = field(default_factory=list)
@@ -306,19 +334,19 @@ def fit(dataset: Dataset, settings: FitSettings = FitSettings(),
         chosen = _select(ranked, search_data, metric, settings.ensemble_size)
         ensemble = None
         if chosen is None:
-            model_bytes, refit_info = _refit_best(runner, ranked, budget.hard_deadline, metadata)
+            model_bytes, refit = _refit_best(runner, ranked, budget.hard_deadline, metadata)
         else:
             estimate = partial(_refit_estimate, n_folds=settings.n_folds,
                                row_ratio=dataset.n_rows / search_data.n_rows)
-            model_bytes, refit_info, ensemble = _export_ensemble(
+            model_bytes, refit, ensemble = _export_ensemble(
                 runner, ranked, chosen, search_data, dataset, budget.hard_deadline, estimate, metadata)
-    if refit_info["errors"] and on_note:
-        on_note(_refit_note(ranked[0], refit_info))
+    if refit.errors and on_note:
+        on_note(_refit_note(ranked[0], refit))
     if ensemble and ensemble["dropped"] and on_note:
         on_note(_dropped_note(ensemble))
-    return FitResult(model_bytes=model_bytes, best=refit_info.pop("trial"), trials=trials, metric=metric,
+    return FitResult(model_bytes=model_bytes, best=refit.trial, trials=trials, metric=metric,
                      task_type=dataset.task_type, n_search_rows=search_data.n_rows,
-                     interrupted=interrupted, refit=refit_info, seconds=budget.elapsed(),
+                     interrupted=interrupted, refit=refit, seconds=budget.elapsed(),
                      strategy=strategy.name, neighbors=neighbors, ensemble=ensemble)
 
 
@@ -339,7 +367,7 @@ def _select(ranked: list[Trial], data: Dataset, metric: str, size: int
 def _export_ensemble(runner: TrialRunner, ranked: list[Trial],
                      chosen: tuple[list[Trial], Ensemble, float], search_data: Dataset,
                      dataset: Dataset, deadline: float, estimate: Callable[[Trial], float],
-                     metadata: Callable[[dict], dict]) -> tuple[bytes, dict, dict]:
+                     metadata: Callable[[dict], dict]) -> tuple[bytes, RefitInfo, dict]:
     """Refit the ensemble's members and assemble them; what does not fit is dropped.
 
     Falls back to `_refit_best` when no member could be refitted. Returns the model
@@ -355,9 +383,9 @@ def _export_ensemble(runner: TrialRunner, ranked: list[Trial],
               "selected_scores": ensemble.scores, "dropped": dropped}
     if not kept:
         model_bytes, info = _refit_best(runner, ranked, deadline, metadata)
-        record.update(members=[{"trial": info["trial"].index, "config": info["trial"].config,
-                                "weight": 1, "refit_seconds": info["seconds"]}],
-                      scores=info["trial"].scores)
+        record.update(members=[{"trial": info.trial.index, "config": info.trial.config,
+                                "weight": 1, "refit_seconds": info.seconds}],
+                      scores=info.trial.scores)
         return model_bytes, info, record
     record["members"] = [{"trial": t.index, "config": t.config, "weight": w,
                           "refit_seconds": round(results[t.index].seconds, 3)} for t, w in kept]
@@ -368,8 +396,7 @@ def _export_ensemble(runner: TrialRunner, ranked: list[Trial],
     alone = kept[0][0] if len(kept) == 1 else ranked[0]
     model_bytes = results[alone.index].model_bytes if len(kept) == 1 else \
         _assemble(kept, results, dataset, metadata)
-    info = {"trial": alone, "seconds": round(time.monotonic() - start, 3),
-            "fallback": alone is not ranked[0], "errors": []}
+    info = RefitInfo(alone, round(time.monotonic() - start, 3), fallback=alone is not ranked[0])
     return model_bytes, info, record
 
 
@@ -444,22 +471,22 @@ def _failure_summary(trials: list[Trial]) -> str:
             "A larger --time-budget helps when they timed out.")
 
 
-def _refit_note(best: Trial, info: dict) -> str:
+def _refit_note(best: Trial, info: RefitInfo) -> str:
     """Tell the user that the exported model is not the plain refit of the leaderboard's first."""
-    trial = info["trial"]
-    what = (f"trial {trial.index} ({trial.config.get('family', '?')}) instead" if info["fallback"]
+    trial = info.trial
+    what = (f"trial {trial.index} ({trial.config.get('family', '?')}) instead" if info.fallback
             else "it after a second fit without a time limit")
-    why = info["errors"][0].split(": ", 1)[-1]
+    why = f"{info.errors[0].status}: {info.errors[0].reason}"
     return (f"Note: the final fit of trial {best.index} on all rows failed ({why}); exported {what}, "
             "so the run took longer than its budget.")
 
 
 def _refit_best(runner: TrialRunner, ranked: list[Trial], refit_deadline: float,
-                metadata: Callable[[dict], dict]) -> tuple[bytes, dict]:
+                metadata: Callable[[dict], dict]) -> tuple[bytes, RefitInfo]:
     """Refit the best trial on every row by the deadline. If that fails, refit without a
     limit the fastest of the ten best (the best itself again when it only ran out of
     time): a model late rather than none."""
-    errors: list[str] = []
+    errors: list[RefitFailure] = []
     trial = ranked[0]
     for timed in (True, False):
         runner.wait_idle()
@@ -469,13 +496,12 @@ def _refit_best(runner: TrialRunner, ranked: list[Trial], refit_deadline: float,
         while not result:
             result = runner.collect(timeout=1.0)
         if result[0].status == Status.OK:
-            return result[0].model_bytes, {
-                "trial": trial, "seconds": round(result[0].seconds, 3),
-                "fallback": trial is not ranked[0], "errors": errors}
+            return result[0].model_bytes, RefitInfo(trial, round(result[0].seconds, 3),
+                                                    trial is not ranked[0], tuple(errors))
         status = result[0].status
-        errors.append(f"trial {trial.index}: {status}: {result[0].error_text()}")
+        errors.append(RefitFailure(trial.index, status, result[0].error_text()))
         others = ranked[:10] if status == Status.TIMEOUT else ranked[1:10]
         if not others:
             break
         trial = min(others, key=lambda t: t.fit_seconds)
-    raise AllTrialsFailedError("The final fit on all rows failed: " + "; ".join(errors))
+    raise AllTrialsFailedError("The final fit on all rows failed: " + "; ".join(map(str, errors)))
