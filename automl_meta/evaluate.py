@@ -1,7 +1,7 @@
 """Evaluate one config on a dataset by cross-validation; never raises for a bad fit.
 
-A trial that raises is recorded as `failed` (or `memout` for MemoryError) with its error
-text, as SMAC records a crashed run: the search goes on. Time limits are enforced one
+A trial that raises is recorded as `failed` (or `memout` for MemoryError) with its error's
+type, message and location, as SMAC records a crashed run: the search goes on. Time limits are enforced one
 level up, by `runner`, which runs this in a worker process it can kill.
 """
 
@@ -11,7 +11,8 @@ import math
 import time
 import traceback
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
+from enum import StrEnum
 
 import numpy as np
 from sklearn.model_selection import KFold, StratifiedKFold
@@ -20,30 +21,56 @@ from automl_meta.data import Dataset
 from automl_meta.metrics import all_scores
 from automl_meta.space import SearchSpace, config_id
 
-STATUSES = ("ok", "failed", "timeout", "memout")
+_MAX_ERROR_CHARS = 2000
+
+
+class Status(StrEnum):
+    """How a trial or a refit ended; the values are the text the meta-base and model.json store."""
+
+    OK = "ok"
+    FAILED = "failed"
+    TIMEOUT = "timeout"
+    MEMOUT = "memout"
+
+
+def error_text(error_type: str, message: str, where: str = "") -> str:
+    """An error as one line, the way it is stored and shown: "Type: message (at file.py:N)"."""
+    text = f"{error_type}: {message}" if error_type else message
+    return text + (f" (at {where})" if where else "")
 
 
 @dataclass
 class Trial:
-    """One evaluation of a config: every metric, timings, status and error text."""
+    """One evaluation of a config: every metric, timings, status and, if it failed, why.
+
+    The error is kept as fields (exception type, message, "file.py:line" it came from);
+    `error_text()` composes them into the one line that model.json and the meta-base store.
+    """
 
     index: int
     config: dict
     config_id: str
-    status: str
+    status: Status
     scores: dict[str, float] = field(default_factory=dict)
     fit_seconds: float = 0.0
     predict_seconds: float = 0.0
-    error: str = ""
+    error: str = ""  # the message; "" when the trial succeeded
     source: str = ""
+    error_type: str = ""  # the exception's class name; "" for a failure that raised nothing
+    where: str = ""  # "file.py:123" where the exception was raised, or ""
     oof: np.ndarray | None = field(default=None, repr=False, compare=False)
 
+    def error_text(self) -> str:
+        """The error as one line: "Type: message (at file.py:N)", or "" for a success."""
+        return error_text(self.error_type, self.error, self.where)
+
     def to_dict(self) -> dict:
-        """JSON-able record (without the out-of-fold predictions)."""
-        d = asdict(self)
-        d.pop("oof")
-        d["scores"] = {k: (None if not math.isfinite(v) else v) for k, v in self.scores.items()}
-        return d
+        """JSON-able record, as model.json's leaderboard holds it (no out-of-fold predictions)."""
+        return {"index": self.index, "config": self.config, "config_id": self.config_id,
+                "status": self.status,
+                "scores": {k: (None if not math.isfinite(v) else v) for k, v in self.scores.items()},
+                "fit_seconds": self.fit_seconds, "predict_seconds": self.predict_seconds,
+                "error": self.error_text(), "source": self.source}
 
 
 def make_folds(y: np.ndarray, task_type: str, n_folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -72,7 +99,7 @@ def predict_matrix(model, X, task_type: str, classes: tuple) -> np.ndarray:
 def evaluate(config: dict, dataset: Dataset, space: SearchSpace,
              folds: list[tuple[np.ndarray, np.ndarray]], seed: int = 0, index: int = 0) -> Trial:
     """Cross-validate `config`: out-of-fold predictions, all metrics, fit/predict seconds."""
-    trial = Trial(index=index, config=config, config_id=config_id(config), status="ok")
+    trial = Trial(index=index, config=config, config_id=config_id(config), status=Status.OK)
     n_out = len(dataset.classes) if dataset.task_type != "regression" else None
     oof = np.zeros((dataset.n_rows, n_out) if n_out else dataset.n_rows)
     try:
@@ -89,23 +116,28 @@ def evaluate(config: dict, dataset: Dataset, space: SearchSpace,
                                            dataset.classes)
                 trial.predict_seconds += time.perf_counter() - start
     except MemoryError:
-        trial.status, trial.error = "memout", "MemoryError: the fit ran out of memory"
+        trial.status = Status.MEMOUT
+        trial.error_type, trial.error = "MemoryError", "the fit ran out of memory"
         return trial
     except Exception as exc:  # any estimator error is a failed trial, not a crash
-        trial.status, trial.error = "failed", _error_text(exc)
+        trial.status = Status.FAILED
+        trial.error_type, trial.error, trial.where = _error_fields(exc)
         return trial
     if not np.all(np.isfinite(oof)):
-        trial.status, trial.error = "failed", "the model predicted NaN or infinite values"
+        trial.status, trial.error = Status.FAILED, "the model predicted NaN or infinite values"
         return trial
     trial.scores = all_scores(dataset.task_type, dataset.y, oof, dataset.classes)
     trial.oof = oof
     return trial
 
 
-def _error_text(exc: BaseException) -> str:
+def _error_fields(exc: BaseException) -> tuple[str, str, str]:
+    """(type name, message, "file.py:line" of the innermost frame); type and message
+    together are cut to _MAX_ERROR_CHARS, as the stored text always was."""
     last = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
-    where = f" (at {last[0].filename.rsplit('/', 1)[-1]}:{last[0].lineno})" if last else ""
-    return f"{type(exc).__name__}: {exc}"[:2000] + where
+    where = f"{last[0].filename.rsplit('/', 1)[-1]}:{last[0].lineno}" if last else ""
+    name = type(exc).__name__
+    return name, str(exc)[:max(0, _MAX_ERROR_CHARS - len(name) - 2)], where
 
 
 def refit(config: dict, dataset: Dataset, space: SearchSpace, seed: int = 0):

@@ -24,6 +24,7 @@ from sklearn.frozen import FrozenEstimator
 from automl_meta import __version__
 from automl_meta.data import Dataset, FeatureSchema, prepare_features, read_raw
 from automl_meta.errors import InvalidDataError, InvalidParameterError
+from automl_meta.evaluate import Status
 
 METADATA_ATTR = "automl_meta_"
 FORMAT_VERSION = 1
@@ -138,14 +139,13 @@ def fit_summary(result, dataset: Dataset, settings) -> dict:
                  "warnings": list(dataset.warnings)},
         "settings": asdict(settings), "metric": result.metric,
         "best": result.best.to_dict(), "interrupted": result.interrupted,
-        "refit": {k: v for k, v in result.refit.items() if k != "trial"},
+        "refit": result.refit.to_dict() if result.refit else {},
         "ensemble": result.ensemble,
         "seconds": round(result.seconds, 3),
         "strategy": result.strategy,
         "warm_start_tasks": [{"task": name, "distance": round(distance, 6)}
                              for name, distance in result.neighbors],
-        "trials": {s: sum(t.status == s for t in result.trials)
-                   for s in ("ok", "failed", "timeout", "memout")},
+        "trials": {s: sum(t.status == s for t in result.trials) for s in Status},
         "leaderboard": [t.to_dict() for t in result.leaderboard()],
     }
 

@@ -20,7 +20,7 @@ from threadpoolctl import threadpool_limits
 
 from automl_meta.data import Dataset
 from automl_meta.errors import AutoMLMetaError
-from automl_meta.evaluate import Trial, evaluate, refit
+from automl_meta.evaluate import Status, Trial, error_text, evaluate, refit
 from automl_meta.export import METADATA_ATTR
 from automl_meta.forkserver import CONTEXT
 from automl_meta.space import SearchSpace, config_id
@@ -46,11 +46,16 @@ class RefitResult:
     """Outcome of a refit job: the pickled fitted pipeline, or why there is none."""
 
     config: dict
-    status: str
+    status: Status
     model_bytes: bytes = b""
     seconds: float = 0.0
-    error: str = ""
+    error: str = ""  # the message; "" when the refit succeeded
     index: int = -1  # the job's index as submitted (the trial whose config is refitted)
+    error_type: str = ""  # the exception's class name; "" for a failure that raised nothing
+
+    def error_text(self) -> str:
+        """The error as one line: "Type: message", or the message alone."""
+        return error_text(self.error_type, self.error)
 
 
 def _limit_memory(megabytes: int | None) -> None:
@@ -90,10 +95,11 @@ def _refit_job(config: dict, setup: WorkerSetup, metadata: dict | None, index: i
             setattr(model, METADATA_ATTR, metadata)
         blob = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
     except MemoryError:
-        return RefitResult(config, "memout", error="MemoryError during the final fit", index=index)
+        return RefitResult(config, Status.MEMOUT, error="MemoryError during the final fit", index=index)
     except Exception as exc:  # report, the parent decides what to do
-        return RefitResult(config, "failed", error=f"{type(exc).__name__}: {exc}", index=index)
-    return RefitResult(config, "ok", blob, time.perf_counter() - start, index=index)
+        return RefitResult(config, Status.FAILED, error=str(exc), index=index,
+                           error_type=type(exc).__name__)
+    return RefitResult(config, Status.OK, blob, time.perf_counter() - start, index=index)
 
 
 class _Worker:
@@ -223,7 +229,7 @@ class TrialRunner:
             if worker.conn in ready or worker.process.sentinel in ready:
                 results.append(self._receive(worker))
             elif time.monotonic() >= worker.deadline:
-                results.append(self._lost(worker, "timeout",
+                results.append(self._lost(worker, Status.TIMEOUT,
                                           f"killed after the time limit of {worker.deadline - worker.started:.1f} s"))
         return results
 
@@ -237,12 +243,12 @@ class TrialRunner:
             pass
         worker.process.join(timeout=1)
         code = worker.process.exitcode
-        status = "memout" if code in (-signal.SIGKILL, -signal.SIGSEGV) else "failed"
+        status = Status.MEMOUT if code in (-signal.SIGKILL, -signal.SIGSEGV) else Status.FAILED
         return self._lost(worker, status, f"the worker process died (exit code {code}); "
-                          "likely out of memory" if status == "memout" else
+                          "likely out of memory" if status == Status.MEMOUT else
                           f"the worker process died (exit code {code})")
 
-    def _lost(self, worker: _Worker, status: str, reason: str):
+    def _lost(self, worker: _Worker, status: Status, reason: str):
         """Replace a killed or dead worker and report its job as a failed result."""
         kind, index, config, _ = worker.job
         seconds = time.monotonic() - worker.started

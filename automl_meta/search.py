@@ -24,7 +24,7 @@ from automl_meta.ensemble import (
     select,
 )
 from automl_meta.errors import AllTrialsFailedError, AutoMLMetaError
-from automl_meta.evaluate import Trial, make_folds
+from automl_meta.evaluate import Status, Trial, error_text, make_folds
 from automl_meta.export import METADATA_ATTR, model_metadata, voting_model
 from automl_meta.lazy import import_in_background
 from automl_meta.metabase.protocol import MetaBaseError
@@ -71,6 +71,34 @@ class SearchState:
     best: Trial | None = None
 
 
+@dataclass(frozen=True)
+class RefitFailure:
+    """A final fit that gave no model: the trial refitted, how it ended and why."""
+
+    trial: int
+    status: Status
+    reason: str
+
+    def __str__(self) -> str:
+        return f"trial {self.trial}: {self.status}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class RefitInfo:
+    """How the exported model was refitted: the trial it is (an ensemble's: the best), the
+    seconds, whether it fell back from the leaderboard's first, the refits that failed."""
+
+    trial: Trial
+    seconds: float
+    fallback: bool
+    errors: tuple[RefitFailure, ...] = ()
+
+    def to_dict(self) -> dict:
+        """model.json's "refit" record; each error as "trial N: status: reason"."""
+        return {"seconds": self.seconds, "fallback": self.fallback,
+                "errors": [str(e) for e in self.errors]}
+
+
 @dataclass
 class FitResult:
     """What `fit` returns: the refitted pipeline (pickled as exported), every trial, how it went."""
@@ -82,7 +110,7 @@ class FitResult:
     task_type: str
     n_search_rows: int
     interrupted: bool = False
-    refit: dict = field(default_factory=dict)
+    refit: RefitInfo | None = None  # set by `fit`
     seconds: float = 0.0
     strategy: str = ""
     neighbors: list[tuple[str, float]] = field(default_factory=list)
@@ -99,12 +127,12 @@ class FitResult:
 
 
 def _loss(metric: str, trial: Trial) -> float:
-    return to_loss(metric, trial.scores.get(metric, math.nan)) if trial.status == "ok" else math.inf
+    return to_loss(metric, trial.scores.get(metric, math.nan)) if trial.status == Status.OK else math.inf
 
 
 def _best_first(trials: Sequence[Trial], metric: str) -> list[Trial]:
     """Successful trials, best first, ties broken by trial order."""
-    return sorted((t for t in trials if t.status == "ok"), key=lambda t: (_loss(metric, t), t.index))
+    return sorted((t for t in trials if t.status == Status.OK), key=lambda t: (_loss(metric, t), t.index))
 
 
 def _n_workers(n_jobs: int) -> int:
@@ -221,8 +249,8 @@ def _record(trial: Trial, trials: list[Trial], strategy: Strategy, state: Search
     trials.append(trial)
     strategy.tell(trial)
     state.n_done += 1
-    state.n_failed += trial.status != "ok"
-    if trial.status == "ok" and (state.best is None or _loss(metric, trial) < _loss(metric, state.best)):
+    state.n_failed += trial.status != Status.OK
+    if trial.status == Status.OK and (state.best is None or _loss(metric, trial) < _loss(metric, state.best)):
         state.best = trial
     kept = 0  # the best trials' predictions stay, up to the memory cap
     for t in (t for t in _best_first(trials, metric) if t.oof is not None):
@@ -323,19 +351,19 @@ def fit(dataset: Dataset, settings: FitSettings = FitSettings(),
         chosen = _select(ranked, search_data, metric, settings.ensemble_size)
         ensemble = None
         if chosen is None:
-            model_bytes, refit_info = _refit_best(runner, ranked, budget.hard_deadline, metadata)
+            model_bytes, refit = _refit_best(runner, ranked, budget.hard_deadline, metadata)
         else:
             estimate = partial(_refit_estimate, n_folds=settings.n_folds,
                                row_ratio=dataset.n_rows / search_data.n_rows)
-            model_bytes, refit_info, ensemble = _export_ensemble(
+            model_bytes, refit, ensemble = _export_ensemble(
                 runner, ranked, chosen, search_data, dataset, budget.hard_deadline, estimate, metadata)
-    if refit_info["errors"] and on_note:
-        on_note(_refit_note(ranked[0], refit_info))
+    if refit.errors and on_note:
+        on_note(_refit_note(ranked[0], refit))
     if ensemble and ensemble["dropped"] and on_note:
         on_note(_dropped_note(ensemble))
-    return FitResult(model_bytes=model_bytes, best=refit_info.pop("trial"), trials=trials, metric=metric,
+    return FitResult(model_bytes=model_bytes, best=refit.trial, trials=trials, metric=metric,
                      task_type=dataset.task_type, n_search_rows=search_data.n_rows,
-                     interrupted=interrupted, refit=refit_info, seconds=budget.elapsed(),
+                     interrupted=interrupted, refit=refit, seconds=budget.elapsed(),
                      strategy=strategy.name, neighbors=neighbors, ensemble=ensemble)
 
 
@@ -356,7 +384,7 @@ def _select(ranked: list[Trial], data: Dataset, metric: str, size: int
 def _export_ensemble(runner: TrialRunner, ranked: list[Trial],
                      chosen: tuple[list[Trial], Ensemble, float], search_data: Dataset,
                      dataset: Dataset, deadline: float, estimate: Callable[[Trial], float],
-                     metadata: Callable[[dict], dict]) -> tuple[bytes, dict, dict]:
+                     metadata: Callable[[dict], dict]) -> tuple[bytes, RefitInfo, dict]:
     """Refit the ensemble's members and assemble them; what does not fit is dropped.
 
     Falls back to `_refit_best` when no member could be refitted. Returns the model
@@ -372,9 +400,9 @@ def _export_ensemble(runner: TrialRunner, ranked: list[Trial],
               "selected_scores": ensemble.scores, "dropped": dropped}
     if not kept:
         model_bytes, info = _refit_best(runner, ranked, deadline, metadata)
-        record.update(members=[{"trial": info["trial"].index, "config": info["trial"].config,
-                                "weight": 1, "refit_seconds": info["seconds"]}],
-                      scores=info["trial"].scores)
+        record.update(members=[{"trial": info.trial.index, "config": info.trial.config,
+                                "weight": 1, "refit_seconds": info.seconds}],
+                      scores=info.trial.scores)
         return model_bytes, info, record
     record["members"] = [{"trial": t.index, "config": t.config, "weight": w,
                           "refit_seconds": round(results[t.index].seconds, 3)} for t, w in kept]
@@ -385,8 +413,7 @@ def _export_ensemble(runner: TrialRunner, ranked: list[Trial],
     alone = kept[0][0] if len(kept) == 1 else ranked[0]
     model_bytes = results[alone.index].model_bytes if len(kept) == 1 else \
         _assemble(kept, results, dataset, metadata)
-    info = {"trial": alone, "seconds": round(time.monotonic() - start, 3),
-            "fallback": alone is not ranked[0], "errors": []}
+    info = RefitInfo(alone, round(time.monotonic() - start, 3), fallback=alone is not ranked[0])
     return model_bytes, info, record
 
 
@@ -426,11 +453,11 @@ def _refit_members(runner: TrialRunner, members: list[tuple[Trial, int]], deadli
                 running[trial.index] = trial
             for result in runner.collect(timeout=0.5):
                 running.pop(result.index, None)
-                if result.status == "ok":
+                if result.status == Status.OK:
                     results[result.index] = result
                 else:
                     dropped.append({"trial": result.index, "weight": weight[result.index],
-                                    "reason": f"{result.status}: {result.error}"})
+                                    "reason": f"{result.status}: {result.error_text()}"})
     except KeyboardInterrupt:
         runner.cancel()
         if not results:
@@ -453,29 +480,30 @@ def _failure_summary(trials: list[Trial]) -> str:
     if not trials:
         return "No trial finished within the time budget; give a larger --time-budget."
     reasons: dict[str, int] = {}
-    for t in trials:
-        reasons[t.error.split(" (at ")[0]] = reasons.get(t.error.split(" (at ")[0], 0) + 1
+    for t in trials:  # the same error raised at different lines counts as one reason
+        reason = error_text(t.error_type, t.error)
+        reasons[reason] = reasons.get(reason, 0) + 1
     common = max(reasons, key=reasons.get)
     return (f"All {len(trials)} trials failed; the most common reason ({reasons[common]}x): {common}. "
             "A larger --time-budget helps when they timed out.")
 
 
-def _refit_note(best: Trial, info: dict) -> str:
+def _refit_note(best: Trial, info: RefitInfo) -> str:
     """Tell the user that the exported model is not the plain refit of the leaderboard's first."""
-    trial = info["trial"]
-    what = (f"trial {trial.index} ({trial.config.get('family', '?')}) instead" if info["fallback"]
+    trial = info.trial
+    what = (f"trial {trial.index} ({trial.config.get('family', '?')}) instead" if info.fallback
             else "it after a second fit without a time limit")
-    why = info["errors"][0].split(": ", 1)[-1]
+    why = f"{info.errors[0].status}: {info.errors[0].reason}"
     return (f"Note: the final fit of trial {best.index} on all rows failed ({why}); exported {what}, "
             "so the run took longer than its budget.")
 
 
 def _refit_best(runner: TrialRunner, ranked: list[Trial], refit_deadline: float,
-                metadata: Callable[[dict], dict]) -> tuple[bytes, dict]:
+                metadata: Callable[[dict], dict]) -> tuple[bytes, RefitInfo]:
     """Refit the best trial on every row by the deadline. If that fails, refit without a
     limit the fastest of the ten best (the best itself again when it only ran out of
     time): a model late rather than none."""
-    errors: list[str] = []
+    errors: list[RefitFailure] = []
     trial = ranked[0]
     for timed in (True, False):
         runner.wait_idle()
@@ -484,14 +512,13 @@ def _refit_best(runner: TrialRunner, ranked: list[Trial], refit_deadline: float,
         result: list[RefitResult] = []
         while not result:
             result = runner.collect(timeout=1.0)
-        if result[0].status == "ok":
-            return result[0].model_bytes, {
-                "trial": trial, "seconds": round(result[0].seconds, 3),
-                "fallback": trial is not ranked[0], "errors": errors}
+        if result[0].status == Status.OK:
+            return result[0].model_bytes, RefitInfo(trial, round(result[0].seconds, 3),
+                                                    trial is not ranked[0], tuple(errors))
         status = result[0].status
-        errors.append(f"trial {trial.index}: {status}: {result[0].error}")
-        others = ranked[:10] if status == "timeout" else ranked[1:10]
+        errors.append(RefitFailure(trial.index, status, result[0].error_text()))
+        others = ranked[:10] if status == Status.TIMEOUT else ranked[1:10]
         if not others:
             break
         trial = min(others, key=lambda t: t.fit_seconds)
-    raise AllTrialsFailedError("The final fit on all rows failed: " + "; ".join(errors))
+    raise AllTrialsFailedError("The final fit on all rows failed: " + "; ".join(map(str, errors)))

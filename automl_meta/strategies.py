@@ -23,7 +23,7 @@ import numpy as np
 
 from automl_meta.acquisition import expected_improvement
 from automl_meta.errors import InvalidParameterError
-from automl_meta.evaluate import Trial
+from automl_meta.evaluate import Status, Trial
 from automl_meta.metrics import check_metric, to_loss
 from automl_meta.registry import StrategySpec, spec
 from automl_meta.space import SearchSpace, config_id
@@ -171,7 +171,7 @@ class GPProposer:
         return cls(context.space, context.rng, context.seed, context.metric, context.candidates)
 
     def observe(self, trial: Trial) -> None:
-        value = trial.scores.get(self.metric, math.nan) if trial.status == "ok" else math.nan
+        value = trial.scores.get(self.metric, math.nan) if trial.status == Status.OK else math.nan
         self._told.append(trial.config)
         self._x.append(self._encode(trial.config))
         self._loss.append(to_loss(self.metric, value) if math.isfinite(value) else math.nan)

@@ -29,7 +29,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from automl_meta.errors import InvalidParameterError
-from automl_meta.evaluate import Trial
+from automl_meta.evaluate import Status, Trial
 from automl_meta.forkserver import CONTEXT
 from automl_meta.learned_embedding import fit_embedding
 from automl_meta.metabase.learning import loss_table
@@ -305,7 +305,7 @@ def replay(strategy, task: TestTask, n_trials: int) -> np.ndarray:
                     f"no stored trial on task {task.name}.")
             ok = math.isfinite(task.scores[i])
             strategy.tell(Trial(index=index, config=config, config_id=config_id(config),
-                                status="ok" if ok else "failed",
+                                status=Status.OK if ok else Status.FAILED,
                                 scores={task.metric: task.scores[i]} if ok else {}))
             observed.append(losses[i])
     finite = losses[np.isfinite(losses)]

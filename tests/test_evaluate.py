@@ -8,9 +8,9 @@ import time
 import numpy as np
 import pytest
 
-from automl_meta.evaluate import Trial, evaluate, make_folds
+from automl_meta.evaluate import Status, Trial, evaluate, make_folds
 from automl_meta.metrics import METRICS
-from automl_meta.runner import TrialRunner, WorkerSetup
+from automl_meta.runner import TrialRunner, WorkerSetup, _refit_job
 from automl_meta.space import SearchSpace
 from tests.conftest import make_dataset
 
@@ -50,6 +50,39 @@ def test_a_config_that_raises_is_a_failed_trial():
     trial = evaluate(config, d, Broken(d.task_type, d.n_rows), make_folds(d.y, d.task_type, 3, 0))
     assert trial.status == "failed" and "estimator exploded" in trial.error
     assert trial.scores == {} and trial.to_dict()["status"] == "failed"
+    line = Broken.to_pipeline.__code__.co_firstlineno + 1
+    assert (trial.status, trial.error_type, trial.error, trial.where) == (
+        Status.FAILED, "ValueError", "estimator exploded", f"test_evaluate.py:{line}")
+    assert trial.error_text() == f"ValueError: estimator exploded (at test_evaluate.py:{line})"
+    assert trial.to_dict()["error"] == trial.error_text()
+
+
+class _Raising(SearchSpace):
+    """A space whose pipelines cannot be built: every fit fails with `self.error`."""
+
+    error: Exception = ValueError("bad")
+
+    def to_pipeline(self, *args, **kwargs):
+        raise self.error
+
+
+def test_a_long_error_is_cut_as_the_stored_text_always_was():
+    d = make_dataset("binary")
+    space = _Raising(d.task_type, d.n_rows)
+    space.error = KeyError("x" * 5000)
+    trial = evaluate(space.default_configs()[0], d, space, make_folds(d.y, d.task_type, 3, 0))
+    old = f"KeyError: {space.error}"[:2000] + f" (at {trial.where})"
+    assert trial.where.startswith("test_evaluate.py:") and trial.error_text() == old
+
+
+def test_a_refit_that_raises_reports_the_error_type_and_message():
+    d = make_dataset("binary")
+    space = _Raising(d.task_type, d.n_rows)
+    setup = WorkerSetup(d, space, make_folds(d.y, d.task_type, 3, 0), seed=0)
+    result = _refit_job(space.default_configs()[0], setup, None, index=4)
+    assert (result.status, result.error_type, result.error, result.index) == (
+        Status.FAILED, "ValueError", "bad", 4)
+    assert result.error_text() == "ValueError: bad" and result.model_bytes == b""
 
 
 def _collect_all(runner, n):
@@ -117,6 +150,7 @@ def test_out_of_memory_is_recorded_as_memout():
     space = Hungry(d.task_type, d.n_rows)
     trial = evaluate(space.default_configs()[0], d, space, make_folds(d.y, d.task_type, 3, 0))
     assert trial.status == "memout" and "memory" in trial.error
+    assert trial.to_dict()["error"] == "MemoryError: the fit ran out of memory"
 
 
 def test_a_worker_that_dies_mid_trial_is_reported_and_replaced():

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from automl_meta.errors import InvalidParameterError
-from automl_meta.evaluate import Trial
+from automl_meta.evaluate import Status, Trial
 from automl_meta.metabase.pool import build_pool
 from automl_meta.metabase.store import (
     METRIC_COLUMNS,
@@ -269,6 +269,27 @@ def test_stored_values_are_rounded(metabase, pools):
         "SELECT roc_auc, log_loss, fit_seconds, predict_seconds, rmse, error FROM trials"
     ).fetchone()
     assert row == (0.987654, 12345.7, 1.235, 0.0, None, None)
+
+
+def test_statuses_and_errors_are_stored_as_their_text(path, metabase, pools):
+    a = metabase.add_task(record("a"))
+    pool = pools["binary"]
+    crashed = Trial(index=0, config=pool[1], config_id=config_id(pool[1]), status=Status.FAILED,
+                    error="bad input", error_type="ValueError", where="base.py:12")
+    metabase.add_trials(a, [trial(pool[0], Status.OK, roc_auc=0.5), crashed,
+                            trial(pool[2], Status.TIMEOUT), trial(pool[3], Status.MEMOUT)])
+    metabase.close()
+    with sqlite3.connect(path) as conn:
+        rows = dict(conn.execute("SELECT config_id, status FROM trials"))
+        stored = conn.execute("SELECT status, typeof(status), error FROM trials WHERE config_id = ?",
+                              (crashed.config_id,)).fetchone()
+    assert [rows[config_id(c)] for c in pool[:4]] == [Status.OK, Status.FAILED, Status.TIMEOUT,
+                                                      Status.MEMOUT]
+    assert [Status(rows[config_id(c)]) for c in pool[:4]] == list(Status)
+    assert stored == ("failed", "text", "ValueError: bad input (at base.py:12)")
+    with MetaBase.open(path) as reader:
+        assert reader.info()["trials"] == {"ok": 1, "failed": 1, "timeout": 1, "memout": 1}
+        assert reader.top_configs(["a"], "roc_auc") == {"a": [(config_id(pool[0]), 0.5)]}
 
 
 def test_round_significant_gives_the_decimal_doubles():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
 import time
 
@@ -9,9 +11,20 @@ import numpy as np
 import pytest
 
 from automl_meta.errors import AllTrialsFailedError, InvalidParameterError
-from automl_meta.evaluate import Trial
+from automl_meta.evaluate import Status, Trial
+from automl_meta.export import fit_summary
 from automl_meta.runner import RefitResult
-from automl_meta.search import Budget, FitSettings, _refit_best, _refit_note, fit, run_search, safe_configs
+from automl_meta.search import (
+    Budget,
+    FitSettings,
+    RefitFailure,
+    _failure_summary,
+    _refit_best,
+    _refit_note,
+    fit,
+    run_search,
+    safe_configs,
+)
 from automl_meta.space import SearchSpace, config_id
 from automl_meta.strategies import RandomProposer, Strategy, make_strategy
 from tests.conftest import make_dataset
@@ -29,7 +42,29 @@ def test_fit_returns_best_trial_refitted_on_all_rows(task):
     assert result.best is ok[int(np.argmin(losses))]
     assert result.leaderboard()[0] is result.best
     assert len(result.model.predict(d.X)) == d.n_rows
-    assert not result.interrupted and result.refit["fallback"] is False
+    assert not result.interrupted and result.refit.fallback is False
+    assert result.refit.trial is result.best and result.refit.errors == ()
+
+
+def test_the_summary_writes_statuses_and_the_refit_as_plain_json():
+    d = make_dataset("binary", n=150)
+    settings = FitSettings(max_trials=2, time_budget=60, n_jobs=1, strategy="random", ensemble_size=1)
+    result = fit(d, settings)
+    text = json.dumps(fit_summary(result, d, settings), indent=2)
+    assert '"status": "ok"' in text and "Status." not in text
+    summary = json.loads(text)
+    assert set(summary["trials"]) == {"ok", "failed", "timeout", "memout"}
+    assert summary["refit"] == {"seconds": result.refit.seconds, "fallback": False, "errors": []}
+    assert list(summary["leaderboard"][0]) == ["index", "config", "config_id", "status", "scores",
+                                               "fit_seconds", "predict_seconds", "error", "source"]
+
+
+def test_the_failure_summary_counts_one_error_raised_at_different_lines_as_one_reason():
+    trials = [Trial(i, {}, str(i), Status.FAILED, error="bad", error_type="ValueError", where=f"a.py:{i}")
+              for i in range(2)]
+    trials.append(Trial(2, {}, "2", Status.TIMEOUT, error="killed after the time limit of 1.0 s"))
+    summary = _failure_summary(trials)
+    assert summary.startswith("All 3 trials failed; the most common reason (2x): ValueError: bad. ")
 
 
 def test_every_trial_timing_out_is_a_clear_error():
@@ -85,7 +120,7 @@ class _ScriptedRefits:
     statuses and records what was submitted (trial index, time limit)."""
 
     def __init__(self, statuses):
-        self.statuses, self.submitted = list(statuses), []
+        self.statuses, self.submitted, self.error_type = list(statuses), [], ""
 
     def wait_idle(self):
         pass
@@ -96,7 +131,8 @@ class _ScriptedRefits:
     def collect(self, timeout):
         status = self.statuses.pop(0)
         return [RefitResult({}, status, b"model" if status == "ok" else b"", 1.0,
-                            "" if status == "ok" else "why")]
+                            "" if status == "ok" else "why",
+                            error_type="" if status == "ok" else self.error_type)]
 
 
 def _ranked(fit_seconds):
@@ -119,8 +155,18 @@ def test_refit_falls_back_to_a_model_late_rather_than_none(fit_seconds, statuses
     _, info = _refit_best(runner, _ranked(fit_seconds), time.monotonic() + 30, lambda c: {})
     assert [(i, "untimed" if math.isinf(limit) else "timed")
             for i, limit in runner.submitted] == expected
-    assert info["trial"].index == expected[-1][0]
-    assert info["fallback"] is (len(expected) > 1 and expected[-1][0] != 0)
+    assert info.trial.index == expected[-1][0]
+    assert info.fallback is (len(expected) > 1 and expected[-1][0] != 0)
+    assert [(e.trial, e.status) for e in info.errors] == [(i, s) for (i, _), s in zip(expected, statuses[:-1])]
+
+
+def test_a_failed_refit_is_recorded_as_model_json_always_wrote_it():
+    runner = _ScriptedRefits([Status.FAILED, Status.OK])
+    runner.error_type = "ValueError"
+    _, info = _refit_best(runner, _ranked([1.0, 3.0]), time.monotonic() + 30, lambda c: {})
+    assert info.errors == (RefitFailure(0, Status.FAILED, "ValueError: why"),)
+    assert info.to_dict() == {"seconds": 1.0, "fallback": True,
+                              "errors": ["trial 0: failed: ValueError: why"]}
 
 
 @pytest.mark.parametrize("fit_seconds, statuses, exported", [
@@ -223,7 +269,8 @@ def test_fit_passes_the_refit_note_to_the_user(monkeypatch):
 
     def timed_out_first(runner, ranked, deadline, metadata):
         model, info = real(runner, ranked, deadline, metadata)
-        return model, {**info, "errors": [f"trial {ranked[0].index}: timeout: killed"], "fallback": False}
+        failure = RefitFailure(ranked[0].index, Status.TIMEOUT, "killed")
+        return model, dataclasses.replace(info, errors=(failure,), fallback=False)
 
     monkeypatch.setattr(search, "_refit_best", timed_out_first)
     notes = []

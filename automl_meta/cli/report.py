@@ -99,6 +99,8 @@ def _members(result) -> list[dict]:
 
 def leaderboard_text(result, rows: int = LEADERBOARD_ROWS) -> str:
     """The top trials as an aligned text table; ensemble members carry their weight."""
+    from automl_meta.evaluate import Status
+
     members = _members(result)
     total = sum(m["weight"] for m in members)
     weight = {m["trial"]: m["weight"] / total for m in members}
@@ -108,11 +110,11 @@ def leaderboard_text(result, rows: int = LEADERBOARD_ROWS) -> str:
     board = result.leaderboard()
     shown = board[:rows] + [t for t in board[rows:] if t.index in weight]  # every member
     for t in shown:
-        score = f"{t.scores[result.metric]:.4f}" if t.status == "ok" else t.status
+        score = f"{t.scores[result.metric]:.4f}" if t.status == Status.OK else t.status
         share = f"{weight[t.index]:.2f}" if t.index in weight else ""
         lines.append(f"{board.index(t) + 1:>3}  {t.config['family']:<22} {short_params(t.config):<48} "
                      f"{score:>10} {t.fit_seconds:7.2f}  {share:>6}  {t.source}")
-    n_bad = sum(t.status != "ok" for t in result.trials)
+    n_bad = sum(t.status != Status.OK for t in result.trials)
     lines.append(f"{len(result.trials)} trials, {n_bad} failed or timed out")
     if members:
         score = result.ensemble["scores"][result.metric]

@@ -15,7 +15,7 @@ import time
 from typing import Callable
 
 from automl_meta.errors import AutoMLMetaError
-from automl_meta.evaluate import Trial, evaluate
+from automl_meta.evaluate import Status, Trial, evaluate
 from automl_meta.runner import TrialRunner, WorkerSetup
 
 log = logging.getLogger(__name__)
@@ -47,8 +47,9 @@ def _evaluate_in_process(setup: WorkerSetup, config: dict, index: int, time_limi
     start = time.monotonic()
     trial = evaluate(config, setup.dataset, setup.space, setup.folds, setup.seed, index)
     if time.monotonic() - start > time_limit:
-        trial.status, trial.scores = "timeout", {}
+        trial.status, trial.scores = Status.TIMEOUT, {}
         trial.error = f"ran over the time limit of {time_limit:.0f} s (not killable on this worker)"
+        trial.error_type = trial.where = ""  # not the error of a fit that failed in time
     trial.oof = None
     return trial
 

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from automl_meta.errors import InvalidParameterError
-from automl_meta.evaluate import STATUSES
+from automl_meta.evaluate import Status
 from automl_meta.metabase.protocol import MetaBaseError, Protocol, TaskRecord
 from automl_meta.metrics import METRICS
 from automl_meta.space import SPACE_VERSION, TASK_TYPES, SearchSpace
@@ -59,7 +59,7 @@ _SCHEMA = (
         PRIMARY KEY (task_type, config_id), UNIQUE (task_type, pool_index)) WITHOUT ROWID""",
     f"""CREATE TABLE trials (
         task_id INTEGER NOT NULL REFERENCES tasks (id), config_id TEXT NOT NULL,
-        status TEXT NOT NULL CHECK (status IN ({_quoted(STATUSES)})),
+        status TEXT NOT NULL CHECK (status IN ({_quoted([s.value for s in Status])})),
         {", ".join(f"{m} REAL" for m in METRIC_COLUMNS)},
         fit_seconds REAL, predict_seconds REAL, error TEXT,
         PRIMARY KEY (task_id, config_id)) WITHOUT ROWID""",
@@ -201,8 +201,8 @@ def _load_features(conn: sqlite3.Connection, task_type: str | None
 
 def _load_scores(conn: sqlite3.Connection, task_type: str, metric: str, n_configs: int
                  ) -> tuple[list[str], np.ndarray]:
-    return _task_config_matrix(
-        conn, task_type, n_configs, f"r.{metric}", f"AND r.status = 'ok' AND r.{metric} IS NOT NULL")
+    where = f"AND r.status = '{Status.OK.value}' AND r.{metric} IS NOT NULL"
+    return _task_config_matrix(conn, task_type, n_configs, f"r.{metric}", where)
 
 
 def _load_seconds(conn: sqlite3.Connection, task_type: str, n_configs: int

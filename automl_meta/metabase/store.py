@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from automl_meta.errors import InvalidParameterError
-from automl_meta.evaluate import STATUSES, Trial
+from automl_meta.evaluate import Status, Trial
 from automl_meta.metabase.protocol import MetaBaseError, Protocol, TaskRecord
 from automl_meta.metabase.schema import (
     _TASK_COLUMNS,
@@ -314,21 +314,21 @@ class MetaBase:
             return 0
         pool = self._pool(self._task_type(task_id))
         for trial in trials:
-            if trial.status not in STATUSES:
+            if trial.status not in tuple(Status):
                 raise InvalidParameterError(
-                    f"A trial status must be one of {list(STATUSES)}. "
+                    f"A trial status must be one of {[s.value for s in Status]}. "
                     f"Got {trial.status!r} instead.")
             if trial.config_id not in pool.index:
                 raise MetaBaseError(
                     f"Config {trial.config_id} is not in the pool of task {task_id} in "
                     f"{self.path}; a meta-base stores pool configs only.")
         scores = _round_significant(
-            [[t.scores.get(m) if t.status == "ok" else None for m in METRIC_COLUMNS]
+            [[t.scores.get(m) if t.status == Status.OK else None for m in METRIC_COLUMNS]
              for t in trials], SCORE_DIGITS)
         seconds = np.round(np.array([[t.fit_seconds, t.predict_seconds] for t in trials],
                                     dtype=float), SECONDS_DECIMALS)
         # SQLite stores a bound NaN as NULL: missing scores need no conversion.
-        rows = sorted((task_id, t.config_id, t.status, *s, *sec, t.error or None)
+        rows = sorted((task_id, t.config_id, str(t.status), *s, *sec, t.error_text() or None)
                       for t, s, sec in zip(trials, scores.tolist(), seconds.tolist()))
         sql = (f"INSERT OR IGNORE INTO trials ({', '.join(_TRIAL_COLUMNS)}) "
                f"VALUES ({', '.join('?' * len(_TRIAL_COLUMNS))})")
@@ -406,7 +406,8 @@ class MetaBase:
                 f"The 'k' parameter must be an int >= 1. Got {k!r} instead.")
         order = "ASC" if metric in LOWER_IS_BETTER else "DESC"
         sql = (f"SELECT config_id, {metric} FROM trials WHERE task_id = "
-               f"(SELECT id FROM tasks WHERE name = ?) AND status = 'ok' AND {metric} IS NOT NULL "
+               f"(SELECT id FROM tasks WHERE name = ?) AND status = '{Status.OK.value}' "
+               f"AND {metric} IS NOT NULL "
                f"ORDER BY {metric} {order}, config_id LIMIT ?")
         with self._read() as conn:
             return {name: conn.execute(sql, (name, k)).fetchall() for name in task_names}
@@ -435,7 +436,7 @@ class MetaBase:
                 "space_version": meta["space_version"], "created_at": meta.get("created_at"),
                 "tasks": {t: tasks.get(t, 0) for t in TASK_TYPES},
                 "configs": {t: configs.get(t, 0) for t in TASK_TYPES},
-                "trials": {s: trials.get(s, 0) for s in STATUSES},
+                "trials": {s.value: trials.get(s.value, 0) for s in Status},
                 "protocol": self.protocol.to_dict(), "size_bytes": size}
 
     def content_hash(self) -> str:
