@@ -131,6 +131,7 @@ class TrialRunner:
         self.n_workers = max(1, n_workers)
         self._workers: list[_Worker] = []
         self._start_failures = 0
+        self._replace_lost = True
 
     def __enter__(self) -> "TrialRunner":
         self._workers = [_Worker(self.setup) for _ in range(self.n_workers)]
@@ -164,6 +165,11 @@ class TrialRunner:
             if all(w.ready for w in self._workers):
                 raise RuntimeError("every worker is busy: collect() results or cancel() first")
             self._await_ready(end - time.monotonic())
+
+    def retire_lost_workers(self) -> None:
+        """From now on a worker killed at its time limit or dead is not replaced: for a
+        run's last jobs, when a new worker would only cost the time to start it."""
+        self._replace_lost = False
 
     def cancel(self) -> None:
         """Abandon every running job: its worker is killed and replaced."""
@@ -253,7 +259,10 @@ class TrialRunner:
         kind, index, config, _ = worker.job
         seconds = time.monotonic() - worker.started
         worker.kill()
-        self._workers[self._workers.index(worker)] = _Worker(self.setup)
+        if self._replace_lost:
+            self._workers[self._workers.index(worker)] = _Worker(self.setup)
+        else:
+            self._workers.remove(worker)
         if kind == "refit":
             return RefitResult(config, status, seconds=seconds, error=reason, index=index)
         return Trial(index=index, config=config, config_id=config_id(config), status=status,

@@ -55,7 +55,7 @@ from automl_meta.warmstart import (
 _SPAWN_SECONDS = 1.0  # a worker replaced after a timeout: fork, data transfer
 _WRITE_SECONDS = 2.0  # kept after the refit for writing the files and exiting
 _FIRST_REFIT_SECONDS = 2.0  # kept for refitting a first, cheap success found late
-_ENSEMBLE_SECONDS = 1.0  # selection, and assembling and pickling the ensemble in this process
+_ENSEMBLE_SECONDS = 2.0  # selection, and assembling and pickling the ensemble in this process
 SAFE_FAMILIES = ("linear", "hist_gradient_boosting")  # their defaults run until a first success
 
 
@@ -451,6 +451,8 @@ def _refit_members(runner: TrialRunner, members: list[tuple[Trial, int]], deadli
                         continue
                 runner.submit("refit", trial.config, trial.index, max(1.0, left), metadata(trial.config))
                 running[trial.index] = trial
+            if results and not queue:
+                runner.retire_lost_workers()  # what still runs is all there is to wait for
             for result in runner.collect(timeout=0.5):
                 running.pop(result.index, None)
                 if result.status == Status.OK:

@@ -168,3 +168,22 @@ def test_a_worker_that_dies_mid_trial_is_reported_and_replaced():
         [ok] = _collect_all(runner, 1)
     assert dead.status == "memout" and "died" in dead.error
     assert ok.status == "ok"
+
+
+def test_a_worker_lost_after_retiring_is_not_replaced():
+    """The last refits of a run: a new worker would only cost its start-up."""
+    space, slow, setup = _slow_forest_setup()
+    with TrialRunner(setup, n_workers=2) as runner:
+        while runner.idle() < 2:
+            runner.collect(timeout=0.2)
+        runner.retire_lost_workers()
+        runner.submit("evaluate", slow, 0, time_limit=0.3)
+        [timed_out] = _collect_all(runner, 1)
+        assert timed_out.status == "timeout"
+        end = time.monotonic() + 3  # a replacement would be ready by then
+        while time.monotonic() < end:
+            runner.collect(timeout=0.2)
+        assert runner.idle() == 1 and runner.busy() == 0  # one worker left, none started
+        runner.submit("evaluate", space.default_configs()[0], 1, time_limit=120)
+        [ok] = _collect_all(runner, 1)
+    assert ok.status == "ok"
