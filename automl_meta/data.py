@@ -393,7 +393,7 @@ def _encode_target(y_raw: pd.Series, task_type: str, target: str) -> tuple[np.nd
         if y.isna().any() or np.isinf(y).any():
             raise InvalidDataError(
                 f"The target '{target}' has non-numeric or infinite values, so it cannot be "
-                "a regression target. Use --task classification, or clean the column.")
+                "a regression target. Set the 'task' parameter to classification, or clean the column.")
         return y.to_numpy(), ()
     labels = y_raw.astype(str).to_numpy(dtype=object)
     classes = tuple(sorted(set(labels)))
@@ -402,7 +402,8 @@ def _encode_target(y_raw: pd.Series, task_type: str, target: str) -> tuple[np.nd
             f"The target '{target}' has only one class ({classes[0]!r}); a classifier needs two or more.")
     if task_type == "binary" and len(classes) > 2:
         raise InvalidDataError(
-            f"--task binary, but the target '{target}' has {len(classes)} classes. Use --task multiclass.")
+            f"The 'task' parameter is binary, but the target '{target}' has {len(classes)} classes; "
+            "set it to multiclass.")
     return labels, classes
 
 

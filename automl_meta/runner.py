@@ -191,7 +191,7 @@ class TrialRunner:
                 if self._start_failures > _MAX_START_FAILURES:
                     raise AutoMLMetaError(
                         f"Worker processes fail to start (exit code {worker.process.exitcode}); "
-                        "rerun with --n-jobs 1 or check free memory.") from None
+                        "set the 'n_jobs' parameter to 1, or check free memory.") from None
                 worker.kill()
                 self._workers[self._workers.index(worker)] = _Worker(self.setup)
 

@@ -480,14 +480,14 @@ def _dropped_note(ensemble: dict) -> str:
 
 def _failure_summary(trials: list[Trial]) -> str:
     if not trials:
-        return "No trial finished within the time budget; give a larger --time-budget."
+        return "No trial finished within the time budget; raise the 'time_budget' parameter."
     reasons: dict[str, int] = {}
     for t in trials:  # the same error raised at different lines counts as one reason
         reason = error_text(t.error_type, t.error)
         reasons[reason] = reasons.get(reason, 0) + 1
     common = max(reasons, key=reasons.get)
     return (f"All {len(trials)} trials failed; the most common reason ({reasons[common]}x): {common}. "
-            "A larger --time-budget helps when they timed out.")
+            "When they timed out, raising the 'time_budget' parameter helps.")
 
 
 def _refit_note(best: Trial, info: RefitInfo) -> str:

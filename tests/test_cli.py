@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from automl_meta.cli import main
+from automl_meta.cli import _flags, main, with_flags
 from automl_meta.data import load_table
 from tests.conftest import make_frame
 
@@ -52,7 +52,9 @@ def assert_one_line_error(result, message):
     (GOOD, ["--time-budget", "-5"], "must be a positive number"),
     (GOOD, ["--max-trials", "0"], "must be a positive number"),
     (GOOD, ["--task", "ordinal"], "'ordinal' is not one of"),
-    (GOOD, ["--metric", "rmse"], "'metric' parameter must be one of"),
+    (GOOD, ["--metric", "rmse"], "--metric must be one of"),
+    (make_frame("multiclass", n=80).to_csv(index=False), ["--task", "binary"],
+     "--task is binary, but the target 'target' has 3 classes"),
 ])
 def test_fit_bad_input_one_line_exit_2_nothing_written(tmp_path, monkeypatch, content, extra, message):
     monkeypatch.chdir(tmp_path)
@@ -67,6 +69,16 @@ def test_fit_bad_input_one_line_exit_2_nothing_written(tmp_path, monkeypatch, co
     result = run(["fit", str(data), *extra])
     assert_one_line_error(result, message)
     assert set(os.listdir(tmp_path)) == before
+
+
+@pytest.mark.parametrize("message, shown", [
+    ("The 'time_budget' parameter must be positive.", "--time-budget must be positive."),
+    ("raise the 'time_budget' parameter.", "raise --time-budget."),
+    ("The 'n_folds' parameter must be at least 2.", "The 'n_folds' parameter must be at least 2."),
+    ("The target column 'task' is missing.", "The target column 'task' is missing."),
+])
+def test_library_parameters_are_shown_as_the_options_that_set_them(message, shown):
+    assert with_flags(message, _flags(main)) == shown
 
 
 def _frame_with(case: str) -> tuple[bytes, str]:

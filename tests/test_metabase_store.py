@@ -104,7 +104,7 @@ def test_create_on_an_existing_file_resumes_it(path, metabase):
 
 def test_create_with_another_protocol_names_the_differing_fields(path, metabase):
     metabase.close()
-    with pytest.raises(MetaBaseError, match=r"n_folds: 3 in the file, 5 asked.*new --out"):
+    with pytest.raises(MetaBaseError, match=r"n_folds: 3 in the file, 5 asked.*'out' parameter a new path"):
         MetaBase.create(path, Protocol(n_folds=5, pool_size=POOL_SIZE))
     with pytest.raises(MetaBaseError, match=r"max_rows: 10000 in the file, 500 asked"):
         MetaBase.create(path, Protocol(n_folds=3, pool_size=POOL_SIZE, max_rows=500))

@@ -6,6 +6,7 @@ Every error of ours (and every usage error) becomes one line on stderr and exit 
 
 from __future__ import annotations
 
+import re
 import sys
 
 import click
@@ -41,11 +42,30 @@ class _OneLineErrors(click.Group):
             if debug:
                 raise
             if isinstance(exc, AutoMLMetaError):
-                fail(str(exc), debug)
+                fail(with_flags(str(exc), _flags(self)), debug)
             click.echo(f"Error: unexpected {type(exc).__name__}: {exc} (rerun with --debug "
                        "for the traceback)", err=True)
             sys.exit(1)
         sys.exit(0)
+
+
+def _flags(command: click.Command) -> dict[str, str]:
+    """Parameter name -> its long option, over a command and all its subcommands."""
+    flags = {}
+    for sub in getattr(command, "commands", {}).values():
+        flags.update(_flags(sub))
+    for param in command.params:
+        long = [o for o in getattr(param, "opts", []) if o.startswith("--")]
+        if isinstance(param, click.Option) and long:
+            flags.setdefault(param.name, long[0])
+    return flags
+
+
+def with_flags(message: str, flags: dict[str, str]) -> str:
+    """The library names what to change as "the 'time_budget' parameter"; on the command
+    line that is the option --time-budget."""
+    return re.sub(r"(?:\b[Tt]he )?'([a-z_]+)' parameter",
+                  lambda m: flags.get(m.group(1), m.group(0)), message)
 
 
 def fail(message: str, debug: bool = False) -> None:

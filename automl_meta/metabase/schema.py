@@ -133,8 +133,8 @@ def _database_error(path: Path, exc: sqlite3.DatabaseError) -> MetaBaseError:
 
 def _protocol_of(meta: dict[str, str], path: Path) -> Protocol:
     """The stored protocol, after checking the schema and search-space versions."""
-    rebuild = ("Rebuild it with `automl metabase build ... --out NEW_PATH` (or use the "
-               "automl-meta version that built it).")
+    rebuild = ("Rebuild it into a new file (`automl metabase build`), or use the "
+               "automl-meta version that built it.")
     if "schema_version" not in meta or "protocol" not in meta:
         raise MetaBaseError(f"{path} is not a meta-base: its 'meta' table has no schema_version.")
     if meta["schema_version"] != str(SCHEMA_VERSION):

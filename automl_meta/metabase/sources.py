@@ -18,7 +18,8 @@ def select_entries(manifest: str | None = None, openml_tasks: Sequence[int] = ()
     given = [bool(manifest), bool(openml_tasks), openml_suite is not None]
     if sum(given) != 1:
         raise InvalidParameterError(
-            "Give exactly one task source: --manifest FILE, --openml-tasks IDS or --openml-suite ID.")
+            "Give exactly one task source: the 'manifest' parameter (a file), the 'openml_tasks' "
+            "parameter (task ids) or the 'openml_suite' parameter (a suite id).")
     if manifest:
         entries = read_manifest(manifest)
     else:
@@ -26,7 +27,7 @@ def select_entries(manifest: str | None = None, openml_tasks: Sequence[int] = ()
     if only:
         unknown = sorted(set(only) - {e.name for e in entries})
         if unknown:
-            raise InvalidParameterError(f"--only names tasks that are not in the source: {unknown}.")
+            raise InvalidParameterError(f"The 'only' parameter names tasks that are not in the source: {unknown}.")
         entries = [e for e in entries if e.name in set(only)]
     return entries
 

@@ -98,7 +98,7 @@ class MetaBase:
                                for name, (stored, asked) in differences.items())
             raise MetaBaseError(
                 f"{path} was built with another protocol ({listed}). Resume it with the same "
-                f"options, or write the new build to a new --out path.")
+                f"options, or give the 'out' parameter a new path for the new build.")
         return metabase
 
     @classmethod
@@ -107,8 +107,8 @@ class MetaBase:
         path = Path(path)
         if not path.is_file():
             raise MetaBaseError(
-                f"No meta-base at {path}: the file does not exist. Build one with "
-                f"`automl metabase build ... --out {path}`.")
+                f"No meta-base at {path}: the file does not exist. Build one there first "
+                f"(`automl metabase build`).")
         conn = _connect(path, "ro" if readonly else "rw")
         try:
             try:
@@ -213,7 +213,7 @@ class MetaBase:
                              min(len(stored), len(ids)))
                 raise MetaBaseError(
                     f"{self.path} already holds a different {task_type} pool ({len(stored)} "
-                    f"configs; they differ from position {first}). Use a new --out path.")
+                    f"configs; they differ from position {first}). Give the 'out' parameter a new path.")
             conn.executemany("INSERT INTO configs VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
 
     def _pool(self, task_type: str) -> _Pool:
