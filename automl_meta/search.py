@@ -8,6 +8,7 @@ refit; the refit gets the slack of 10% + a few seconds that the budget contract 
 from __future__ import annotations
 
 import math
+from contextlib import closing
 import os
 import pickle
 import time
@@ -286,31 +287,39 @@ def choose_strategy(dataset: Dataset, settings: FitSettings, space: SearchSpace,
     if not entry.needs_metabase:
         return make_strategy(entry.name, space, settings.seed, metric=metric), []
     try:
-        knowledge = open_knowledge(settings.metabase, "raw")
-        if dataset.task_type not in knowledge.pools:
-            raise MetaBaseError(f"{knowledge.source} has no {dataset.task_type} tasks")
+        knowledge = _open_knowledge(settings.metabase, dataset.task_type)
     except AutoMLMetaError as exc:
         if settings.metabase is not None:
             raise
         if on_note:
             on_note(f"Note: {exc} Searching with GP-BO, without a warm start.")
         return make_strategy(NO_METABASE_STRATEGY, space, settings.seed, metric=metric), []
-    surrogate = None
-    try:
-        if entry.representation == "learned":
-            knowledge = learned_knowledge(knowledge.metabase)  # the same open meta-base
-        elif entry.trained == "surrogate":
-            surrogate = load_trained(knowledge.metabase, "surrogate")
-    except AutoMLMetaError as exc:
-        if settings.metabase is not None and settings.strategy is not None:
-            raise
-        if on_note:
-            on_note(f"Note: {exc} Warm-starting with {FALLBACK_STRATEGY} instead.")
-        entry = spec(FALLBACK_STRATEGY)
-    query = task_query(dataset, metric, settings.seed)
-    strategy = make_strategy(entry.name, space, settings.seed, metric=metric,
-                             knowledge=knowledge, query=query, surrogate=surrogate)
-    return strategy, knowledge.neighbors(query, DEFAULT_K)
+    with closing(knowledge.metabase):  # all that follows is read now
+        surrogate = None
+        try:
+            if entry.representation == "learned":
+                knowledge = learned_knowledge(knowledge.metabase)  # the same open meta-base
+            elif entry.trained == "surrogate":
+                surrogate = load_trained(knowledge.metabase, "surrogate")
+        except AutoMLMetaError as exc:
+            if settings.metabase is not None and settings.strategy is not None:
+                raise
+            if on_note:
+                on_note(f"Note: {exc} Warm-starting with {FALLBACK_STRATEGY} instead.")
+            entry = spec(FALLBACK_STRATEGY)
+        query = task_query(dataset, metric, settings.seed)
+        strategy = make_strategy(entry.name, space, settings.seed, metric=metric,
+                                 knowledge=knowledge, query=query, surrogate=surrogate)
+        return strategy, knowledge.neighbors(query, DEFAULT_K)
+
+
+def _open_knowledge(path: str | None, task_type: str):
+    """What the meta-base at path (None: the default) knows, if it has tasks of task_type."""
+    knowledge = open_knowledge(path, "raw")
+    if task_type not in knowledge.pools:
+        knowledge.metabase.close()
+        raise MetaBaseError(f"{knowledge.source} has no {task_type} tasks")
+    return knowledge
 
 
 def fit(dataset: Dataset, settings: FitSettings = FitSettings(),
@@ -324,7 +333,6 @@ def fit(dataset: Dataset, settings: FitSettings = FitSettings(),
     (`interrupted` is then True). `on_note` receives one-line notes worth showing a user
     (where the warm start came from, or why there is none).
     """
-    settings.validate()
     metric = check_metric(settings.metric, dataset.task_type)
     budget = Budget(time.monotonic() if started_at is None else started_at, settings.time_budget)
     search_data = subsample(dataset, _search_rows(settings), settings.seed)

@@ -28,7 +28,8 @@ class FitSettings:
     max_search_rows: int | None = None
     ensemble_size: int = 25  # greedy picks; more buys nothing measurable (TabRepo); 1: the best alone
 
-    def validate(self) -> None:
+    def __post_init__(self) -> None:
+        """Checked once, when made: a FitSettings that exists is valid."""
         if not self.time_budget > 0 or not math.isfinite(self.time_budget):
             raise InvalidParameterError(
                 f"The 'time_budget' parameter must be a positive number of seconds. Got {self.time_budget} instead.")

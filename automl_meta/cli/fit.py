@@ -64,7 +64,6 @@ def fit(data, target, task, drop, metric, time_budget, max_trials, seed, output,
     settings = FitSettings(metric=metric, time_budget=time_budget, max_trials=max_trials,
                            seed=seed, n_jobs=n_jobs, strategy=strategy, metabase=metabase,
                            ensemble_size=ensemble_size)
-    settings.validate()
     check_writable(output)
     if metabase is not None:
         check_metabase(metabase, strategy)
