@@ -51,11 +51,6 @@ def to_losses(metric: str, values: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(values), sign * values, np.inf)
 
 
-def is_better(metric: str, a: float, b: float) -> bool:
-    """True when score a beats score b on this metric."""
-    return to_loss(metric, a) < to_loss(metric, b)
-
-
 def all_scores(task_type: str, y_true: np.ndarray, prediction: np.ndarray,
                classes: tuple = ()) -> dict[str, float]:
     """Every metric of the task type, from labels and out-of-fold predictions.

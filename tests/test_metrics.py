@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from automl_meta.errors import InvalidParameterError
-from automl_meta.metrics import METRICS, all_scores, check_metric, is_better, to_loss
+from automl_meta.metrics import METRICS, all_scores, check_metric, to_loss
 
 
 def test_perfect_and_wrong_binary_predictions():
@@ -42,7 +42,7 @@ def test_uncomputable_metric_is_nan_not_an_error():
 @pytest.mark.parametrize("metric, better, worse", [("roc_auc", 0.9, 0.8), ("log_loss", 0.2, 0.3),
                                                    ("rmse", 1.0, 2.0), ("r2", 0.5, 0.1)])
 def test_direction(metric, better, worse):
-    assert is_better(metric, better, worse) and not is_better(metric, worse, better)
+    assert to_loss(metric, better) < to_loss(metric, worse)
     assert to_loss(metric, math.nan) == math.inf
 
 

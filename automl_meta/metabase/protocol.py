@@ -72,10 +72,6 @@ class Protocol:
         return {f.name: (getattr(self, f.name), getattr(other, f.name)) for f in fields(self)
                 if f.name != "library_versions" and getattr(self, f.name) != getattr(other, f.name)}
 
-    def compatible_with(self, other: Protocol) -> bool:
-        """True when both protocols' trials are comparable: equal but for library_versions."""
-        return not self.differences(other)
-
 
 @dataclass(frozen=True)
 class TaskRecord:

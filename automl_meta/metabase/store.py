@@ -287,10 +287,6 @@ class MetaBase:
         _check_task_type(task_type)
         return self._select_tasks("WHERE task_type = ?", (task_type,))
 
-    def find_fingerprint(self, fingerprint: str) -> list[TaskRecord]:
-        """Tasks whose content fingerprint is this one (the same data under any name)."""
-        return self._select_tasks("WHERE fingerprint = ?", (fingerprint,))
-
     def _task_type(self, task_id: int) -> str:
         with self._lock:
             if task_id not in self._task_types:
