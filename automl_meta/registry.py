@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from automl_meta.errors import InvalidParameterError
 
 REPRESENTATIONS = ("raw", "learned")  # how a warm start sees tasks: meta-features as they are, or embedded
-TRAINED_MODELS = ("embedding", "surrogate")  # models trained on a meta-base, saved beside it
+TRAINED_MODELS = ("embedding", "surrogate", "cost")  # models trained on a meta-base, saved beside it
 
 
 @dataclass(frozen=True)

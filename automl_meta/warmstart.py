@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from automl_meta.data import fingerprint
+from automl_meta.cost import CostModel
 from automl_meta.embedding import RobustScaling, TaskIndex, knn_indices
 from automl_meta.errors import InvalidParameterError
 from automl_meta.learned_embedding import LearnedEmbedding
@@ -200,7 +201,8 @@ def learned_knowledge(metabase) -> MetaKnowledge:
                                        embedding=load_trained(metabase, "embedding"))
 
 
-TRAINED_READERS = {"embedding": LearnedEmbedding.load, "surrogate": Surrogate.load}
+TRAINED_READERS = {"embedding": LearnedEmbedding.load, "surrogate": Surrogate.load,
+                   "cost": CostModel.load}
 
 
 def load_trained(metabase, kind: str):

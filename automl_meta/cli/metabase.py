@@ -1,5 +1,5 @@
-"""`automl metabase build|info|train-embedding|train-surrogate`: build a meta-base offline
-(resumable), describe one, and train the models that are learned from it."""
+"""`automl metabase build|info|train-embedding|train-surrogate|train-cost`: build a meta-base
+offline (resumable), describe one, and train the models that are learned from it."""
 
 from __future__ import annotations
 
@@ -84,7 +84,7 @@ def _artifact_out(metabase_path: str, out: str | None, kind: str) -> str:
     return out or str(artifact_path(metabase_path, kind))
 
 
-def _training_options(suffix: str, strategy: str):
+def _training_options(suffix: str, strategy: str | None):
     """--metabase, --out and --seed of a command that trains a model on a meta-base
     (`suffix`: that of `locate.ARTIFACTS`, not imported here so that --help stays fast)."""
 
@@ -94,8 +94,9 @@ def _training_options(suffix: str, strategy: str):
                              help="Meta-base to learn from (default: the one shipped with "
                                   "automl-meta)."),
                 click.option("--out", default=None, type=click.Path(path_type=str),
-                             help=f"File to write (default: NAME{suffix} beside NAME.metabase, "
-                                  f"where `automl fit --strategy {strategy}` looks for it)."),
+                             help=f"File to write (default: NAME{suffix} beside NAME.metabase"
+                                  + (f", where `automl fit --strategy {strategy}` looks for it)."
+                                     if strategy else ").")),
                 click.option("--seed", type=int, default=0, show_default=True))):
             command = option(command)
         return command
@@ -161,3 +162,22 @@ def train_surrogate(path, out, seed, meta_steps, quiet):
     click.echo(f"Surrogate meta-trained on {len(surrogate.task_names)} tasks in "
                f"{surrogate.train_seconds:.0f} s, meta-validation loss "
                f"{surrogate.validation_loss:.4f}; written to {out}")
+
+
+@metabase.command("train-cost")
+@_training_options(".cost.npz", None)
+def train_cost(path, out, seed):
+    """Learn what configs cost (fit seconds) from a meta-base's trials (tied to its content)."""
+    from automl_meta.cost import train_cost_model
+    from automl_meta.metabase.locate import default_metabase_path
+    from automl_meta.metabase.store import MetaBase
+
+    path = path or str(default_metabase_path())
+    started = time.monotonic()
+    with MetaBase.open(path) as mb:
+        model = train_cost_model(mb)
+    written = model.save(_artifact_out(path, out, "cost"))
+    errors = ", ".join(f"{t} {e:.3f}" for t, e in model.held_out_error.items())
+    click.echo(f"Cost model of {len(model.coefficients)} task types x families learned in "
+               f"{time.monotonic() - started:.1f} s (median |log error| on held-out tasks: "
+               f"{errors}); written to {written}")

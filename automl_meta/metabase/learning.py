@@ -22,7 +22,7 @@ from automl_meta.metabase.locate import artifact_path
 from automl_meta.metabase.protocol import MetaBaseError
 from automl_meta.metrics import to_losses
 
-MODEL_NAMES = {"embedding": "learned embedding", "surrogate": "surrogate"}
+MODEL_NAMES = {"embedding": "learned embedding", "surrogate": "surrogate", "cost": "cost model"}
 Model = TypeVar("Model")
 
 
@@ -36,6 +36,7 @@ class LossTable:
     names: tuple[str, ...]
     config_ids: tuple[str, ...]
     losses: np.ndarray  # (tasks, configs)
+    fit_seconds: np.ndarray  # (tasks, configs), of every trial run (failed ones too); NaN: not run
 
     def ran(self) -> np.ndarray:
         """(tasks, configs): True where the config has a stored trial on the task."""
@@ -51,9 +52,9 @@ def loss_table(metabase, task_type: str, metric: str,
     wanted = None if task_names is None else set(task_names)
     rows = [i for i, n in enumerate(names) if wanted is None or n in wanted]
     scores = np.asarray(scores, dtype=float).reshape(len(names), len(ids))[rows]
-    ran = np.isfinite(np.asarray(seconds, dtype=float).reshape(len(names), len(ids))[rows])
-    losses = np.where(ran, to_losses(metric, scores), np.nan)
-    return LossTable(tuple(names[i] for i in rows), tuple(ids), losses)
+    seconds = np.asarray(seconds, dtype=float).reshape(len(names), len(ids))[rows]
+    losses = np.where(np.isfinite(seconds), to_losses(metric, scores), np.nan)
+    return LossTable(tuple(names[i] for i in rows), tuple(ids), losses, seconds)
 
 
 def normalized_regret(losses: np.ndarray, not_run: float = np.nan) -> np.ndarray:

@@ -17,7 +17,7 @@ def default_metabase_path() -> Path:
     return Path(str(files("automl_meta.default_metabase").joinpath(DEFAULT_NAME)))
 
 
-ARTIFACTS = {"embedding": ".embedding.npz", "surrogate": ".surrogate.npz"}
+ARTIFACTS = {"embedding": ".embedding.npz", "surrogate": ".surrogate.npz", "cost": ".cost.npz"}
 
 
 def artifact_path(metabase_path: str | Path, kind: str) -> Path:
