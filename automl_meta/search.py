@@ -8,7 +8,6 @@ refit; the refit gets the slack of 10% + a few seconds that the budget contract 
 from __future__ import annotations
 
 import math
-from contextlib import closing
 import os
 import pickle
 import time
@@ -19,44 +18,35 @@ from typing import Callable, Sequence
 from automl_meta.data import Dataset, subsample
 from automl_meta.ensemble import (
     OOF_MEMORY_BYTES,
-    Ensemble,
-    blend_scores,
     oof_bytes,
-    select,
 )
-from automl_meta.errors import AllTrialsFailedError, AutoMLMetaError
+from automl_meta.errors import AllTrialsFailedError
 from automl_meta.evaluate import Status, Trial, error_text, make_folds
-from automl_meta.export import METADATA_ATTR, model_metadata, voting_model
-from automl_meta.lazy import import_in_background
-from automl_meta.metabase.protocol import MetaBaseError
-from automl_meta.metrics import check_metric, to_loss
-from automl_meta.registry import (
-    DEFAULT_STRATEGY,
-    FALLBACK_STRATEGY,
-    NO_METABASE_STRATEGY,
-    spec,
+from automl_meta.export import model_metadata
+from automl_meta.final_model import (
+    ENSEMBLE_SECONDS,
+    RefitInfo,
+    dropped_note,
+    export_ensemble,
+    refit_best,
+    refit_note,
+    select_members,
 )
+from automl_meta.lazy import import_in_background
+from automl_meta.metrics import check_metric, to_loss
 from automl_meta.runner import (
-    RefitResult,
     TrialRunner,
     WorkerSetup,
     default_memory_limit_mb,
 )
 from automl_meta.settings import FitSettings
 from automl_meta.space import SearchSpace, config_id
-from automl_meta.strategies import Strategy, make_strategy
-from automl_meta.warmstart import (
-    DEFAULT_K,
-    learned_knowledge,
-    load_trained,
-    open_knowledge,
-    task_query,
-)
+from automl_meta.strategies import Strategy
+from automl_meta.strategy_choice import choose_strategy
 
 _SPAWN_SECONDS = 1.0  # a worker replaced after a timeout: fork, data transfer
 _WRITE_SECONDS = 2.0  # kept after the refit for writing the files and exiting
 _FIRST_REFIT_SECONDS = 2.0  # kept for refitting a first, cheap success found late
-_ENSEMBLE_SECONDS = 2.0  # selection, and assembling and pickling the ensemble in this process
 SAFE_FAMILIES = ("linear", "hist_gradient_boosting")  # their defaults run until a first success
 
 
@@ -70,34 +60,6 @@ class SearchState:
     n_done: int = 0
     n_failed: int = 0
     best: Trial | None = None
-
-
-@dataclass(frozen=True)
-class RefitFailure:
-    """A final fit that gave no model: the trial refitted, how it ended and why."""
-
-    trial: int
-    status: Status
-    reason: str
-
-    def __str__(self) -> str:
-        return f"trial {self.trial}: {self.status}: {self.reason}"
-
-
-@dataclass(frozen=True)
-class RefitInfo:
-    """How the exported model was refitted: the trial it is (an ensemble's: the best), the
-    seconds, whether it fell back from the leaderboard's first, the refits that failed."""
-
-    trial: Trial
-    seconds: float
-    fallback: bool
-    errors: tuple[RefitFailure, ...] = ()
-
-    def to_dict(self) -> dict:
-        """model.json's "refit" record; each error as "trial N: status: reason"."""
-        return {"seconds": self.seconds, "fallback": self.fallback,
-                "errors": [str(e) for e in self.errors]}
 
 
 @dataclass
@@ -166,7 +128,7 @@ def _final_reserve(trials: list[Trial], best: Trial | None, settings: FitSetting
         return single
     ranked = _best_first(trials, metric)
     likely = [_refit_estimate(t, settings.n_folds, row_ratio) for t in ranked[:2 * n_workers]]
-    return max(single, _makespan(likely, n_workers)) + _ENSEMBLE_SECONDS
+    return max(single, _makespan(likely, n_workers)) + ENSEMBLE_SECONDS
 
 
 @dataclass(frozen=True)
@@ -227,9 +189,10 @@ def run_search(runner: TrialRunner, strategy: Strategy, settings: FitSettings, b
                     config, sources[submitted] = safe.pop(0), "default"
                     strategy.skip(config)
                 else:
-                    config, sources[submitted] = strategy.ask()
                     if state.best is None and safe and runner.n_workers == 1:
                         limit = min(limit, 0.5 * (stop_at - now))  # leave time for a safe config
+                    remaining = max(0.0, budget.deadline - now) / settings.time_budget
+                    config, sources[submitted] = strategy.ask(limit, remaining)
                 submitted_ids.add(config_id(config))
                 runner.submit("evaluate", config, submitted, limit)
                 submitted += 1
@@ -272,56 +235,6 @@ def _search_rows(settings: FitSettings) -> int:
     return int(min(100_000, max(5_000, settings.time_budget * 500)))
 
 
-def choose_strategy(dataset: Dataset, settings: FitSettings, space: SearchSpace, metric: str,
-                    on_note: Callable[[str], None] | None = None
-                    ) -> tuple[Strategy, list[tuple[str, float]]]:
-    """The strategy settings ask for, and the nearest tasks its warm start came from.
-
-    With the default meta-base, what cannot be used falls back and says so through
-    on_note: no meta-base (not installed, nothing of this task type) to GP-BO without a
-    warm start; no model trained on it (embedding, surrogate) to knn. A meta-base the
-    user named that cannot be used is an error, and so is its missing model when the user
-    named the strategy too (the default strategy falls back).
-    """
-    entry = spec(settings.strategy or DEFAULT_STRATEGY)
-    if not entry.needs_metabase:
-        return make_strategy(entry.name, space, settings.seed, metric=metric), []
-    try:
-        knowledge = _open_knowledge(settings.metabase, dataset.task_type)
-    except AutoMLMetaError as exc:
-        if settings.metabase is not None:
-            raise
-        if on_note:
-            on_note(f"Note: {exc} Searching with GP-BO, without a warm start.")
-        return make_strategy(NO_METABASE_STRATEGY, space, settings.seed, metric=metric), []
-    with closing(knowledge.metabase):  # all that follows is read now
-        surrogate = None
-        try:
-            if entry.representation == "learned":
-                knowledge = learned_knowledge(knowledge.metabase)  # the same open meta-base
-            elif entry.trained == "surrogate":
-                surrogate = load_trained(knowledge.metabase, "surrogate")
-        except AutoMLMetaError as exc:
-            if settings.metabase is not None and settings.strategy is not None:
-                raise
-            if on_note:
-                on_note(f"Note: {exc} Warm-starting with {FALLBACK_STRATEGY} instead.")
-            entry = spec(FALLBACK_STRATEGY)
-        query = task_query(dataset, metric, settings.seed)
-        strategy = make_strategy(entry.name, space, settings.seed, metric=metric,
-                                 knowledge=knowledge, query=query, surrogate=surrogate)
-        return strategy, knowledge.neighbors(query, DEFAULT_K)
-
-
-def _open_knowledge(path: str | None, task_type: str):
-    """What the meta-base at path (None: the default) knows, if it has tasks of task_type."""
-    knowledge = open_knowledge(path, "raw")
-    if task_type not in knowledge.pools:
-        knowledge.metabase.close()
-        raise MetaBaseError(f"{knowledge.source} has no {task_type} tasks")
-    return knowledge
-
-
 def fit(dataset: Dataset, settings: FitSettings = FitSettings(),
         on_trial: Callable[[Trial, SearchState], None] | None = None,
         started_at: float | None = None,
@@ -337,7 +250,7 @@ def fit(dataset: Dataset, settings: FitSettings = FitSettings(),
     budget = Budget(time.monotonic() if started_at is None else started_at, settings.time_budget)
     search_data = subsample(dataset, _search_rows(settings), settings.seed)
     space = SearchSpace(dataset.task_type, n_rows=dataset.n_rows)
-    strategy, neighbors = choose_strategy(dataset, settings, space, metric, on_note)
+    strategy, neighbors = choose_strategy(dataset, settings, space, metric, on_note, search_data)
     for module in strategy.proposer.warm_up:
         import_in_background(module)  # seconds of imports, done while the first trials run
     if neighbors and on_note:
@@ -356,134 +269,23 @@ def fit(dataset: Dataset, settings: FitSettings = FitSettings(),
         if not ranked:
             raise AllTrialsFailedError(_failure_summary(trials))
         metadata = partial(model_metadata, dataset, metric, space_version=space.version)
-        chosen = _select(ranked, search_data, metric, settings.ensemble_size)
+        chosen = select_members(ranked, search_data, metric, settings.ensemble_size)
         ensemble = None
         if chosen is None:
-            model_bytes, refit = _refit_best(runner, ranked, budget.hard_deadline, metadata)
+            model_bytes, refit = refit_best(runner, ranked, budget.hard_deadline, metadata)
         else:
             estimate = partial(_refit_estimate, n_folds=settings.n_folds,
                                row_ratio=dataset.n_rows / search_data.n_rows)
-            model_bytes, refit, ensemble = _export_ensemble(
+            model_bytes, refit, ensemble = export_ensemble(
                 runner, ranked, chosen, search_data, dataset, budget.hard_deadline, estimate, metadata)
     if refit.errors and on_note:
-        on_note(_refit_note(ranked[0], refit))
+        on_note(refit_note(ranked[0], refit))
     if ensemble and ensemble["dropped"] and on_note:
-        on_note(_dropped_note(ensemble))
+        on_note(dropped_note(ensemble))
     return FitResult(model_bytes=model_bytes, best=refit.trial, trials=trials, metric=metric,
                      task_type=dataset.task_type, n_search_rows=search_data.n_rows,
                      interrupted=interrupted, refit=refit, seconds=budget.elapsed(),
                      strategy=strategy.name, neighbors=neighbors, ensemble=ensemble)
-
-
-def _select(ranked: list[Trial], data: Dataset, metric: str, size: int
-            ) -> tuple[list[Trial], Ensemble, float] | None:
-    """Greedy ensemble selection over the trials whose predictions were kept; None when
-    the ensemble would be the best trial alone. Returns candidates, ensemble, seconds."""
-    candidates = [t for t in ranked if t.oof is not None]
-    if size == 1 or len(candidates) < 2:
-        return None
-    start = time.perf_counter()
-    ensemble = select([t.oof for t in candidates], data.y, data.task_type, metric, data.classes, size)
-    if len(ensemble.members) < 2:
-        return None
-    return candidates, ensemble, time.perf_counter() - start
-
-
-def _export_ensemble(runner: TrialRunner, ranked: list[Trial],
-                     chosen: tuple[list[Trial], Ensemble, float], search_data: Dataset,
-                     dataset: Dataset, deadline: float, estimate: Callable[[Trial], float],
-                     metadata: Callable[[dict], dict]) -> tuple[bytes, RefitInfo, dict]:
-    """Refit the ensemble's members and assemble them; what does not fit is dropped.
-
-    Falls back to `_refit_best` when no member could be refitted. Returns the model
-    bytes, the refit info (as `_refit_best` gives) and the ensemble's record.
-    """
-    candidates, ensemble, selection_seconds = chosen
-    members = sorted(((candidates[i], w) for i, w in zip(ensemble.members, ensemble.weights)),
-                     key=lambda m: -m[1])  # highest weight first; stable: then best first
-    start = time.monotonic()
-    results, dropped = _refit_members(runner, members, deadline - _ENSEMBLE_SECONDS, estimate, metadata)
-    kept = [(t, w) for t, w in members if t.index in results]
-    record = {"picks": ensemble.size, "selection_seconds": round(selection_seconds, 3),
-              "selected_scores": ensemble.scores, "dropped": dropped}
-    if not kept:
-        model_bytes, info = _refit_best(runner, ranked, deadline, metadata)
-        record.update(members=[{"trial": info.trial.index, "config": info.trial.config,
-                                "weight": 1, "refit_seconds": info.seconds}],
-                      scores=info.trial.scores)
-        return model_bytes, info, record
-    record["members"] = [{"trial": t.index, "config": t.config, "weight": w,
-                          "refit_seconds": round(results[t.index].seconds, 3)} for t, w in kept]
-    position = {t.index: i for i, t in enumerate(candidates)}
-    record["scores"] = ensemble.scores if not dropped else blend_scores(
-        [t.oof for t in candidates], [position[t.index] for t, _ in kept], [w for _, w in kept],
-        search_data.y, search_data.task_type, search_data.classes)
-    alone = kept[0][0] if len(kept) == 1 else ranked[0]
-    model_bytes = results[alone.index].model_bytes if len(kept) == 1 else \
-        _assemble(kept, results, dataset, metadata)
-    info = RefitInfo(alone, round(time.monotonic() - start, 3), fallback=alone is not ranked[0])
-    return model_bytes, info, record
-
-
-def _assemble(kept: list[tuple[Trial, int]], results: dict[int, RefitResult], dataset: Dataset,
-              metadata: Callable[[dict], dict]) -> bytes:
-    """The soft-voting model of the refitted members, with predict's metadata, pickled."""
-    model = voting_model([(f"trial_{t.index}", results[t.index].model_bytes) for t, _ in kept],
-                         [w for _, w in kept], dataset.task_type, dataset.X, dataset.y)
-    meta = metadata(kept[0][0].config)
-    meta["ensemble"] = [{"trial": t.index, "config": t.config, "weight": w} for t, w in kept]
-    setattr(model, METADATA_ATTR, meta)
-    return pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
-
-
-def _refit_members(runner: TrialRunner, members: list[tuple[Trial, int]], deadline: float,
-                   estimate: Callable[[Trial], float], metadata: Callable[[dict], dict]
-                   ) -> tuple[dict[int, RefitResult], list[dict]]:
-    """Refit members on every row in parallel, highest weight first, by the deadline.
-
-    A member whose estimated refit no longer fits in the time left is not started; one
-    that fails or runs out of time is dropped. Ctrl-C keeps what has finished. Returns
-    the successful refits by trial index and the dropped members with their reasons.
-    """
-    queue, results, dropped, running = list(members), {}, [], {}
-    weight = dict((t.index, w) for t, w in members)
-    try:
-        while queue or running:
-            while queue and runner.idle():
-                trial, w = queue.pop(0)
-                left = deadline - time.monotonic()
-                if running or results:  # the first member is always tried
-                    if estimate(trial) > left:
-                        dropped.append({"trial": trial.index, "weight": w,
-                                        "reason": "its refit would not fit in the time left"})
-                        continue
-                runner.submit("refit", trial.config, trial.index, max(1.0, left), metadata(trial.config))
-                running[trial.index] = trial
-            if results and not queue:
-                runner.retire_lost_workers()  # what still runs is all there is to wait for
-            for result in runner.collect(timeout=0.5):
-                running.pop(result.index, None)
-                if result.status == Status.OK:
-                    results[result.index] = result
-                else:
-                    dropped.append({"trial": result.index, "weight": weight[result.index],
-                                    "reason": f"{result.status}: {result.error_text()}"})
-    except KeyboardInterrupt:
-        runner.cancel()
-        if not results:
-            raise
-        dropped += [{"trial": i, "weight": weight[i], "reason": "interrupted"} for i in running]
-        dropped += [{"trial": t.index, "weight": w, "reason": "interrupted"} for t, w in queue]
-    return results, dropped
-
-
-def _dropped_note(ensemble: dict) -> str:
-    """Tell the user which members the exported ensemble lacks, and why."""
-    dropped = ensemble["dropped"]
-    reasons = sorted({d["reason"].split(": ", 1)[0] for d in dropped})
-    return (f"Note: the ensemble lost {len(dropped)} of its {len(dropped) + len(ensemble['members'])} "
-            f"members (trials {', '.join(str(d['trial']) for d in dropped)}: {'; '.join(reasons)}); "
-            f"exported {len(ensemble['members'])}.")
 
 
 def _failure_summary(trials: list[Trial]) -> str:
@@ -496,39 +298,3 @@ def _failure_summary(trials: list[Trial]) -> str:
     common = max(reasons, key=reasons.get)
     return (f"All {len(trials)} trials failed; the most common reason ({reasons[common]}x): {common}. "
             "When they timed out, raising the 'time_budget' parameter helps.")
-
-
-def _refit_note(best: Trial, info: RefitInfo) -> str:
-    """Tell the user that the exported model is not the plain refit of the leaderboard's first."""
-    trial = info.trial
-    what = (f"trial {trial.index} ({trial.config.get('family', '?')}) instead" if info.fallback
-            else "it after a second fit without a time limit")
-    why = f"{info.errors[0].status}: {info.errors[0].reason}"
-    return (f"Note: the final fit of trial {best.index} on all rows failed ({why}); exported {what}, "
-            "so the run took longer than its budget.")
-
-
-def _refit_best(runner: TrialRunner, ranked: list[Trial], refit_deadline: float,
-                metadata: Callable[[dict], dict]) -> tuple[bytes, RefitInfo]:
-    """Refit the best trial on every row by the deadline. If that fails, refit without a
-    limit the fastest of the ten best (the best itself again when it only ran out of
-    time): a model late rather than none."""
-    errors: list[RefitFailure] = []
-    trial = ranked[0]
-    for timed in (True, False):
-        runner.wait_idle()
-        limit = max(1.0, refit_deadline - time.monotonic()) if timed else math.inf
-        runner.submit("refit", trial.config, trial.index, limit, metadata(trial.config))
-        result: list[RefitResult] = []
-        while not result:
-            result = runner.collect(timeout=1.0)
-        if result[0].status == Status.OK:
-            return result[0].model_bytes, RefitInfo(trial, round(result[0].seconds, 3),
-                                                    trial is not ranked[0], tuple(errors))
-        status = result[0].status
-        errors.append(RefitFailure(trial.index, status, result[0].error_text()))
-        others = ranked[:10] if status == Status.TIMEOUT else ranked[1:10]
-        if not others:
-            break
-        trial = min(others, key=lambda t: t.fit_seconds)
-    raise AllTrialsFailedError("The final fit on all rows failed: " + "; ".join(map(str, errors)))

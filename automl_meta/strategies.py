@@ -36,6 +36,10 @@ N_SAMPLED_CANDIDATES = 500  # online: random configs scored by EI at each step
 N_PERTURBED_CANDIDATES = 200  # online: neighbours of the best configs so far
 PERTURB_PROBABILITY = 0.3  # each param of a perturbed config is resampled with this chance
 GP_REFIT_EVERY = 5  # observations between two optimisations of the GP's kernel
+# A candidate of the same family within this distance (the largest difference over the
+# encoding's [0, 1] dimensions) of a config already tried is a near-copy: not proposed.
+NEAR_COPY = 0.1
+RANDOM_DRAWS = 20  # random proposals drawn to find one predicted to fit in the time left
 
 
 class Proposer(Protocol):
@@ -43,8 +47,12 @@ class Proposer(Protocol):
 
     warm_up: tuple[str, ...]  # heavy modules the search loop may import ahead of use
 
-    def propose(self, seen: set[str]) -> tuple[dict, str]:
-        """A config whose id is not in `seen`, and where it came from (for the leaderboard)."""
+    def propose(self, seen: set[str], time_left: float = math.inf,
+                remaining: float = 0.0) -> tuple[dict, str]:
+        """A config whose id is not in `seen`, and where it came from (for the leaderboard).
+
+        `time_left`: seconds the trial may take; `remaining`: the share of the search's
+        time still ahead (1 at the start, 0 at the end), for proposers that weigh cost."""
 
     def observe(self, trial: Trial) -> None:
         """Learn from a finished trial."""
@@ -62,6 +70,7 @@ class StrategyContext:
     knowledge: Any = None  # a warmstart.MetaKnowledge
     query: Any = None  # a warmstart.TaskQuery
     surrogate: Any = None  # a surrogate.Surrogate
+    cost: Any = None  # a cost.TaskCost: what a config would cost on this task (None: unknown)
 
 
 class Strategy:
@@ -78,14 +87,17 @@ class Strategy:
                        and (allowed is None or config_id(c) in allowed)]
         self._seen: set[str] = set()
 
-    def ask(self) -> tuple[dict, str]:
-        """Next config to evaluate, with a label of where it came from (for the leaderboard)."""
+    def ask(self, time_left: float = math.inf, remaining: float = 0.0) -> tuple[dict, str]:
+        """Next config to evaluate, with a label of where it came from (for the leaderboard).
+
+        `time_left` (seconds the trial may take) and `remaining` (share of the search time
+        still ahead) let a cost-aware proposer weigh what a config costs."""
         while self._queue:
             config, source = self._queue.pop(0)
             if config_id(config) not in self._seen:
                 self._seen.add(config_id(config))
                 return config, source
-        config, source = self.proposer.propose(self._seen)
+        config, source = self.proposer.propose(self._seen, time_left, remaining)
         self._seen.add(config_id(config))
         return config, source
 
@@ -105,23 +117,38 @@ class RandomProposer:
     warm_up: tuple[str, ...] = ()
 
     def __init__(self, space: SearchSpace, rng: np.random.Generator,
-                 candidates: Sequence[dict] | None = None) -> None:
-        self.space, self._rng = space, rng
+                 candidates: Sequence[dict] | None = None, cost=None) -> None:
+        self.space, self._rng, self.cost = space, rng, cost
         self._candidates = list(candidates) if candidates is not None else None
 
     @classmethod
     def build(cls, context: StrategyContext) -> RandomProposer:
-        return cls(context.space, context.rng, context.candidates)
+        return cls(context.space, context.rng, context.candidates)  # a baseline: blind to cost
 
-    def propose(self, seen: set[str]) -> tuple[dict, str]:
+    def propose(self, seen: set[str], time_left: float = math.inf,
+                remaining: float = 0.0) -> tuple[dict, str]:
         if self._candidates is not None:
             left = self.untried(seen)
             return left[int(self._rng.integers(len(left)))], "random"
+        if self.cost is not None and math.isfinite(time_left):
+            return self._fitting(seen, time_left), "random"
+        return self._draw(seen), "random"
+
+    def _draw(self, seen: set[str]) -> dict:
         for _ in range(100):
             config = self.space.sample(1, seed=int(self._rng.integers(2**31)))[0]
             if config_id(config) not in seen:
                 break
-        return config, "random"
+        return config
+
+    def _fitting(self, seen: set[str], time_left: float) -> dict:
+        """The first of RANDOM_DRAWS random configs predicted to fit in time_left, else the
+        one predicted to take least."""
+        draws = [self._draw(seen) for _ in range(RANDOM_DRAWS)]
+        seconds = self.cost.seconds([c["family"] for c in draws],
+                                    np.array([self.space.encode(c) for c in draws]))
+        fits = np.flatnonzero(seconds <= time_left)
+        return draws[int(fits[0]) if len(fits) else int(np.argmin(seconds))]
 
     def untried(self, seen: set[str]) -> list[dict]:
         """Offline: the candidates not proposed yet."""
@@ -144,6 +171,12 @@ class GPProposer:
     seen, so the GP learns to avoid its region. Until `min_observations` trials
     succeeded, proposals are random. Another `acquisition` (x, losses, candidates) ->
     values can take the GP's place over the same candidates.
+
+    With a `cost` (a cost.TaskCost), the value of a candidate is its acquisition per
+    predicted second to the power `remaining` (cost-aware BO, Snoek et al. 2012, with the
+    decay of CArBO, Lee et al. 2020: cost counts fully at the start, not at all at the
+    end), and a candidate predicted to take longer than the time left is not proposed.
+    Near-copies of configs already tried (NEAR_COPY) are never proposed.
     """
 
     warm_up: tuple[str, ...] = ()
@@ -152,9 +185,9 @@ class GPProposer:
                  metric: str | None = None, candidates: Sequence[dict] | None = None, *,
                  acquisition: Acquisition | None = None, label: str = "gp",
                  min_observations: int = GP_MIN_OBSERVATIONS,
-                 extra_candidates: Sequence[dict] = ()) -> None:
-        self.space, self._rng, self._seed = space, rng, seed
-        self.random = RandomProposer(space, rng, candidates)
+                 extra_candidates: Sequence[dict] = (), cost=None) -> None:
+        self.space, self._rng, self._seed, self.cost = space, rng, seed, cost
+        self.random = RandomProposer(space, rng, candidates, cost)
         self.metric = check_metric(metric, space.task_type)
         self.label, self.min_observations = label, min_observations
         self._acquire = acquisition or self._gp_acquisition
@@ -168,13 +201,16 @@ class GPProposer:
 
     @classmethod
     def build(cls, context: StrategyContext) -> GPProposer:
-        return cls(context.space, context.rng, context.seed, context.metric, context.candidates)
+        return cls(context.space, context.rng, context.seed, context.metric, context.candidates,
+                   cost=context.cost)
 
     def observe(self, trial: Trial) -> None:
         value = trial.scores.get(self.metric, math.nan) if trial.status == Status.OK else math.nan
         self._told.append(trial.config)
         self._x.append(self._encode(trial.config))
         self._loss.append(to_loss(self.metric, value) if math.isfinite(value) else math.nan)
+        if self.cost is not None and trial.status == Status.OK:
+            self.cost.observe(trial.config["family"], self._x[-1], trial.fit_seconds)
 
     def _encode(self, config: dict) -> np.ndarray:
         key = config_id(config)
@@ -182,19 +218,46 @@ class GPProposer:
             self._encoded[key] = self.space.encode(config)
         return self._encoded[key]
 
-    def propose(self, seen: set[str]) -> tuple[dict, str]:
+    def propose(self, seen: set[str], time_left: float = math.inf,
+                remaining: float = 0.0) -> tuple[dict, str]:
         losses = np.array(self._loss)
         ok = np.isfinite(losses)
         if ok.sum() < self.min_observations:
-            return self.random.propose(seen)
-        candidates = self._candidate_configs(seen)
+            return self.random.propose(seen, time_left, remaining)
+        candidates = self._distinct(self._candidate_configs(seen))
         x = np.array(self._x)
         y = np.where(ok, losses, losses[ok].max())
         if len(y) > GP_MAX_OBSERVATIONS:
             keep = np.argsort(y, kind="stable")[:GP_MAX_OBSERVATIONS]
             x, y = x[keep], y[keep]
-        scores = self._acquire(x, y, np.array([self._encode(c) for c in candidates]))
+        encoded = np.array([self._encode(c) for c in candidates])
+        scores = self._acquire(x, y, encoded)
+        if self.cost is not None:
+            scores = self._per_second(scores, candidates, encoded, time_left, remaining)
         return candidates[int(np.argmax(scores))], self.label
+
+    def _per_second(self, scores: np.ndarray, candidates: list[dict], encoded: np.ndarray,
+                    time_left: float, remaining: float) -> np.ndarray:
+        """Acquisition per predicted second ** remaining; -inf where a candidate is predicted
+        to overrun the time left (unless all are: then only the cost counts)."""
+        seconds = self.cost.seconds([c["family"] for c in candidates], encoded)
+        value = np.maximum(scores, 0.0) / seconds ** max(0.0, min(1.0, remaining))
+        fits = seconds <= time_left
+        return np.where(fits, value, -np.inf) if fits.any() else -seconds
+
+    def _distinct(self, candidates: list[dict]) -> list[dict]:
+        """The candidates but near-copies of a config already told (same family, every
+        encoded dimension within NEAR_COPY); all of them if none is left."""
+        if not self._told:
+            return candidates
+        told = np.array(self._x)
+        families = np.array([c["family"] for c in self._told])
+        keep = []
+        for config in candidates:
+            same = told[families == config["family"]]
+            if not len(same) or np.abs(same - self._encode(config)).max(axis=1).min() > NEAR_COPY:
+                keep.append(config)
+        return keep or candidates
 
     def _gp_acquisition(self, x: np.ndarray, losses: np.ndarray, candidates: np.ndarray) -> np.ndarray:
         """EI under the GP. The kernel's hyperparameters are re-optimised while observations
@@ -244,7 +307,8 @@ class SurrogateProposer:
         pool = context.knowledge.pools.get(context.space.task_type, [])
         self.search = GPProposer(context.space, context.rng, context.seed, context.metric,
                                  context.candidates, acquisition=self._acquisition,
-                                 label="surrogate", min_observations=1, extra_candidates=pool)
+                                 label="surrogate", min_observations=1, extra_candidates=pool,
+                                 cost=context.cost)
 
     @classmethod
     def build(cls, context: StrategyContext) -> SurrogateProposer:
@@ -253,8 +317,9 @@ class SurrogateProposer:
                 "The 'surrogate' strategy needs a meta-trained surrogate; none was given.")
         return cls(context, context.surrogate)
 
-    def propose(self, seen: set[str]) -> tuple[dict, str]:
-        return self.search.propose(seen)
+    def propose(self, seen: set[str], time_left: float = math.inf,
+                remaining: float = 0.0) -> tuple[dict, str]:
+        return self.search.propose(seen, time_left, remaining)
 
     def observe(self, trial: Trial) -> None:
         self.search.observe(trial)
@@ -308,20 +373,21 @@ def warm_start_queue(entry: StrategySpec, space: SearchSpace, knowledge, query
 
 def make_strategy(name: str, space: SearchSpace, seed: int = 0, *, metric: str | None = None,
                   candidates: Sequence[dict] | None = None, knowledge=None, query=None,
-                  surrogate=None) -> Strategy:
+                  surrogate=None, cost=None) -> Strategy:
     """Build a strategy by name (the names `automl fit --strategy` accepts), as the
     registry says: its warm start in front of its proposer.
 
     Meta-learning strategies need `knowledge` (a MetaKnowledge; for "knn-learned" one with
     the learned representation) and `query` (the new task's TaskQuery); "surrogate" also
-    a meta-trained `surrogate.Surrogate`.
+    a meta-trained `surrogate.Surrogate`. With `cost` (a cost.TaskCost) the model-based
+    proposers weigh what a config costs.
     """
     entry = spec(name)
     if entry.needs_metabase and (knowledge is None or query is None):
         raise InvalidParameterError(
             f"The '{name}' strategy needs a meta-base to learn from; none was given.")
     context = StrategyContext(space, seed, np.random.default_rng(seed), metric, candidates,
-                              knowledge, query, surrogate)
+                              knowledge, query, surrogate, cost)
     proposer = PROPOSERS[entry.proposer].build(context)
     return Strategy(name, space, proposer, warm_start_queue(entry, space, knowledge, query),
                     candidates)

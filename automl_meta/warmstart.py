@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from automl_meta.data import fingerprint
 from automl_meta.cost import CostModel
+from automl_meta.data import fingerprint
 from automl_meta.embedding import RobustScaling, TaskIndex, knn_indices
 from automl_meta.errors import InvalidParameterError
 from automl_meta.learned_embedding import LearnedEmbedding

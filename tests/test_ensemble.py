@@ -15,7 +15,8 @@ from automl_meta.ensemble import _auc_rows, blend, select
 from automl_meta.evaluate import Trial, refit
 from automl_meta.export import voting_model
 from automl_meta.runner import RefitResult
-from automl_meta.search import FitSettings, _refit_members, fit
+from automl_meta.final_model import refit_members
+from automl_meta.search import FitSettings, fit
 from automl_meta.space import SearchSpace
 from tests.conftest import make_dataset
 
@@ -179,6 +180,9 @@ class _ScriptedRunner:
     def cancel(self):
         self.running = []
 
+    def retire_lost_workers(self):
+        pass
+
 
 def _members(n):
     return [(Trial(index=i, config={"family": "linear", "params": {}}, config_id=str(i), status="ok",
@@ -187,7 +191,7 @@ def _members(n):
 
 def test_a_member_whose_refit_times_out_is_dropped_with_its_reason():
     runner = _ScriptedRunner({0: "ok", 1: "timeout", 2: "ok"})
-    results, dropped = _refit_members(runner, _members(3), time.monotonic() + 30,
+    results, dropped = refit_members(runner, _members(3), time.monotonic() + 30,
                                       estimate=lambda t: 1.0, metadata=lambda c: {})
     assert sorted(results) == [0, 2]
     assert dropped == [{"trial": 1, "weight": 2, "reason": "timeout: killed after the time limit"}]
@@ -196,7 +200,7 @@ def test_a_member_whose_refit_times_out_is_dropped_with_its_reason():
 def test_members_that_would_not_fit_in_time_are_not_started_lowest_weight_first():
     runner = _ScriptedRunner({0: "ok", 1: "ok", 2: "ok"})
     slow = {0: 1.0, 1: 1.0, 2: 100.0}
-    results, dropped = _refit_members(runner, _members(3), time.monotonic() + 30,
+    results, dropped = refit_members(runner, _members(3), time.monotonic() + 30,
                                       estimate=lambda t: slow[t.index], metadata=lambda c: {})
     assert runner.submitted == [0, 1] and sorted(results) == [0, 1]
     assert [(d["trial"], d["weight"]) for d in dropped] == [(2, 1)]
@@ -204,9 +208,9 @@ def test_members_that_would_not_fit_in_time_are_not_started_lowest_weight_first(
 
 
 def test_a_dropped_member_is_told_and_the_exported_ensemble_lacks_it(monkeypatch):
-    import automl_meta.search as search
+    import automl_meta.final_model as final_model
 
-    real = search._refit_members
+    real = final_model.refit_members
 
     def lose_one(runner, members, deadline, estimate, metadata):
         results, dropped = real(runner, members, deadline, estimate, metadata)
@@ -214,7 +218,7 @@ def test_a_dropped_member_is_told_and_the_exported_ensemble_lacks_it(monkeypatch
         results.pop(last, None)
         return results, dropped + [{"trial": last, "weight": weight, "reason": "timeout: scripted"}]
 
-    monkeypatch.setattr(search, "_refit_members", lose_one)
+    monkeypatch.setattr(final_model, "refit_members", lose_one)
     notes = []
     d = make_dataset("binary", n=200)
     result = fit(d, FitSettings(**ENSEMBLE_FIT), on_note=notes.append)

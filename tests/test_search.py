@@ -14,13 +14,11 @@ from automl_meta.errors import AllTrialsFailedError, InvalidParameterError
 from automl_meta.evaluate import Status, Trial
 from automl_meta.export import fit_summary
 from automl_meta.runner import RefitResult
+from automl_meta.final_model import RefitFailure, refit_best, refit_note
 from automl_meta.search import (
     Budget,
     FitSettings,
-    RefitFailure,
     _failure_summary,
-    _refit_best,
-    _refit_note,
     fit,
     run_search,
     safe_configs,
@@ -116,7 +114,7 @@ def test_ctrl_c_with_every_worker_busy_still_refits_the_best(monkeypatch):
 
 
 class _ScriptedRefits:
-    """Stands in for the TrialRunner in `_refit_best`: answers refits from a script of
+    """Stands in for the TrialRunner in `refit_best`: answers refits from a script of
     statuses and records what was submitted (trial index, time limit)."""
 
     def __init__(self, statuses):
@@ -152,7 +150,7 @@ def _ranked(fit_seconds):
 ])
 def test_refit_falls_back_to_a_model_late_rather_than_none(fit_seconds, statuses, expected):
     runner = _ScriptedRefits(statuses)
-    _, info = _refit_best(runner, _ranked(fit_seconds), time.monotonic() + 30, lambda c: {})
+    _, info = refit_best(runner, _ranked(fit_seconds), time.monotonic() + 30, lambda c: {})
     assert [(i, "untimed" if math.isinf(limit) else "timed")
             for i, limit in runner.submitted] == expected
     assert info.trial.index == expected[-1][0]
@@ -163,7 +161,7 @@ def test_refit_falls_back_to_a_model_late_rather_than_none(fit_seconds, statuses
 def test_a_failed_refit_is_recorded_as_model_json_always_wrote_it():
     runner = _ScriptedRefits([Status.FAILED, Status.OK])
     runner.error_type = "ValueError"
-    _, info = _refit_best(runner, _ranked([1.0, 3.0]), time.monotonic() + 30, lambda c: {})
+    _, info = refit_best(runner, _ranked([1.0, 3.0]), time.monotonic() + 30, lambda c: {})
     assert info.errors == (RefitFailure(0, Status.FAILED, "ValueError: why"),)
     assert info.to_dict() == {"seconds": 1.0, "fallback": True,
                               "errors": ["trial 0: failed: ValueError: why"]}
@@ -176,8 +174,8 @@ def test_a_failed_refit_is_recorded_as_model_json_always_wrote_it():
 def test_a_refit_that_fell_back_is_told_to_the_user(fit_seconds, statuses, exported):
     ranked = [Trial(index=t.index, config={"family": "ridge"}, config_id=t.config_id, status="ok",
                     fit_seconds=t.fit_seconds) for t in _ranked(fit_seconds)]
-    _, info = _refit_best(_ScriptedRefits(statuses), ranked, time.monotonic() + 30, lambda c: {})
-    note = _refit_note(ranked[0], info)
+    _, info = refit_best(_ScriptedRefits(statuses), ranked, time.monotonic() + 30, lambda c: {})
+    note = refit_note(ranked[0], info)
     assert note.startswith("Note: the final fit of trial 0 on all rows failed (timeout: why)")
     assert exported in note and "longer than its budget" in note
 
@@ -185,7 +183,7 @@ def test_a_refit_that_fell_back_is_told_to_the_user(fit_seconds, statuses, expor
 def test_refit_of_a_lone_trial_that_fails_is_a_clear_error():
     runner = _ScriptedRefits(["error"])
     with pytest.raises(AllTrialsFailedError, match="final fit on all rows failed: trial 0"):
-        _refit_best(runner, _ranked([2.0]), time.monotonic() + 30, lambda c: {})
+        refit_best(runner, _ranked([2.0]), time.monotonic() + 30, lambda c: {})
 
 
 class _ScriptedTrials:
@@ -265,14 +263,14 @@ def test_with_two_workers_the_second_trial_is_the_linear_default_whatever_the_fi
 def test_fit_passes_the_refit_note_to_the_user(monkeypatch):
     import automl_meta.search as search
 
-    real = search._refit_best
+    real = search.refit_best
 
     def timed_out_first(runner, ranked, deadline, metadata):
         model, info = real(runner, ranked, deadline, metadata)
         failure = RefitFailure(ranked[0].index, Status.TIMEOUT, "killed")
         return model, dataclasses.replace(info, errors=(failure,), fallback=False)
 
-    monkeypatch.setattr(search, "_refit_best", timed_out_first)
+    monkeypatch.setattr(search, "refit_best", timed_out_first)
     notes = []
     fit(make_dataset("binary", n=150), FitSettings(max_trials=2, time_budget=60, n_jobs=1,
                                                     strategy="random", ensemble_size=1),

@@ -442,20 +442,9 @@ class MetaBase:
         Timings, errors and the file's layout do not enter it, so a compacted copy or a
         snapshot hashes the same; any added or changed trial changes it. Weights trained
         on a meta-base record this hash, so a mismatch is caught before they are used.
+        Cached until the file changes.
         """
-        digest = hashlib.sha256()
-        queries = (
-            "SELECT name, task_type, fingerprint, metafeatures FROM tasks ORDER BY name",
-            "SELECT task_type, pool_index, config_id FROM configs ORDER BY task_type, pool_index",
-            f"SELECT t.name, r.config_id, r.status, {', '.join('r.' + m for m in METRIC_COLUMNS)} "
-            "FROM trials r JOIN tasks t ON t.id = r.task_id ORDER BY t.name, r.config_id",
-        )
-        with self._read() as conn:
-            for sql in queries:
-                for row in conn.execute(sql):
-                    digest.update(repr(row).encode("utf-8"))
-                digest.update(b"|")
-        return digest.hexdigest()
+        return self._cached(("content_hash",), _content_hash)
 
     def snapshot(self, dest: str | Path, exclude_tasks: Sequence[str] = ()) -> Path:
         """Copy a consistent state of this meta-base to dest, compacted into a single file.
@@ -506,3 +495,19 @@ class MetaBase:
                                     f"uses it ({exc}).") from None
             finally:
                 self._conn.execute(f"PRAGMA busy_timeout={int(BUSY_SECONDS * 1000)}")
+
+
+def _content_hash(conn: sqlite3.Connection) -> str:
+    """MetaBase.content_hash, read in one snapshot of the file."""
+    digest = hashlib.sha256()
+    queries = (
+        "SELECT name, task_type, fingerprint, metafeatures FROM tasks ORDER BY name",
+        "SELECT task_type, pool_index, config_id FROM configs ORDER BY task_type, pool_index",
+        f"SELECT t.name, r.config_id, r.status, {', '.join('r.' + m for m in METRIC_COLUMNS)} "
+        "FROM trials r JOIN tasks t ON t.id = r.task_id ORDER BY t.name, r.config_id",
+    )
+    for sql in queries:
+        for row in conn.execute(sql):
+            digest.update(repr(row).encode("utf-8"))
+        digest.update(b"|")
+    return digest.hexdigest()
