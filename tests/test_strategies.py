@@ -15,7 +15,7 @@ from automl_meta.acquisition import expected_improvement
 from automl_meta.space import SearchSpace, config_id
 from automl_meta.learned_embedding import fit_embedding
 from automl_meta.registry import SPECS, STRATEGIES, SURROGATE_WARM_START
-from automl_meta.strategies import GP_MIN_OBSERVATIONS, make_strategy
+from automl_meta.strategies import GP_MIN_OBSERVATIONS, NEAR_COPY, make_strategy
 from automl_meta.surrogate import SurrogateSettings, scratch_surrogate
 from automl_meta.warmstart import MetaKnowledge, TaskQuery
 from tests.handmade import HandTask, make_metabase
@@ -216,3 +216,71 @@ def test_surrogate_strategy_proposes_the_candidate_of_highest_acquisition(knowle
     config, source = strategy.ask()
     assert source == "surrogate"
     assert config_id(config) == config_id(left[int(np.argmax(scores))])
+
+
+class _FamilyCost:
+    """Stands in for a cost.TaskCost: every config of `slow` takes `seconds`, others 1 s."""
+
+    def __init__(self, slow: str, seconds: float):
+        self.slow, self.slow_seconds, self.observed = slow, seconds, []
+
+    def seconds(self, families, vectors):
+        return np.array([self.slow_seconds if f == self.slow else 1.0 for f in families])
+
+    def observe(self, family, vector, fit_seconds):
+        self.observed.append(family)
+
+
+def _gp_online(cost=None, seed=0):
+    space = SearchSpace("binary", 500)
+    return make_strategy("gp", space, seed, cost=cost), space
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_candidate_predicted_to_overrun_the_time_left_is_never_proposed(seed):
+    strategy, space = _gp_online(_FamilyCost("random_forest", 100.0), seed)
+    strategy._queue = []
+    proposed = []
+    for i in range(12):
+        config, _ = strategy.ask(time_left=10.0, remaining=0.5)
+        proposed.append(config["family"])
+        strategy.tell(Trial(index=i, config=config, config_id=config_id(config), status="ok",
+                            scores={"roc_auc": 0.6 + 0.01 * (i % 5)}, fit_seconds=1.0))
+    assert "random_forest" not in proposed
+    assert strategy.proposer.cost.observed == proposed  # each finished trial's time is told
+
+
+def test_with_time_for_it_the_slow_family_can_be_proposed():
+    strategy, _ = _gp_online(_FamilyCost("random_forest", 100.0))
+    strategy._queue = []
+    families = set()
+    for i in range(40):
+        config, _ = strategy.ask(time_left=1000.0, remaining=0.0)  # cost no longer counts
+        families.add(config["family"])
+        strategy.tell(Trial(index=i, config=config, config_id=config_id(config), status="ok",
+                            scores={"roc_auc": 0.9 if config["family"] == "random_forest" else 0.6}))
+    assert "random_forest" in families
+
+
+def test_no_proposal_is_a_near_copy_of_a_tried_config():
+    """The score peaks at C = 1 and the candidates crowd there: GP-BO alone would propose
+    the crowd one by one; none of them is more than NEAR_COPY from a tried one."""
+    space = SearchSpace("binary", 500)
+    crowd = [_linear(round(1.0 + 0.01 * k, 3)) for k in range(1, 8)]
+    spread = [_linear(c) for c in (1e-3, 1e-2, 1e-1, 10.0, 1e2, 1e3)]
+    strategy = make_strategy("gp", space, 0, candidates=[_linear(1.0)] + crowd + spread)
+    strategy._queue = []
+    tried = []
+    for i, c in enumerate([1.0, 1e-3, 1e3]):  # the peak and both ends
+        config = _linear(c)
+        strategy.skip(config)
+        strategy.tell(Trial(index=i, config=config, config_id=config_id(config), status="ok",
+                            scores={"roc_auc": 1.0 - math.log10(c) ** 2 / 9}))
+        tried.append(space.encode(config))
+    for i in range(3, 7):  # four far candidates are left: each time one of them
+        config, _ = strategy.ask()
+        x = space.encode(config)
+        assert min(np.abs(x - t).max() for t in tried) > NEAR_COPY, config["params"]["C"]
+        tried.append(x)
+        strategy.tell(Trial(index=i, config=config, config_id=config_id(config), status="ok",
+                            scores={"roc_auc": 1.0 - math.log10(config["params"]["C"]) ** 2 / 9}))
