@@ -10,8 +10,8 @@ over tasks, median absolute error of log seconds): ridge 0.343 / 0.339 / 0.383 f
 / multiclass / regression, boosting 0.314 / 0.385 / 0.400; ridge also saves to a small
 .npz. docs/benchmarks.md ("Cost model") has its accuracy on new tasks.
 
-On a new task the prediction is first rescaled by the cross-validation's work (the number
-of training folds it fits, against the meta-base protocol's), then shifted by the median
+On a new task the prediction is first rescaled by the validation's work (the fits it makes
+times the share of rows each sees, against the meta-base protocol's), then shifted by the median
 of log(observed / predicted) over the task's successful trials, shrunk towards no shift
 while they are few (`TaskCost`).
 """
@@ -183,9 +183,12 @@ class TaskCost:
     """The cost model on one new task: predicted seconds of a trial, corrected as the
     task's own trials report their times."""
 
-    def __init__(self, model: CostModel, task_type: str, size: np.ndarray, n_folds: int) -> None:
+    def __init__(self, model: CostModel, task_type: str, size: np.ndarray,
+                 training_work: float) -> None:
+        """`training_work`: fits per trial x the share of rows each sees (k - 1 for k-fold
+        cross-validation, 1 - share for a holdout), against the meta-base protocol's."""
         self.model, self.task_type, self.size = model, task_type, np.asarray(size, dtype=float)
-        self._work = math.log(max(1, n_folds - 1) / max(1, model.folds - 1))  # training folds
+        self._work = math.log(max(training_work, 1e-3) / max(1, model.folds - 1))
         self._residuals: list[float] = []
 
     def seconds(self, families: Sequence[str], vectors: np.ndarray) -> np.ndarray:

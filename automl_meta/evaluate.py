@@ -20,6 +20,7 @@ from sklearn.model_selection import KFold, StratifiedKFold
 from automl_meta.data import Dataset
 from automl_meta.metrics import all_scores
 from automl_meta.space import SearchSpace, config_id
+from automl_meta.validation import validated_rows
 
 _MAX_ERROR_CHARS = 2000
 
@@ -98,7 +99,9 @@ def predict_matrix(model, X, task_type: str, classes: tuple) -> np.ndarray:
 
 def evaluate(config: dict, dataset: Dataset, space: SearchSpace,
              folds: list[tuple[np.ndarray, np.ndarray]], seed: int = 0, index: int = 0) -> Trial:
-    """Cross-validate `config`: out-of-fold predictions, all metrics, fit/predict seconds."""
+    """Cross-validate `config` on `folds` (k folds, or one holdout split): the predictions
+    of the validated rows (every row under k-fold CV, in row order), all metrics on them,
+    fit/predict seconds."""
     trial = Trial(index=index, config=config, config_id=config_id(config), status=Status.OK)
     n_out = len(dataset.classes) if dataset.task_type != "regression" else None
     oof = np.zeros((dataset.n_rows, n_out) if n_out else dataset.n_rows)
@@ -123,10 +126,14 @@ def evaluate(config: dict, dataset: Dataset, space: SearchSpace,
         trial.status = Status.FAILED
         trial.error_type, trial.error, trial.where = _error_fields(exc)
         return trial
+    rows = validated_rows(folds)
+    y = dataset.y
+    if len(rows) < dataset.n_rows:  # a holdout: only its rows have predictions
+        oof, y = oof[rows], dataset.y[rows]
     if not np.all(np.isfinite(oof)):
         trial.status, trial.error = Status.FAILED, "the model predicted NaN or infinite values"
         return trial
-    trial.scores = all_scores(dataset.task_type, dataset.y, oof, dataset.classes)
+    trial.scores = all_scores(dataset.task_type, y, oof, dataset.classes)
     trial.oof = oof
     return trial
 

@@ -141,6 +141,7 @@ def fit_summary(result, dataset: Dataset, settings) -> dict:
         "best": result.best.to_dict(), "interrupted": result.interrupted,
         "refit": result.refit.to_dict() if result.refit else {},
         "ensemble": result.ensemble,
+        "validation": result.validation.to_dict() if result.validation else None,
         "seconds": round(result.seconds, 3),
         "strategy": result.strategy,
         "warm_start_tasks": [{"task": name, "distance": round(distance, 6)}

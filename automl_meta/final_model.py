@@ -14,6 +14,8 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
+import numpy as np
+
 from automl_meta.data import Dataset
 from automl_meta.ensemble import Ensemble, blend_scores, select
 from automl_meta.errors import AllTrialsFailedError
@@ -52,22 +54,23 @@ class RefitInfo:
                 "errors": [str(e) for e in self.errors]}
 
 
-def select_members(ranked: list[Trial], data: Dataset, metric: str, size: int
-            ) -> tuple[list[Trial], Ensemble, float] | None:
-    """Greedy ensemble selection over the trials whose predictions were kept; None when
-    the ensemble would be the best trial alone. Returns candidates, ensemble, seconds."""
+def select_members(ranked: list[Trial], data: Dataset, y: np.ndarray, metric: str, size: int
+                   ) -> tuple[list[Trial], Ensemble, float] | None:
+    """Greedy ensemble selection over the trials whose predictions were kept (of the
+    validated rows, whose targets are `y`); None when the ensemble would be the best trial
+    alone. Returns candidates, ensemble, seconds."""
     candidates = [t for t in ranked if t.oof is not None]
     if size == 1 or len(candidates) < 2:
         return None
     start = time.perf_counter()
-    ensemble = select([t.oof for t in candidates], data.y, data.task_type, metric, data.classes, size)
+    ensemble = select([t.oof for t in candidates], y, data.task_type, metric, data.classes, size)
     if len(ensemble.members) < 2:
         return None
     return candidates, ensemble, time.perf_counter() - start
 
 
 def export_ensemble(runner: TrialRunner, ranked: list[Trial],
-                     chosen: tuple[list[Trial], Ensemble, float], search_data: Dataset,
+                     chosen: tuple[list[Trial], Ensemble, float], y: np.ndarray,
                      dataset: Dataset, deadline: float, estimate: Callable[[Trial], float],
                      metadata: Callable[[dict], dict]) -> tuple[bytes, RefitInfo, dict]:
     """Refit the ensemble's members and assemble them; what does not fit is dropped.
@@ -94,7 +97,7 @@ def export_ensemble(runner: TrialRunner, ranked: list[Trial],
     position = {t.index: i for i, t in enumerate(candidates)}
     record["scores"] = ensemble.scores if not dropped else blend_scores(
         [t.oof for t in candidates], [position[t.index] for t, _ in kept], [w for _, w in kept],
-        search_data.y, search_data.task_type, search_data.classes)
+        y, dataset.task_type, dataset.classes)
     alone = kept[0][0] if len(kept) == 1 else ranked[0]
     model_bytes = results[alone.index].model_bytes if len(kept) == 1 else \
         _assemble(kept, results, dataset, metadata)

@@ -43,6 +43,7 @@ from automl_meta.settings import FitSettings
 from automl_meta.space import SearchSpace, config_id
 from automl_meta.strategies import Strategy
 from automl_meta.strategy_choice import choose_strategy
+from automl_meta.validation import Validation, choose_validation, holdout_split, validated_rows
 
 _SPAWN_SECONDS = 1.0  # a worker replaced after a timeout: fork, data transfer
 _WRITE_SECONDS = 2.0  # kept after the refit for writing the files and exiting
@@ -78,6 +79,7 @@ class FitResult:
     strategy: str = ""
     neighbors: list[tuple[str, float]] = field(default_factory=list)
     ensemble: dict | None = None  # members, weights, scores; None: the best trial alone
+    validation: Validation | None = None  # how the trials were scored
 
     @cached_property
     def model(self):
@@ -103,12 +105,12 @@ def _n_workers(n_jobs: int) -> int:
     return cores if n_jobs == -1 else max(1, min(n_jobs, cores))
 
 
-def _refit_estimate(trial: Trial | None, n_folds: int, row_ratio: float) -> float:
+def _refit_estimate(trial: Trial | None, validation: Validation, row_ratio: float) -> float:
     """Seconds a refit of this trial on every row should take, with margin."""
     if trial is None:
         return 0.0
-    per_fold = trial.fit_seconds / n_folds
-    return 1.5 * per_fold * (n_folds / (n_folds - 1)) * max(1.0, row_ratio) + _SPAWN_SECONDS
+    per_fit = trial.fit_seconds / validation.n_folds
+    return 1.5 * per_fit / validation.train_share * max(1.0, row_ratio) + _SPAWN_SECONDS
 
 
 def _makespan(seconds: Sequence[float], n_workers: int) -> float:
@@ -120,14 +122,14 @@ def _makespan(seconds: Sequence[float], n_workers: int) -> float:
 
 
 def _final_reserve(trials: list[Trial], best: Trial | None, settings: FitSettings, metric: str,
-                   row_ratio: float, n_workers: int) -> float:
+                   validation: Validation, row_ratio: float, n_workers: int) -> float:
     """Seconds to keep for the final refit: the best alone, or with an ensemble the refits
     of the likely members (the best 2 per worker) run in parallel."""
-    single = _refit_estimate(best, settings.n_folds, row_ratio)
+    single = _refit_estimate(best, validation, row_ratio)
     if settings.ensemble_size == 1:
         return single
     ranked = _best_first(trials, metric)
-    likely = [_refit_estimate(t, settings.n_folds, row_ratio) for t in ranked[:2 * n_workers]]
+    likely = [_refit_estimate(t, validation, row_ratio) for t in ranked[:2 * n_workers]]
     return max(single, _makespan(likely, n_workers)) + ENSEMBLE_SECONDS
 
 
@@ -153,7 +155,8 @@ class Budget:
 def run_search(runner: TrialRunner, strategy: Strategy, settings: FitSettings, budget: Budget,
                metric: str, row_ratio: float = 1.0,
                on_trial: Callable[[Trial, SearchState], None] | None = None,
-               safe_configs: Sequence[dict] = ()) -> tuple[list[Trial], bool]:
+               safe_configs: Sequence[dict] = (),
+               validation: Validation | None = None) -> tuple[list[Trial], bool]:
     """Ask, evaluate, tell until the budget or max_trials; return trials and interrupted.
 
     A trial starts only while there is time for it and for refitting the best so far;
@@ -164,6 +167,7 @@ def run_search(runner: TrialRunner, strategy: Strategy, settings: FitSettings, b
     get at most half the time left until then.
     """
     state = SearchState(metric=metric, time_budget=settings.time_budget)
+    validation = validation or Validation("cv", settings.n_folds)
     slack = budget.hard_deadline - budget.deadline
     trials: list[Trial] = []
     sources: dict[int, str] = {}
@@ -176,8 +180,8 @@ def run_search(runner: TrialRunner, strategy: Strategy, settings: FitSettings, b
             if state.best is None:  # nothing to export yet: the slack is better spent here
                 stop_at = budget.hard_deadline - _FIRST_REFIT_SECONDS
             else:
-                reserve = _final_reserve(trials, state.best, settings, metric, row_ratio,
-                                         runner.n_workers) - slack
+                reserve = _final_reserve(trials, state.best, settings, metric, validation,
+                                         row_ratio, runner.n_workers) - slack
                 stop_at = budget.deadline - max(0.0, reserve)
                 runner.cap_deadlines(stop_at)  # trials started before the first success
             more = settings.max_trials is None or submitted < settings.max_trials
@@ -250,34 +254,42 @@ def fit(dataset: Dataset, settings: FitSettings = FitSettings(),
     budget = Budget(time.monotonic() if started_at is None else started_at, settings.time_budget)
     search_data = subsample(dataset, _search_rows(settings), settings.seed)
     space = SearchSpace(dataset.task_type, n_rows=dataset.n_rows)
-    strategy, neighbors = choose_strategy(dataset, settings, space, metric, on_note, search_data)
+    validation = choose_validation(search_data.n_rows, search_data.X.shape[1], settings.time_budget,
+                                   settings.n_folds, settings.validation)
+    if on_note:
+        on_note(validation.describe())
+    strategy, neighbors = choose_strategy(dataset, settings, space, metric, on_note, search_data,
+                                          validation)
     for module in strategy.proposer.warm_up:
         import_in_background(module)  # seconds of imports, done while the first trials run
     if neighbors and on_note:
         on_note("warm start from the nearest tasks: "
                 + ", ".join(f"{name} ({distance:.3g})" for name, distance in neighbors))
-    folds = make_folds(search_data.y, search_data.task_type, settings.n_folds, settings.seed)
+    folds = (make_folds(search_data.y, search_data.task_type, settings.n_folds, settings.seed)
+             if validation.scheme == "cv" else
+             holdout_split(search_data.y, search_data.task_type, validation.holdout_share, settings.seed))
+    y_valid = search_data.y[validated_rows(folds)]
     n_workers = _n_workers(settings.n_jobs)
     setup = WorkerSetup(search_data, space, folds, settings.seed, default_memory_limit_mb(n_workers),
                         refit_dataset=dataset if search_data is not dataset else None)
     with TrialRunner(setup, n_workers) as runner:
         trials, interrupted = run_search(runner, strategy, settings, budget, metric,
                                          dataset.n_rows / search_data.n_rows, on_trial,
-                                         safe_configs(space))
+                                         safe_configs(space), validation)
         runner.cancel()  # trials still running after Ctrl-C
         ranked = _best_first(trials, metric)
         if not ranked:
             raise AllTrialsFailedError(_failure_summary(trials))
         metadata = partial(model_metadata, dataset, metric, space_version=space.version)
-        chosen = select_members(ranked, search_data, metric, settings.ensemble_size)
+        chosen = select_members(ranked, search_data, y_valid, metric, settings.ensemble_size)
         ensemble = None
         if chosen is None:
             model_bytes, refit = refit_best(runner, ranked, budget.hard_deadline, metadata)
         else:
-            estimate = partial(_refit_estimate, n_folds=settings.n_folds,
+            estimate = partial(_refit_estimate, validation=validation,
                                row_ratio=dataset.n_rows / search_data.n_rows)
             model_bytes, refit, ensemble = export_ensemble(
-                runner, ranked, chosen, search_data, dataset, budget.hard_deadline, estimate, metadata)
+                runner, ranked, chosen, y_valid, dataset, budget.hard_deadline, estimate, metadata)
     if refit.errors and on_note:
         on_note(refit_note(ranked[0], refit))
     if ensemble and ensemble["dropped"] and on_note:
@@ -285,7 +297,8 @@ def fit(dataset: Dataset, settings: FitSettings = FitSettings(),
     return FitResult(model_bytes=model_bytes, best=refit.trial, trials=trials, metric=metric,
                      task_type=dataset.task_type, n_search_rows=search_data.n_rows,
                      interrupted=interrupted, refit=refit, seconds=budget.elapsed(),
-                     strategy=strategy.name, neighbors=neighbors, ensemble=ensemble)
+                     strategy=strategy.name, neighbors=neighbors, ensemble=ensemble,
+                     validation=validation)
 
 
 def _failure_summary(trials: list[Trial]) -> str:

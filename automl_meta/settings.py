@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from automl_meta.errors import InvalidParameterError
 from automl_meta.registry import spec
 
+VALIDATIONS = ("auto", "cv", "holdout")  # how trials are scored; see automl_meta.validation
+
 
 @dataclass(frozen=True)
 class FitSettings:
@@ -27,6 +29,7 @@ class FitSettings:
     max_trial_seconds: float | None = None
     max_search_rows: int | None = None
     ensemble_size: int = 25  # greedy picks; more buys nothing measurable (TabRepo); 1: the best alone
+    validation: str = "auto"  # "cv", "holdout", or "auto": chosen by size and budget (validation.py)
 
     def __post_init__(self) -> None:
         """Checked once, when made: a FitSettings that exists is valid."""
@@ -41,5 +44,9 @@ class FitSettings:
         if self.ensemble_size < 1:
             raise InvalidParameterError(
                 f"The 'ensemble_size' parameter must be at least 1. Got {self.ensemble_size} instead.")
+        if self.validation not in VALIDATIONS:
+            raise InvalidParameterError(
+                f"The 'validation' parameter must be one of {{{', '.join(VALIDATIONS)}}}. "
+                f"Got {self.validation!r} instead.")
         if self.n_folds < 2:
             raise InvalidParameterError(f"The 'n_folds' parameter must be at least 2. Got {self.n_folds} instead.")

@@ -22,6 +22,7 @@ from automl_meta.registry import (
 from automl_meta.settings import FitSettings
 from automl_meta.space import SearchSpace
 from automl_meta.strategies import Strategy, make_strategy
+from automl_meta.validation import Validation
 from automl_meta.warmstart import (
     DEFAULT_K,
     learned_knowledge,
@@ -33,7 +34,7 @@ from automl_meta.warmstart import (
 
 def choose_strategy(dataset: Dataset, settings: FitSettings, space: SearchSpace, metric: str,
                     on_note: Callable[[str], None] | None = None,
-                    search_data: Dataset | None = None
+                    search_data: Dataset | None = None, validation: Validation | None = None
                     ) -> tuple[Strategy, list[tuple[str, float]]]:
     """The strategy settings ask for, and the nearest tasks its warm start came from.
 
@@ -47,7 +48,7 @@ def choose_strategy(dataset: Dataset, settings: FitSettings, space: SearchSpace,
     named the strategy too (the default strategy falls back).
     """
     entry = spec(settings.strategy or DEFAULT_STRATEGY)
-    sized = (search_data or dataset, settings.n_folds)
+    sized = (search_data or dataset, validation or Validation("cv", settings.n_folds))
     if not entry.needs_metabase:
         return make_strategy(entry.name, space, settings.seed, metric=metric,
                              cost=_cost_beside(settings.metabase, *sized)), []
@@ -79,20 +80,20 @@ def choose_strategy(dataset: Dataset, settings: FitSettings, space: SearchSpace,
         return strategy, knowledge.neighbors(query, DEFAULT_K)
 
 
-def _task_cost(metabase, data: Dataset, n_folds: int) -> TaskCost | None:
+def _task_cost(metabase, data: Dataset, validation: Validation) -> TaskCost | None:
     """The cost model saved beside an open meta-base, on this task; None without one."""
     try:
         model = load_trained(metabase, "cost")
     except AutoMLMetaError:
         return None
-    return TaskCost(model, data.task_type, dataset_size(data), n_folds)
+    return TaskCost(model, data.task_type, dataset_size(data), validation.training_work)
 
 
-def _cost_beside(path: str | None, data: Dataset, n_folds: int) -> TaskCost | None:
+def _cost_beside(path: str | None, data: Dataset, validation: Validation) -> TaskCost | None:
     """_task_cost of the meta-base at path (None: the default one), if it can be opened."""
     try:
         with MetaBase.open(path or default_metabase_path()) as metabase:
-            return _task_cost(metabase, data, n_folds)
+            return _task_cost(metabase, data, validation)
     except AutoMLMetaError:
         return None
 

@@ -45,7 +45,7 @@ def _add_task_errors(errors, model, metabase, task_type, test, observed, rng) ->
         for k in observed:
             if len(rows) <= k:
                 continue
-            cost = TaskCost(model, task_type, size, folds)
+            cost = TaskCost(model, task_type, size, folds - 1)  # the protocol's own CV
             for r in order[:k]:
                 cost.observe(families[r], vectors[r], float(np.exp(y[r])))
             rest = order[k:]

@@ -69,7 +69,7 @@ def test_a_new_task_that_runs_slower_shifts_the_predictions_towards_what_it_meas
     space = SearchSpace("binary")
     linear = space.default_configs()[0]
     x = space.encode(linear)[None, :]
-    cost = TaskCost(model, "binary", size_features(1200, 8, 2, 5), n_folds=3)
+    cost = TaskCost(model, "binary", size_features(1200, 8, 2, 5), training_work=2)
     before = cost.seconds(["linear"], x)[0]
     for _ in range(10):  # the machine is 4x slower than the meta-base's
         cost.observe("linear", x[0], 4 * _seconds(linear, 1200))
@@ -78,12 +78,12 @@ def test_a_new_task_that_runs_slower_shifts_the_predictions_towards_what_it_meas
     assert after / before == pytest.approx(4 ** (10 / 12), rel=0.05)  # shrunk: 10 / (10 + 2)
 
 
-def test_more_folds_cost_more_before_anything_is_observed(metabase):
+def test_more_training_work_costs_more_before_anything_is_observed(metabase):
     model = train_cost_model(metabase)
     x = SearchSpace("binary").encode(SearchSpace("binary").default_configs()[0])[None, :]
-    three = TaskCost(model, "binary", size_features(1200, 8, 2, 5), n_folds=3).seconds(["linear"], x)
-    five = TaskCost(model, "binary", size_features(1200, 8, 2, 5), n_folds=5).seconds(["linear"], x)
-    assert five[0] / three[0] == pytest.approx(4 / 2)  # training folds fitted: 4 against 2
+    three = TaskCost(model, "binary", size_features(1200, 8, 2, 5), training_work=2).seconds(["linear"], x)
+    five = TaskCost(model, "binary", size_features(1200, 8, 2, 5), 4).seconds(["linear"], x)
+    assert five[0] / three[0] == pytest.approx(4 / 2)  # 5-fold CV fits 4 folds' worth, 3-fold 2
 
 
 def test_saved_beside_its_metabase_it_loads_and_another_content_is_refused(metabase, tmp_path):
@@ -105,7 +105,7 @@ def test_a_family_the_model_never_saw_gets_the_median_prediction(metabase):
     model = train_cost_model(metabase)
     only_linear = CostModel({k: v for k, v in model.coefficients.items() if k == "binary/linear"}, 3)
     x = SearchSpace("binary").encode(SearchSpace("binary").default_configs()[0])[None, :]
-    cost = TaskCost(only_linear, "binary", size_features(1000, 8, 2, 5), 3)
+    cost = TaskCost(only_linear, "binary", size_features(1000, 8, 2, 5), 2)
     seen, unseen = cost.seconds(["linear", "knn"], np.vstack([x, x]))
     assert math.isfinite(unseen) and unseen == pytest.approx(seen)
 

@@ -14,7 +14,7 @@ from automl_meta.cli.options import (
     task_option,
 )
 from automl_meta.registry import STRATEGIES, help_text
-from automl_meta.settings import FitSettings
+from automl_meta.settings import VALIDATIONS, FitSettings
 
 
 def _positive(ctx, param, value):
@@ -45,11 +45,15 @@ def _positive(ctx, param, value):
               callback=_positive, help="Greedy picks of the exported ensemble (a soft-voting "
               "average of the best trials, weighted by how often each is picked); 1 exports "
               "the best trial alone.")
+@click.option("--validation", type=click.Choice(VALIDATIONS), default=FitSettings.validation,
+              show_default=True, help="How trials are scored: cv (k-fold cross-validation), "
+              "holdout (one stratified split), or auto: cv while rows x columns is small for "
+              "the budget, else a holdout of 1-20% of the rows.")
 @click.option("--metabase", default=None, metavar="PATH",
               help="Meta-base to warm-start from (default: the one shipped with automl-meta).")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the result line.")
 def fit(data, target, task, drop, metric, time_budget, max_trials, seed, output, n_jobs, strategy,
-        ensemble_size, metabase, quiet):
+        ensemble_size, validation, metabase, quiet):
     """Find the best model for DATA (CSV, TSV, .gz or parquet) and save it as a pickle."""
     started_at = time.monotonic()
     from automl_meta.forkserver import warm_up
@@ -63,7 +67,7 @@ def fit(data, target, task, drop, metric, time_budget, max_trials, seed, output,
 
     settings = FitSettings(metric=metric, time_budget=time_budget, max_trials=max_trials,
                            seed=seed, n_jobs=n_jobs, strategy=strategy, metabase=metabase,
-                           ensemble_size=ensemble_size)
+                           ensemble_size=ensemble_size, validation=validation)
     check_writable(output)
     if metabase is not None:
         check_metabase(metabase, strategy)
