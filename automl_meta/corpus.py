@@ -1,4 +1,4 @@
-"""Read a manifest of local tasks (the format of the shared corpus) and load its tables."""
+"""Read a manifest of local tasks (the format of the shared corpus); its tables as files."""
 
 from __future__ import annotations
 

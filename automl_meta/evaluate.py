@@ -1,8 +1,9 @@
-"""Evaluate one config on a dataset by cross-validation; never raises for a bad fit.
+"""Evaluate one config on a dataset by cross-validation (or a holdout); never raises for a
+bad fit.
 
 A trial that raises is recorded as `failed` (or `memout` for MemoryError) with its error's
-type, message and location, as SMAC records a crashed run: the search goes on. Time limits are enforced one
-level up, by `runner`, which runs this in a worker process it can kill.
+type, message and location, as SMAC records a crashed run: the search goes on. Time limits
+are enforced one level up, by `runner`, which runs this in a worker process it can kill.
 """
 
 from __future__ import annotations

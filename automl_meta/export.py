@@ -1,9 +1,10 @@
-"""The exported model file: a plain scikit-learn Pipeline, its summary, and predicting with it.
+"""The exported model file (a scikit-learn Pipeline, or a soft-voting ensemble of them),
+its summary, and predicting with it.
 
 The pickle holds only scikit-learn / numpy / pandas objects, so it loads where automl_meta
 is not installed. What `automl predict` needs to prepare a new table the way `fit` did
 (the feature schema, the target, the classes) rides along as a dict attribute
-`automl_meta_` of the Pipeline: plain data, no class of ours.
+`automl_meta_` of the model: plain data, no class of ours.
 """
 
 from __future__ import annotations
