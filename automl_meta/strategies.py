@@ -28,7 +28,7 @@ from automl_meta.metrics import check_metric, to_loss
 from automl_meta.registry import StrategySpec, spec
 from automl_meta.space import SearchSpace, config_id
 from automl_meta.surrogate import SurrogateSettings, scratch_surrogate
-from automl_meta.warmstart import knn_order, portfolio_order
+from automl_meta.warmstart import DEFAULT_K, knn_order, portfolio_order
 
 GP_MIN_OBSERVATIONS = 3  # successful trials before the GP takes over from random proposals
 GP_MAX_OBSERVATIONS = 300  # most recent/best observations the GP is fitted on (cubic cost)
@@ -360,15 +360,34 @@ def perturb(space: SearchSpace, config: dict, rng: np.random.Generator) -> dict:
     return {"family": config["family"], "params": params}
 
 
-def warm_start_queue(entry: StrategySpec, space: SearchSpace, knowledge, query
-                     ) -> list[tuple[dict, str]]:
-    """The configs a strategy starts with, labelled with where they came from."""
+def warm_start_queue(entry: StrategySpec, space: SearchSpace, knowledge, query,
+                     cost=None) -> list[tuple[dict, str]]:
+    """The configs a strategy starts with, labelled with where they came from.
+
+    With a `cost`, a warm start's configs run in the order of their value on the nearest
+    tasks (1 - mean normalised regret) per predicted second: strong cheap ones first.
+    """
     if entry.warm_start == "defaults":
         return [(c, "default") for c in space.default_configs()]
     if not entry.warm_start:
         return []
     order = portfolio_order if entry.warm_start == "portfolio" else knn_order
-    return [(c, "warm-start") for c in order(knowledge, query, n=entry.warm_start_size)]
+    configs = order(knowledge, query, n=entry.warm_start_size)
+    if cost is not None and len(configs) > 1:
+        configs = _by_value_per_second(configs, space, knowledge, query, cost)
+    return [(c, "warm-start") for c in configs]
+
+
+def _by_value_per_second(configs: list[dict], space: SearchSpace, knowledge, query,
+                         cost) -> list[dict]:
+    """configs sorted by value on the nearest tasks per predicted second, best first (stable)."""
+    _, regrets = knowledge.neighbor_regrets(query, DEFAULT_K)
+    position = {config_id(c): i for i, c in enumerate(knowledge.pools.get(space.task_type, []))}
+    value = np.array([1.0 - float(np.mean(regrets[:, position[config_id(c)]]))
+                      if config_id(c) in position and len(regrets) else 0.5 for c in configs])
+    seconds = cost.seconds([c["family"] for c in configs], np.array([space.encode(c) for c in configs]))
+    order = np.argsort(-(np.maximum(value, 0.0) / seconds), kind="stable")
+    return [configs[i] for i in order]
 
 
 def make_strategy(name: str, space: SearchSpace, seed: int = 0, *, metric: str | None = None,
@@ -389,5 +408,5 @@ def make_strategy(name: str, space: SearchSpace, seed: int = 0, *, metric: str |
     context = StrategyContext(space, seed, np.random.default_rng(seed), metric, candidates,
                               knowledge, query, surrogate, cost)
     proposer = PROPOSERS[entry.proposer].build(context)
-    return Strategy(name, space, proposer, warm_start_queue(entry, space, knowledge, query),
+    return Strategy(name, space, proposer, warm_start_queue(entry, space, knowledge, query, cost),
                     candidates)

@@ -284,3 +284,30 @@ def test_no_proposal_is_a_near_copy_of_a_tried_config():
         tried.append(x)
         strategy.tell(Trial(index=i, config=config, config_id=config_id(config), status="ok",
                             scores={"roc_auc": 1.0 - math.log10(config["params"]["C"]) ** 2 / 9}))
+
+
+class _ConfigCost:
+    """Stands in for a cost.TaskCost: seconds by config, 10 s unless named."""
+
+    def __init__(self, space, seconds_of):
+        self.space, self.seconds_of = space, seconds_of
+
+    def seconds(self, families, vectors):
+        return np.array([self.seconds_of.get(tuple(np.round(v, 6)), 10.0) for v in vectors])
+
+    def observe(self, family, vector, fit_seconds):
+        pass
+
+
+def test_with_a_cost_the_warm_start_runs_cheap_strong_configs_first(knowledge):
+    kn, pool = knowledge
+    space = SearchSpace("binary", 500)
+    query = TaskQuery("binary", "roc_auc", {"f": 0.0})
+    plain = make_strategy("knn", space, 0, knowledge=kn["raw"], query=query, candidates=pool)
+    cheap = {tuple(np.round(space.encode(pool[11]), 6)): 0.1}  # the third task's winner
+    costed = make_strategy("knn", space, 0, knowledge=kn["raw"], query=query, candidates=pool,
+                           cost=_ConfigCost(space, cheap))
+    first = [config_id(plain.ask()[0]) for _ in range(3)]
+    reordered = [config_id(costed.ask()[0]) for _ in range(3)]
+    assert first == [config_id(pool[i]) for i in (3, 7, 11)]
+    assert reordered[0] == config_id(pool[11]) and sorted(reordered) == sorted(first)
