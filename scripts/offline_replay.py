@@ -166,7 +166,7 @@ def add_ranks(curves: pd.DataFrame) -> pd.DataFrame:
 # -- splits ------------------------------------------------------------------------------
 
 GROUPINGS = ("near", "fingerprint")
-NEAR_DISTANCE = 0.22  # mean |difference| of robust-scaled meta-features under which tasks are near
+NEAR_DISTANCE = 0.225  # mean |difference| of robust-scaled meta-features under which tasks are near
 
 
 def task_groups(records: Sequence[TaskRecord], features: FeatureTable | None = None,
