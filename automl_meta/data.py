@@ -373,6 +373,7 @@ def build_dataset(raw: pd.DataFrame, target: str | None = None, task: str | None
     if task_type == "multiclass" and y_raw.nunique() == 2:
         task_type = "binary"
     y, classes = _encode_target(y_raw, task_type, target)
+    warnings += _rare_classes(y, task_type, n_folds)
     features = raw.drop(columns=[target, *drop])
     schema, schema_warnings = infer_schema(features)
     if drop:
@@ -385,6 +386,20 @@ def build_dataset(raw: pd.DataFrame, target: str | None = None, task: str | None
     X, prep_warnings = prepare_features(features, schema)
     return Dataset(X=X, y=y, task_type=task_type, target=target, schema=schema, name=name,
                    classes=classes, warnings=tuple(warnings + prep_warnings))
+
+
+def _rare_classes(y: np.ndarray, task_type: str, n_folds: int) -> list[str]:
+    """A warning naming the classes with fewer rows than folds (some folds lack them)."""
+    if task_type == "regression":
+        return []
+    labels, counts = np.unique(y, return_counts=True)
+    rare = [(str(c), int(n)) for c, n in zip(labels, counts) if n < n_folds]
+    if not rare:
+        return []
+    named = ", ".join(f"'{c}' ({n})" for c, n in rare[:10]) + (", ..." if len(rare) > 10 else "")
+    how = ("no class fills the folds, so they are not stratified" if len(rare) == len(labels)
+           else "some folds lack them")
+    return [f"{len(rare)} class(es) have fewer rows than the {n_folds} folds, {how}: {named}"]
 
 
 def _encode_target(y_raw: pd.Series, task_type: str, target: str) -> tuple[np.ndarray, tuple[str, ...]]:

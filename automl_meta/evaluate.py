@@ -76,8 +76,13 @@ class Trial:
 
 
 def make_folds(y: np.ndarray, task_type: str, n_folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Stratified folds for classification, shuffled plain folds for regression."""
-    if task_type == "regression":
+    """Stratified folds for classification, shuffled plain folds for regression.
+
+    When no class has as many rows as there are folds (60 classes of 3 rows), stratifying
+    is impossible and the folds are plain shuffled ones (the loader warns about the
+    classes that are rarer than the folds)."""
+    _, counts = np.unique(y, return_counts=True)
+    if task_type == "regression" or counts.max() < n_folds:
         splitter = KFold(n_splits=n_folds, shuffle=True, random_state=seed)
     else:
         splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)

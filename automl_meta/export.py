@@ -31,6 +31,29 @@ METADATA_ATTR = "automl_meta_"
 FORMAT_VERSION = 1
 
 
+def summary_path(model_path: str | Path) -> Path:
+    """Where the JSON summary of a model goes: beside it, the same name with .json."""
+    return Path(model_path).with_suffix(".json")
+
+
+def check_outputs(model_path: str | Path, data_path: str | Path) -> Path:
+    """Fail early (before any search) when the model, or the summary beside it, would land
+    on the input table or on each other, or cannot be written."""
+    model = check_writable(model_path)
+    summary = summary_path(model)
+    if model.resolve() == summary.resolve():
+        raise InvalidParameterError(
+            f"The 'output' parameter '{model}' is where the JSON summary goes; give the model "
+            f"another suffix, such as '{model.with_suffix('.pkl')}'.")
+    check_writable(summary)
+    for path in (model, summary):
+        if Path(data_path).exists() and path.resolve() == Path(data_path).resolve():
+            raise InvalidParameterError(
+                f"The 'output' parameter would write '{path}' over the input table; give "
+                "another file name.")
+    return model
+
+
 def check_writable(path: str | Path) -> Path:
     """Fail early (before any search) when the output file cannot be written."""
     path = Path(path)
@@ -155,7 +178,7 @@ def fit_summary(result, dataset: Dataset, settings) -> dict:
 def save_fit(result, dataset: Dataset, settings, output: str | Path) -> tuple[Path, Path]:
     """Write the model pickle and its JSON summary (same name, .json); return both paths."""
     output = Path(output)
-    summary_path = output.with_suffix(".json")
+    summary = summary_path(output)
     write_atomic(output, result.model_bytes)
-    write_json(summary_path, fit_summary(result, dataset, settings))
-    return output, summary_path
+    write_json(summary, fit_summary(result, dataset, settings))
+    return output, summary

@@ -48,6 +48,8 @@ def assert_one_line_error(result, message):
     ("a,b,y\n" + "".join(f"1,k,{'pq'[i % 2]}\n" for i in range(30)), [], "No usable feature columns"),
     (GOOD, ["--output", "no/such/folder/model.pkl"], "does not exist"),
     (GOOD, ["--output", "<dir>"], "is a directory"),
+    (GOOD, ["--output", "data.csv"], "over the input table"),
+    (GOOD, ["--output", "result.json"], "is where the JSON summary goes"),
     (GOOD, ["--time-budget", "0"], "must be a positive number"),
     (GOOD, ["--time-budget", "-5"], "must be a positive number"),
     (GOOD, ["--max-trials", "0"], "must be a positive number"),

@@ -8,8 +8,10 @@ import math
 import time
 
 import numpy as np
+import pandas as pd
 import pytest
 
+from automl_meta.data import build_dataset, clean_frame
 from automl_meta.errors import AllTrialsFailedError, InvalidParameterError
 from automl_meta.evaluate import Status, Trial
 from automl_meta.export import fit_summary
@@ -276,3 +278,15 @@ def test_fit_passes_the_refit_note_to_the_user(monkeypatch):
                                                     strategy="random", ensemble_size=1),
         on_note=notes.append)
     assert any(n.startswith("Note: the final fit of trial") and "(timeout: killed)" in n for n in notes)
+
+
+def test_classes_rarer_than_the_folds_are_named_and_the_fit_goes_on():
+    """60 classes of 3 rows each: no class fills 5 folds, so they are not stratified."""
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=180), "b": rng.normal(size=180),
+                          "y": [f"c{i // 3}" for i in range(180)]})
+    d = build_dataset(clean_frame(frame), target="y")
+    assert any("60 class(es) have fewer rows than the 5 folds, no class fills" in w and "'c0' (3)" in w
+               for w in d.warnings)
+    result = fit(d, FitSettings(max_trials=2, time_budget=60, n_jobs=1, strategy="defaults"))
+    assert result.best.status == "ok" and len(result.model.predict(d.X)) == 180

@@ -37,7 +37,9 @@ def _positive(ctx, param, value):
               help="Stop after this many trials (default: only the time budget stops).")
 @seed_option
 @click.option("--output", "-o", default="model.pkl", show_default=True,
-              help="Model file to write; a JSON summary is written beside it (.json).")
+              help="Model file to write; a JSON summary is written beside it, with the "
+              "suffix .json (so the model's own name must not end in .json), and neither "
+              "may be the input table.")
 @click.option("--n-jobs", type=int, default=-1, show_default=True,
               help="Trials evaluated in parallel (-1: one per CPU core).")
 @click.option("--strategy", type=click.Choice(STRATEGIES), default=None, help=help_text())
@@ -61,14 +63,14 @@ def fit(data, target, task, drop, metric, time_budget, max_trials, seed, output,
     warm_up()  # the workers' imports now overlap with ours and with loading the data
     from automl_meta.cli.report import Progress, leaderboard_text, result_text
     from automl_meta.data import load_table
-    from automl_meta.export import check_writable, save_fit
+    from automl_meta.export import check_outputs, save_fit
     from automl_meta.metrics import check_metric
     from automl_meta.search import fit as run_fit
 
     settings = FitSettings(metric=metric, time_budget=time_budget, max_trials=max_trials,
                            seed=seed, n_jobs=n_jobs, strategy=strategy, metabase=metabase,
                            ensemble_size=ensemble_size, validation=validation)
-    check_writable(output)
+    check_outputs(output, data)
     if metabase is not None:
         check_metabase(metabase, strategy)
     drop_columns = [c.strip() for c in drop.split(",") if c.strip()]
