@@ -229,3 +229,36 @@ def test_help_is_quick_because_heavy_modules_load_lazily():
     assert out.stdout.strip() == "[]", out.stderr
     result = run(["--help"])
     assert result.exit_code == 0 and "fit" in result.stdout and "predict" in result.stdout
+
+
+@pytest.fixture(scope="module")
+def damaged_metabase(tmp_path_factory):
+    """A copy of the default meta-base with random bytes past its first pages."""
+    from automl_meta.metabase.locate import default_metabase_path
+
+    path = tmp_path_factory.mktemp("damaged") / "bad.metabase"
+    path.write_bytes(default_metabase_path().read_bytes())
+    with path.open("r+b") as fh:
+        fh.seek(600_000)
+        fh.write(np.random.default_rng(0).bytes(4096))
+    return path
+
+
+@pytest.mark.parametrize("command", [
+    ["metabase", "info", "<mb>"],
+    ["neighbors", "<data>", "--metabase", "<mb>"],
+    ["fit", "<data>", "--metabase", "<mb>", *FIT_FAST],
+])
+def test_a_damaged_metabase_is_one_clear_line(tmp_path, damaged_metabase, command):
+    (tmp_path / "d.csv").write_text(GOOD)
+    args = [str(damaged_metabase) if a == "<mb>" else str(tmp_path / "d.csv") if a == "<data>" else a
+            for a in command]
+    assert_one_line_error(run(args), f"The meta-base {damaged_metabase} is damaged")
+
+
+def test_a_damaged_default_metabase_falls_back_with_a_note(tmp_path, damaged_metabase, monkeypatch):
+    monkeypatch.setenv("AUTOML_META_METABASE", str(damaged_metabase))
+    (tmp_path / "d.csv").write_text(GOOD)
+    result = run(["fit", str(tmp_path / "d.csv"), "--output", str(tmp_path / "m.pkl"), *FIT_FAST])
+    assert result.exit_code == 0, result.output
+    assert "is damaged" in result.stderr and "without a warm start" in result.stderr

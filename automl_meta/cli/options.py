@@ -25,5 +25,6 @@ def check_metabase(path: str, strategy: str | None = None) -> None:
     from automl_meta.warmstart import load_trained
 
     with MetaBase.open(path) as metabase:
+        metabase.content_hash()  # reads every task and trial: a damaged file shows now
         if strategy is not None and spec(strategy).trained:
             load_trained(metabase, spec(strategy).trained)

@@ -128,6 +128,10 @@ def _database_error(path: Path, exc: sqlite3.DatabaseError) -> MetaBaseError:
     if "no such table" in text:
         return MetaBaseError(
             f"{path} is not a meta-base: a SQLite file without the meta-base tables.")
+    if "malformed" in text or "corrupt" in text:
+        return MetaBaseError(
+            f"The meta-base {path} is damaged ({text}): rebuild it (`automl metabase build`) "
+            "or restore a copy of it.")
     return MetaBaseError(f"Cannot use the meta-base {path}: {text}.")
 
 

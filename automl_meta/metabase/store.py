@@ -148,7 +148,7 @@ class MetaBase:
             raise MetaBaseError(
                 f"{self.path} is open read-only; open it with MetaBase.open(path, readonly=False) "
                 f"or MetaBase.create to write.")
-        with self._lock:
+        with self._lock, self._database_errors():
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self._conn
@@ -161,7 +161,7 @@ class MetaBase:
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
         """A read transaction: every query inside sees the same snapshot."""
-        with self._lock:
+        with self._lock, self._database_errors():
             if self._conn.in_transaction:
                 yield self._conn
                 return
@@ -170,6 +170,15 @@ class MetaBase:
                 yield self._conn
             finally:
                 self._conn.execute("COMMIT")
+
+    @contextmanager
+    def _database_errors(self) -> Iterator[None]:
+        """Any SQLite error, at any query (a file damaged past its first pages), as the
+        meta-base error that names the file and the fix."""
+        try:
+            yield
+        except sqlite3.DatabaseError as exc:
+            raise _database_error(self.path, exc) from None
 
     # -- the pool ----------------------------------------------------------------------
 
@@ -288,10 +297,10 @@ class MetaBase:
         return self._select_tasks("WHERE task_type = ?", (task_type,))
 
     def _task_type(self, task_id: int) -> str:
-        with self._lock:
+        with self._read() as conn:
             if task_id not in self._task_types:
-                row = self._conn.execute("SELECT task_type FROM tasks WHERE id = ?",
-                                         (task_id,)).fetchone()
+                row = conn.execute("SELECT task_type FROM tasks WHERE id = ?",
+                                   (task_id,)).fetchone()
                 if row is None:
                     raise MetaBaseError(f"{self.path} has no task with id {task_id!r}.")
                 self._task_types[task_id] = row[0]
@@ -335,8 +344,8 @@ class MetaBase:
 
     def done_config_ids(self, task_id: int) -> set[str]:
         """Config ids with a stored trial on this task, whatever its status."""
-        with self._lock:
-            rows = self._conn.execute("SELECT config_id FROM trials WHERE task_id = ?", (task_id,))
+        with self._read() as conn:
+            rows = conn.execute("SELECT config_id FROM trials WHERE task_id = ?", (task_id,))
             return {r[0] for r in rows}
 
     # -- queries -----------------------------------------------------------------------
