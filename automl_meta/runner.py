@@ -8,10 +8,12 @@ model can still be refitted and saved.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import pickle
 import resource
 import signal
+import threading
 import time
 from dataclasses import dataclass
 from multiprocessing.connection import wait as wait_any
@@ -27,6 +29,8 @@ from automl_meta.space import SearchSpace, config_id
 
 _CTX = CONTEXT  # see automl_meta.forkserver
 _MAX_START_FAILURES = 3
+_PR_SET_PDEATHSIG = 1  # prctl option (linux/prctl.h)
+WATCH_SECONDS = 1.0  # how often a worker checks that its run is still alive
 
 
 @dataclass(frozen=True)
@@ -65,9 +69,37 @@ def _limit_memory(megabytes: int | None) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
-def _worker_main(conn, setup: WorkerSetup) -> None:
+def _die_with_parent() -> None:
+    """Have the kernel kill this worker when its parent, the fork server, ends (Linux)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # not Linux: the pipe's EOF still ends an idle worker
+        return
+    if os.getppid() == 1:  # the parent ended before prctl took effect
+        os._exit(1)
+
+
+def _watch(run_pid: int) -> None:
+    """End this worker within WATCH_SECONDS of the run that started it, however that ends
+    (kill -9 included): the fork server in between may outlive it."""
+    while True:
+        time.sleep(WATCH_SECONDS)
+        try:
+            os.kill(run_pid, 0)
+        except ProcessLookupError:
+            os._exit(1)
+        except PermissionError:  # alive, under another user: cannot happen for our parent
+            pass
+
+
+def _worker_main(conn, setup: WorkerSetup, run_pid: int | None = None) -> None:
     """Serve jobs from the parent until told to stop (None) or the pipe closes."""
+    _die_with_parent()
+    if run_pid is not None:
+        threading.Thread(target=_watch, args=(run_pid,), daemon=True).start()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the command's handler is not for workers
     threadpool_limits(1)  # one process per core: no nested BLAS/OpenMP threads
     _limit_memory(setup.memory_limit_mb)
     conn.send("ready")  # time limits start counting only once the worker can work
@@ -105,7 +137,8 @@ def _refit_job(config: dict, setup: WorkerSetup, metadata: dict | None, index: i
 class _Worker:
     def __init__(self, setup: WorkerSetup) -> None:
         self.conn, child = _CTX.Pipe()
-        self.process = _CTX.Process(target=_worker_main, args=(child, setup), daemon=True)
+        self.process = _CTX.Process(target=_worker_main, args=(child, setup, os.getpid()),
+                                    daemon=True)
         self.process.start()
         child.close()
         self.job: tuple | None = None

@@ -16,9 +16,9 @@ from automl_meta.cli.metabase import metabase
 from automl_meta.cli.metafeatures import metafeatures
 from automl_meta.cli.neighbors import neighbors
 from automl_meta.cli.predict import predict
+from automl_meta.cli.signals import interrupted_exit_code
 
 EXIT_BAD_INPUT = 2
-EXIT_INTERRUPTED = 130
 
 
 class _OneLineErrors(click.Group):
@@ -35,7 +35,7 @@ class _OneLineErrors(click.Group):
             fail(exc.format_message(), debug)
         except (click.Abort, KeyboardInterrupt):
             click.echo("Interrupted.", err=True)
-            sys.exit(EXIT_INTERRUPTED)
+            sys.exit(interrupted_exit_code())
         except Exception as exc:
             from automl_meta.errors import AutoMLMetaError
 

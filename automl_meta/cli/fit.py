@@ -7,6 +7,7 @@ import time
 
 import click
 
+from automl_meta.cli.signals import interrupted_exit_code, stop_on_termination
 from automl_meta.cli.options import (
     check_metabase,
     seed_option,
@@ -58,6 +59,7 @@ def fit(data, target, task, drop, metric, time_budget, max_trials, seed, output,
         ensemble_size, validation, metabase, quiet):
     """Find the best model for DATA (CSV, TSV, .gz or parquet) and save it as a pickle."""
     started_at = time.monotonic()
+    stop_on_termination()
     from automl_meta.forkserver import warm_up
 
     warm_up()  # the workers' imports now overlap with ours and with loading the data
@@ -87,4 +89,4 @@ def fit(data, target, task, drop, metric, time_budget, max_trials, seed, output,
     click.echo(f"{result_text(result)} -> {model_path} (+ {summary_path.name}), {result.seconds:.1f} s")
     if result.interrupted:
         click.echo("Interrupted: saved the best pipeline found so far.", err=True)
-        sys.exit(130)
+        sys.exit(interrupted_exit_code())

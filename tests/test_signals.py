@@ -1,0 +1,75 @@
+"""No process of a run outlives it: SIGTERM stops `automl fit` as Ctrl-C does, and even a
+kill -9 of the command leaves no worker running."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import make_frame
+
+
+def _processes_tagged(tag: str) -> list[int]:
+    """Pids of live processes whose environment carries the tag (the run and its children)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if f"AUTOML_TEST_TAG={tag}".encode() in (entry / "environ").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:  # gone meanwhile, or not ours to read
+                pass
+    return found
+
+
+def _start_fit(tmp_path: Path, tag: str, rows: int = 3000) -> subprocess.Popen:
+    make_frame("binary", n=rows, n_features=10).to_csv(tmp_path / "d.csv", index=False)
+    env = {**os.environ, "AUTOML_TEST_TAG": tag}
+    proc = subprocess.Popen([sys.executable, "-m", "automl_meta", "fit", str(tmp_path / "d.csv"),
+                             "--time-budget", "600", "--strategy", "defaults",
+                             "--output", str(tmp_path / "m.pkl")],
+                            stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                            cwd=tmp_path, env=env)
+    deadline = time.monotonic() + 120
+    for line in proc.stderr:  # progress lines: wait for the first successful trial
+        if "best roc_auc" in line or time.monotonic() > deadline:
+            break
+    return proc
+
+
+def _gone_within(tag: str, seconds: float) -> list[int]:
+    end = time.monotonic() + seconds
+    while _processes_tagged(tag) and time.monotonic() < end:
+        time.sleep(0.2)
+    return _processes_tagged(tag)
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs Linux's /proc")
+def test_sigterm_saves_the_best_so_far_exits_143_and_leaves_nothing_running(tmp_path):
+    tag = uuid.uuid4().hex
+    proc = _start_fit(tmp_path, tag)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signal.SIGTERM, stderr
+    assert "Interrupted" in stderr and "Traceback" not in stderr
+    with open(tmp_path / "m.pkl", "rb") as fh:
+        assert hasattr(pickle.load(fh), "predict")
+    assert _gone_within(tag, 5) == []
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs Linux's /proc")
+def test_kill_9_of_the_command_leaves_no_worker_running(tmp_path):
+    tag = uuid.uuid4().hex
+    proc = _start_fit(tmp_path, tag, rows=30_000)  # trials of many seconds: workers are busy
+    assert len(_processes_tagged(tag)) >= 3  # the command, its fork server, its workers
+    proc.kill()
+    proc.wait(timeout=30)
+    assert _gone_within(tag, 5) == []
