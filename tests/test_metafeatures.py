@@ -360,3 +360,15 @@ def test_cli_errors_are_one_line_and_exit_2(table_file, args, message):
     assert result.exit_code == 2, result.output
     lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("Error: ") and message in lines[0]
+
+
+def test_values_near_the_float_limits_make_a_group_missing_with_a_warning_not_an_error(caplog):
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.uniform(1e307, 1.7e308, 200), "b": rng.normal(size=200),
+                          "y": rng.integers(0, 2, 200).astype(str)})
+    d = build_dataset(clean_frame(frame), target="y")
+    with caplog.at_level("WARNING"):
+        features = compute_metafeatures(d)
+    assert all(np.isfinite(v) for v in features.values())
+    assert features["IsMissingModelBased"] == 1.0
+    assert "model_based meta-features could not be computed" in caplog.text

@@ -150,7 +150,8 @@ def _build_task(metabase: MetaBase, entry: ManifestEntry, workers: int, executor
     progress.current = entry.name
     try:
         task_id, dataset = prepare_task(metabase, entry)
-    except AutoMLMetaError as exc:
+    except Exception as exc:  # a table that cannot be used is a failed task, not a failed build
+        exc = exc if isinstance(exc, AutoMLMetaError) else f"{type(exc).__name__}: {exc}"
         progress.failed_tasks[entry.name] = str(exc)
         log.warning("task %s skipped: %s", entry.name, exc)
         progress.tasks_done += 1

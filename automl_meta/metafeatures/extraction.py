@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import warnings
 
@@ -14,9 +15,11 @@ from automl_meta.metafeatures.general import general_features
 from automl_meta.metafeatures.info_theory import info_theory_features
 from automl_meta.metafeatures.landmarking import landmarking_features
 from automl_meta.metafeatures.model_based import model_based_features
-from automl_meta.metafeatures.specs import FEATURES, FILL_VALUE, FLAGS
+from automl_meta.metafeatures.specs import FEATURES, FILL_VALUE, FLAGS, METAFEATURE_GROUPS
 from automl_meta.metafeatures.statistical import statistical_features
 from automl_meta.metafeatures.table import MetaTable, prepare_table
+
+log = logging.getLogger(__name__)
 
 
 def raw_metafeatures(dataset: Dataset, seed: int = 0) -> dict[str, float]:
@@ -30,11 +33,27 @@ def raw_from_table(table: MetaTable) -> dict[str, float]:
     # One BLAS thread: the products here are small, and threads only add contention.
     with warnings.catch_warnings(), np.errstate(all="ignore"), threadpool_limits(1):
         warnings.simplefilter("ignore")
-        values = {**general_features(table), **statistical_features(table), **info_theory_features(table)}
+        values = {}
+        for group, compute in (("general", general_features), ("statistical", statistical_features),
+                               ("info_theory", info_theory_features)):
+            values.update(_guarded(group, lambda: compute(table)))
         design = build_design(table)
-        values.update(landmarking_features(design, table.is_classification, table.seed))
-        values.update(model_based_features(design, table.is_classification, table.seed))
+        values.update(_guarded("landmarking", lambda: landmarking_features(
+            design, table.is_classification, table.seed)))
+        values.update(_guarded("model_based", lambda: model_based_features(
+            design, table.is_classification, table.seed)))
     return values
+
+
+def _guarded(group: str, compute) -> dict[str, float]:
+    """A group's values; if it cannot be computed on this table (values near the float
+    limits, say), none of them (they count as missing) and a logged warning."""
+    try:
+        return compute()
+    except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
+        log.warning("the %s meta-features could not be computed (%s: %s); they count as missing",
+                    group, type(exc).__name__, exc)
+        return {f.name: math.nan for f in FEATURES if METAFEATURE_GROUPS.get(f.name) == group}
 
 
 def fill_undefined(values: dict[str, float]) -> dict[str, float]:
