@@ -262,3 +262,15 @@ def test_a_damaged_default_metabase_falls_back_with_a_note(tmp_path, damaged_met
     result = run(["fit", str(tmp_path / "d.csv"), "--output", str(tmp_path / "m.pkl"), *FIT_FAST])
     assert result.exit_code == 0, result.output
     assert "is damaged" in result.stderr and "without a warm start" in result.stderr
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_written_files_get_the_permissions_the_umask_gives(tmp_path, umask):
+    from automl_meta.export import write_atomic
+
+    old = os.umask(umask)
+    try:
+        write_atomic(tmp_path / "m.pkl", b"x")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "m.pkl").stat().st_mode & 0o777 == 0o666 & ~umask
