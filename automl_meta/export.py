@@ -13,6 +13,7 @@ import json
 import os
 import pickle
 import tempfile
+import warnings
 from dataclasses import asdict
 from pathlib import Path
 
@@ -20,12 +21,14 @@ import numpy as np
 import pandas as pd
 import sklearn
 from sklearn.ensemble import VotingClassifier, VotingRegressor
+from sklearn.exceptions import InconsistentVersionWarning
 from sklearn.frozen import FrozenEstimator
 
 from automl_meta import __version__
-from automl_meta.data import Dataset, FeatureSchema, prepare_features, read_raw
+from automl_meta.data import Dataset, FeatureSchema, fingerprint, prepare_features, read_raw
 from automl_meta.errors import InvalidDataError, InvalidParameterError
 from automl_meta.evaluate import Status
+from automl_meta.provenance import library_versions, version_differences
 
 METADATA_ATTR = "automl_meta_"
 FORMAT_VERSION = 1
@@ -88,11 +91,12 @@ def _umask() -> int:
 
 
 def model_metadata(dataset: Dataset, metric: str, config: dict, space_version: str) -> dict:
-    """What predict needs besides the pipeline, as plain data."""
+    """What predict needs besides the pipeline, and what made it, as plain data."""
     return {"format_version": FORMAT_VERSION, "target": dataset.target,
             "task_type": dataset.task_type, "classes": list(dataset.classes),
             "schema": dataset.schema.to_dict(), "metric": metric, "config": config,
-            "space_version": space_version}
+            "space_version": space_version, "versions": library_versions(),
+            "training_fingerprint": fingerprint(dataset)}
 
 
 def voting_model(members: list[tuple[str, bytes]], weights: list[int], task_type: str, X, y):
@@ -127,13 +131,24 @@ def load_model(path: str | Path):
     if not path.is_file():
         raise InvalidDataError(f"Model file not found: '{path}'.")
     try:
-        with path.open("rb") as fh:
+        with path.open("rb") as fh, warnings.catch_warnings():
+            # one line of ours (model_warnings) instead of one of scikit-learn's per estimator
+            warnings.simplefilter("ignore", InconsistentVersionWarning)
             model = pickle.load(fh)
     except Exception as exc:  # unpickling raises many types for a wrong file
         raise InvalidDataError(f"'{path}' is not a model file written by `automl fit`: {exc}") from exc
     if not isinstance(getattr(model, METADATA_ATTR, None), dict):
         raise InvalidDataError(f"'{path}' is not a model file written by `automl fit`.")
     return model
+
+
+def model_warnings(model) -> list[str]:
+    """One line when the model was made with other library versions than these."""
+    differ = version_differences(getattr(model, METADATA_ATTR).get("versions", {}))
+    if not differ:
+        return []
+    listed = ", ".join(f"{name} {made} (here {here})" for name, (made, here) in sorted(differ.items()))
+    return [f"the model was made with {listed}: its predictions may differ from fit's"]
 
 
 def predict_table(model, path: str | Path, proba: bool = False) -> tuple[pd.DataFrame, list[str]]:
@@ -148,7 +163,7 @@ def predict_table(model, path: str | Path, proba: bool = False) -> tuple[pd.Data
             + ", ".join(repr(c) for c in missing[:20]) + ".")
     known = set(schema.raw_columns) | set(schema.dropped) | {meta["target"]}
     extra = [c for c in raw.columns if c not in known]
-    warnings = [f"ignored {len(extra)} column(s) not seen in fit: "
+    notes = [f"ignored {len(extra)} column(s) not seen in fit: "
                 + ", ".join(repr(c) for c in extra[:20])] if extra else []
     X, prep_warnings = prepare_features(raw, schema)
     if meta["task_type"] == "regression" or not proba:
@@ -157,7 +172,7 @@ def predict_table(model, path: str | Path, proba: bool = False) -> tuple[pd.Data
         probabilities = model.predict_proba(X)
         out = pd.DataFrame(probabilities, columns=[f"proba_{c}" for c in model.classes_])
         out.insert(0, meta["target"], np.asarray(model.classes_)[np.argmax(probabilities, axis=1)])
-    return out, warnings + prep_warnings
+    return out, notes + prep_warnings
 
 
 def fit_summary(result, dataset: Dataset, settings) -> dict:

@@ -274,3 +274,21 @@ def test_written_files_get_the_permissions_the_umask_gives(tmp_path, umask):
     finally:
         os.umask(old)
     assert (tmp_path / "m.pkl").stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_a_model_made_with_other_versions_warns_once_and_info_shows_what_made_it(fitted, tmp_path):
+    folder, frame, _ = fitted
+    with open(folder / "model.pkl", "rb") as fh:
+        model = pickle.load(fh)
+    assert set(model.automl_meta_["versions"]) == {"python", "sklearn", "numpy", "pandas", "automl_meta"}
+    model.automl_meta_ = {**model.automl_meta_,
+                          "versions": {**model.automl_meta_["versions"], "sklearn": "0.99.0"}}
+    (tmp_path / "old.pkl").write_bytes(pickle.dumps(model))
+    frame.drop(columns="target").to_csv(tmp_path / "new.csv", index=False)
+    result = run(["predict", str(tmp_path / "old.pkl"), str(tmp_path / "new.csv")])
+    assert result.exit_code == 0, result.output
+    warned = [ln for ln in result.stderr.splitlines() if ln.startswith("Warning:")]
+    assert len(warned) == 1 and "sklearn 0.99.0 (here " in warned[0]
+    shown = run(["info", str(folder / "model.pkl")])
+    assert shown.exit_code == 0 and "made with" in shown.stdout and "sklearn" in shown.stdout
+    assert model.automl_meta_["training_fingerprint"] in shown.stdout

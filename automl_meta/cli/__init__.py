@@ -12,6 +12,7 @@ import sys
 import click
 
 from automl_meta.cli.fit import fit
+from automl_meta.cli.info import info
 from automl_meta.cli.metabase import metabase
 from automl_meta.cli.metafeatures import metafeatures
 from automl_meta.cli.neighbors import neighbors
@@ -89,6 +90,7 @@ def main(debug: bool) -> None:
 
 main.add_command(fit)
 main.add_command(predict)
+main.add_command(info)
 main.add_command(metafeatures)
 main.add_command(metabase)
 main.add_command(neighbors)

@@ -16,14 +16,16 @@ def predict(model, data, output, proba):
     from automl_meta.export import (
         check_writable,
         load_model,
+        model_warnings,
         predict_table,
         write_atomic,
     )
 
     if output:
         check_writable(output)
-    predictions, warnings = predict_table(load_model(model), data, proba=proba)
-    for line in warnings:
+    loaded = load_model(model)
+    predictions, warnings = predict_table(loaded, data, proba=proba)
+    for line in model_warnings(loaded) + warnings:
         click.echo(f"Warning: {line}", err=True)
     text = predictions.to_csv(index=False)
     if output:

@@ -10,23 +10,19 @@ processes (`runner.TrialRunner`) or on a Dask cluster (`dask_exec`).
 from __future__ import annotations
 
 import logging
-import platform
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
-import numpy
-import pandas
-import sklearn
 
-from automl_meta import __version__
 from automl_meta.corpus import ManifestEntry
 from automl_meta.data import Dataset, fingerprint, subsample
 from automl_meta.errors import AutoMLMetaError
 from automl_meta.evaluate import Trial, make_folds
 from automl_meta.metabase.dask_exec import DaskExecutor
 from automl_meta.metabase.pool import build_pool
+from automl_meta.provenance import library_versions
 from automl_meta.metabase.sources import load_entry
 from automl_meta.metabase.store import MetaBase, Protocol, TaskRecord
 from automl_meta.metafeatures import compute_metafeatures
@@ -34,12 +30,6 @@ from automl_meta.runner import TrialRunner, WorkerSetup
 from automl_meta.space import SearchSpace, config_id
 
 log = logging.getLogger(__name__)
-
-
-def library_versions() -> dict:
-    """Versions that produced the trials (recorded, not compared)."""
-    return {"python": platform.python_version(), "sklearn": sklearn.__version__,
-            "numpy": numpy.__version__, "pandas": pandas.__version__, "automl_meta": __version__}
 
 
 @dataclass

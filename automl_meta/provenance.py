@@ -1,0 +1,25 @@
+"""What produced a result: the library versions, recorded with meta-base trials and with
+exported models, and compared when a model is used elsewhere."""
+
+from __future__ import annotations
+
+import platform
+
+import numpy
+import pandas
+import sklearn
+
+from automl_meta import __version__
+
+
+def library_versions() -> dict[str, str]:
+    """The versions of Python and of the libraries a model or a trial depends on."""
+    return {"python": platform.python_version(), "sklearn": sklearn.__version__,
+            "numpy": numpy.__version__, "pandas": pandas.__version__, "automl_meta": __version__}
+
+
+def version_differences(recorded: dict[str, str]) -> dict[str, tuple[str, str]]:
+    """{library: (recorded, here)} for each recorded version that differs from this one's."""
+    here = library_versions()
+    return {name: (version, here[name]) for name, version in recorded.items()
+            if name in here and here[name] != version}
