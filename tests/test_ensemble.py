@@ -227,3 +227,31 @@ def test_a_dropped_member_is_told_and_the_exported_ensemble_lacks_it(monkeypatch
     assert any("the ensemble lost 1 of its" in n and "timeout" in n for n in notes)
     assert result.ensemble["scores"] != result.ensemble["selected_scores"] or \
         len(result.ensemble["members"]) == 1
+
+
+class _InterruptedRunner(_ScriptedRunner):
+    """The second Ctrl-C arrives after the first member's refit came back."""
+
+    def collect(self, timeout):
+        if self.submitted and len(self.submitted) > 2:
+            raise KeyboardInterrupt
+        return super().collect(timeout)
+
+
+def test_a_ctrl_c_during_the_members_refits_keeps_those_already_refitted():
+    runner = _InterruptedRunner({0: "ok", 1: "ok", 2: "ok", 3: "ok"})
+    results, dropped = refit_members(runner, _members(4), time.monotonic() + 30,
+                                     estimate=lambda t: 1.0, metadata=lambda c: {})
+    assert sorted(results) == [0, 1]
+    assert sorted(d["trial"] for d in dropped) == [2, 3]
+    assert {d["reason"] for d in dropped} == {"interrupted"}
+
+
+def test_a_ctrl_c_before_any_member_is_refitted_stops_at_once():
+    class AtOnce(_ScriptedRunner):
+        def collect(self, timeout):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        refit_members(AtOnce({0: "ok", 1: "ok"}), _members(2), time.monotonic() + 30,
+                      estimate=lambda t: 1.0, metadata=lambda c: {})
