@@ -14,8 +14,8 @@ from click.testing import CliRunner
 
 from automl_meta.cli import main
 from automl_meta.corpus import read_manifest
-from automl_meta.metabase.build import build_metabase
-from automl_meta.metabase.store import MetaBase, Protocol
+from automl_meta.metabase.build import build_metabase, one_build_at_a_time
+from automl_meta.metabase.store import MetaBase, MetaBaseError, Protocol
 from tests.conftest import make_frame
 
 POOL = 8  # the 7 family defaults + 1 sampled config
@@ -116,3 +116,11 @@ def test_build_bad_input(tmp_path, monkeypatch, args, message):
     result = CliRunner().invoke(main, ["metabase", "build", *args])
     assert result.exit_code == 2 and message in result.stderr
     assert not (tmp_path / "x.metabase").exists()
+
+
+def test_a_second_build_on_the_same_file_stops_at_once(manifest, tmp_path):
+    out = tmp_path / "m.metabase"
+    with one_build_at_a_time(out):  # as a build running in another process holds it
+        with pytest.raises(MetaBaseError, match="Another build is writing"):
+            build_metabase(read_manifest(manifest), out, PROTOCOL, workers=1)
+    assert not out.exists()  # nothing was evaluated, nothing written

@@ -9,11 +9,13 @@ processes (`runner.TrialRunner`) or on a Dask cluster (`dask_exec`).
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 
 from automl_meta.corpus import ManifestEntry
@@ -24,7 +26,7 @@ from automl_meta.metabase.dask_exec import DaskExecutor
 from automl_meta.metabase.pool import build_pool
 from automl_meta.provenance import library_versions
 from automl_meta.metabase.sources import load_entry
-from automl_meta.metabase.store import MetaBase, Protocol, TaskRecord
+from automl_meta.metabase.store import MetaBase, MetaBaseError, Protocol, TaskRecord
 from automl_meta.metafeatures import compute_metafeatures
 from automl_meta.runner import TrialRunner, WorkerSetup
 from automl_meta.space import SearchSpace, config_id
@@ -106,6 +108,25 @@ def evaluate_locally(setup: WorkerSetup, configs: list[dict], time_limit: float,
                 on_trial(trial)
 
 
+@contextmanager
+def one_build_at_a_time(out: str | Path) -> Iterator[None]:
+    """Hold an exclusive lock beside the meta-base for the build's length: a second build
+    on the same file stops at once instead of evaluating every pair again."""
+    lock_path = Path(str(out) + ".lock")
+    with open(lock_path, "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise MetaBaseError(
+                f"Another build is writing {out} (it holds {lock_path}); wait for it to end, "
+                "or give the 'out' parameter another path.") from None
+        try:
+            yield
+        finally:
+            lock_path.unlink(missing_ok=True)
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def build_metabase(entries: Sequence[ManifestEntry], out: str | Path, protocol: Protocol,
                    workers: int = 1, scheduler: str | None = None, use_dask: bool = False,
                    on_progress: Callable[[BuildProgress], None] | None = None) -> BuildProgress:
@@ -120,7 +141,7 @@ def build_metabase(entries: Sequence[ManifestEntry], out: str | Path, protocol: 
     entries = sorted(entries, key=lambda e: e.n_cells if e.n_cells is not None else 0)
     protocol = Protocol(**{**protocol.to_dict(), "library_versions": library_versions()}) \
         if not protocol.library_versions else protocol
-    with MetaBase.create(out, protocol) as metabase:
+    with one_build_at_a_time(out), MetaBase.create(out, protocol) as metabase:
         ensure_pools(metabase, task_types_of(entries))
         pool_sizes = {t: len(metabase.pool(t)) for t in ("binary", "multiclass", "regression")}
         per_task = max(pool_sizes.values())
