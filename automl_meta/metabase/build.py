@@ -28,7 +28,7 @@ from automl_meta.provenance import library_versions
 from automl_meta.metabase.sources import load_entry
 from automl_meta.metabase.store import MetaBase, MetaBaseError, Protocol, TaskRecord
 from automl_meta.metafeatures import compute_metafeatures
-from automl_meta.runner import TrialRunner, WorkerSetup
+from automl_meta.runner import TrialRunner, WorkerSetup, default_memory_limit_mb
 from automl_meta.space import SearchSpace, config_id
 
 log = logging.getLogger(__name__)
@@ -184,7 +184,7 @@ def _build_task(metabase: MetaBase, entry: ManifestEntry, workers: int, executor
     if todo:
         setup = WorkerSetup(dataset, SearchSpace(dataset.task_type, dataset.n_rows),
                             make_folds(dataset.y, dataset.task_type, protocol.n_folds, protocol.seed),
-                            protocol.seed)
+                            protocol.seed, default_memory_limit_mb(max(1, workers)))
         if executor is None:
             evaluate_locally(setup, todo, protocol.trial_seconds, workers, record)
         else:
