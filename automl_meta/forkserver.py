@@ -12,7 +12,7 @@ import multiprocessing as mp
 from multiprocessing import forkserver
 
 CONTEXT = mp.get_context("forkserver")
-CONTEXT.set_forkserver_preload(["automl_meta.evaluate"])
+CONTEXT.set_forkserver_preload(["automl_meta.worker_preload"])
 
 
 def warm_up() -> None:

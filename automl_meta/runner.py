@@ -102,20 +102,20 @@ def _worker_main(conn, setup: WorkerSetup, run_pid: int | None = None) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the command's handler is not for workers
     threadpool_limits(1)  # one process per core: no nested BLAS/OpenMP threads
     _limit_memory(setup.memory_limit_mb)
-    conn.send("ready")  # time limits start counting only once the worker can work
-    while True:
-        try:
+    try:
+        conn.send("ready")  # time limits start counting only once the worker can work
+        while True:
             job = conn.recv()
-        except EOFError:
-            return
-        if job is None:
-            return
-        kind, index, config, metadata = job
-        if kind == "evaluate":
-            result = evaluate(config, setup.dataset, setup.space, setup.folds, setup.seed, index)
-        else:
-            result = _refit_job(config, setup, metadata, index)
-        conn.send(result)
+            if job is None:
+                return
+            kind, index, config, metadata = job
+            if kind == "evaluate":
+                result = evaluate(config, setup.dataset, setup.space, setup.folds, setup.seed, index)
+            else:
+                result = _refit_job(config, setup, metadata, index)
+            conn.send(result)
+    except (EOFError, BrokenPipeError, ConnectionResetError):
+        return  # the run has ended (or was killed): nothing to report to, and no traceback
 
 
 def _refit_job(config: dict, setup: WorkerSetup, metadata: dict | None, index: int) -> RefitResult:

@@ -73,3 +73,19 @@ def test_kill_9_of_the_command_leaves_no_worker_running(tmp_path):
     proc.kill()
     proc.wait(timeout=30)
     assert _gone_within(tag, 5) == []
+
+
+@pytest.mark.parametrize("delay", [0.3, 1.0])
+def test_an_early_ctrl_c_to_the_whole_job_prints_no_traceback(tmp_path, delay):
+    """A terminal's Ctrl-C reaches every process of the job: the fork server and workers
+    included, while they are still importing."""
+    make_frame("binary", n=500).to_csv(tmp_path / "d.csv", index=False)
+    proc = subprocess.Popen([sys.executable, "-m", "automl_meta", "fit", str(tmp_path / "d.csv"),
+                             "--time-budget", "60", "--output", str(tmp_path / "m.pkl")],
+                            stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                            cwd=tmp_path, start_new_session=True)
+    time.sleep(delay)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr
