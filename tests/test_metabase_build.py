@@ -124,3 +124,22 @@ def test_a_second_build_on_the_same_file_stops_at_once(manifest, tmp_path):
         with pytest.raises(MetaBaseError, match="Another build is writing"):
             build_metabase(read_manifest(manifest), out, PROTOCOL, workers=1)
     assert not out.exists()  # nothing was evaluated, nothing written
+
+
+def test_a_table_that_fails_is_a_failed_task_listed_by_info_and_the_build_goes_on(manifest, tmp_path):
+    (manifest.parent / "broken.csv").write_text("a,target\n1,x\n")  # one class, one row
+    with manifest.open("a") as fh:
+        fh.write("broken,csv,broken.csv,target,classification,,,1,2\n")
+    out = tmp_path / "m.metabase"
+    progress = build_metabase(read_manifest(manifest), out, PROTOCOL, workers=1)
+    assert set(progress.failed_tasks) == {"broken"} and progress.tasks_done == 4
+    with MetaBase.open(out) as metabase:
+        assert len(metabase.tasks()) == 3 and set(metabase.failed_tasks()) == {"broken"}
+        hashed = metabase.content_hash()
+    shown = CliRunner().invoke(main, ["metabase", "info", str(out)])
+    assert "failed:  1 task(s) could not be used:" in shown.stdout and "broken:" in shown.stdout
+    (manifest.parent / "broken.csv").write_text(make_frame("binary", n=150).to_csv(index=False))
+    build_metabase(read_manifest(manifest), out, PROTOCOL, workers=1)  # fixed: resumed
+    with MetaBase.open(out) as metabase:
+        assert metabase.failed_tasks() == {} and len(metabase.tasks()) == 4
+        assert metabase.content_hash() != hashed

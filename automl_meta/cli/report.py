@@ -173,8 +173,12 @@ def metabase_info_text(info: dict) -> str:
     lines = [f"meta-base {info['path']} ({info['size_bytes'] / 2**20:.1f} MiB, schema {info['schema_version']})",
              f"tasks:   {pairs(info['tasks'])}",
              f"configs: {pairs(info['configs'])}",
-             f"trials:  {pairs(info['trials'])}",
-             "protocol:"]
+             f"trials:  {pairs(info['trials'])}"]
+    failed = info.get("failed_tasks", {})
+    if failed:
+        lines.append(f"failed:  {len(failed)} task(s) could not be used:")
+        lines += [f"  {name}: {reason}" for name, reason in failed.items()]
+    lines.append("protocol:")
     for key, value in info["protocol"].items():
         lines.append(f"  {key}: {value}")
     return "\n".join(lines)

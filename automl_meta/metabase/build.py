@@ -164,9 +164,12 @@ def _build_task(metabase: MetaBase, entry: ManifestEntry, workers: int, executor
     except Exception as exc:  # a table that cannot be used is a failed task, not a failed build
         exc = exc if isinstance(exc, AutoMLMetaError) else f"{type(exc).__name__}: {exc}"
         progress.failed_tasks[entry.name] = str(exc)
+        metabase.record_failed_task(entry.name, str(exc))
         log.warning("task %s skipped: %s", entry.name, exc)
         progress.tasks_done += 1
         return
+    if entry.name in metabase.failed_tasks():  # it failed in an earlier run: usable now
+        metabase.record_failed_task(entry.name, None)
     todo = missing_configs(metabase, task_id, dataset.task_type)
     progress.trials_done += len(metabase.pool(dataset.task_type)) - len(todo)
     if on_progress:

@@ -61,6 +61,12 @@ __all__ = ["BUSY_SECONDS", "METRIC_COLUMNS", "SCHEMA_VERSION", "SCORE_DIGITS",
            "SECONDS_DECIMALS", "MetaBase", "MetaBaseError", "Protocol", "TaskRecord"]
 
 
+# Created when a build first records one (files without it are read as having none), so
+# the schema version needs no change.
+_FAILED_TASKS_TABLE = ("CREATE TABLE IF NOT EXISTS failed_tasks "
+                       "(name TEXT PRIMARY KEY, reason TEXT NOT NULL) WITHOUT ROWID")
+
+
 class MetaBase:
     """A meta-base file: get one with `MetaBase.create` (to build) or `MetaBase.open` (to read).
 
@@ -427,8 +433,27 @@ class MetaBase:
         top = self.top_configs([task_name], metric, k)[task_name]
         return [(pool.config(pool.index[cid]), score) for cid, score in top]
 
+    def record_failed_task(self, name: str, reason: str | None) -> None:
+        """Note a task a build could not use, with why; None: it is usable now (forget it).
+
+        Kept apart from what models learn from: the content hash does not see it."""
+        with self._write() as conn:
+            conn.execute(_FAILED_TASKS_TABLE)
+            conn.execute("DELETE FROM failed_tasks WHERE name = ?", (name,))
+            if reason is not None:
+                conn.execute("INSERT INTO failed_tasks VALUES (?, ?)", (name, reason))
+
+    def failed_tasks(self) -> dict[str, str]:
+        """Tasks a build could not use, name -> reason (none in a file that never had one)."""
+        with self._read() as conn:
+            exists = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'failed_tasks'").fetchone()
+            return dict(conn.execute("SELECT name, reason FROM failed_tasks ORDER BY name")) \
+                if exists else {}
+
     def info(self) -> dict:
-        """A summary: path, versions, tasks and configs by task type, trials by status, protocol."""
+        """A summary: path, versions, tasks and configs by task type, trials by status,
+        tasks a build could not use, protocol."""
+        failed = self.failed_tasks()
         with self._read() as conn:
             meta = _read_meta(conn)
             tasks = dict(conn.execute("SELECT task_type, count(*) FROM tasks GROUP BY task_type"))
@@ -442,6 +467,7 @@ class MetaBase:
                 "tasks": {t: tasks.get(t, 0) for t in TASK_TYPES},
                 "configs": {t: configs.get(t, 0) for t in TASK_TYPES},
                 "trials": {s.value: trials.get(s.value, 0) for s in Status},
+                "failed_tasks": failed,
                 "protocol": self.protocol.to_dict(), "size_bytes": size}
 
     def content_hash(self) -> str:
