@@ -42,6 +42,9 @@ def _ids(value: str) -> list[int]:
 def build(manifest, openml_tasks, openml_suite, openml_cache, out, workers, use_dask, scheduler,
           only, pool_size, max_rows, folds, trial_seconds, seed, quiet):
     """Evaluate the config pool on every task; rerun the same command to resume."""
+    from automl_meta.cli.signals import stop_on_termination
+
+    stop_on_termination()  # SIGTERM as Ctrl-C: what is stored stays, the workers end
     from automl_meta.cli.report import BuildProgressLine
     from automl_meta.metabase.build import build_metabase
     from automl_meta.metabase.sources import select_entries
