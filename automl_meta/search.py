@@ -16,10 +16,7 @@ from functools import cached_property, partial
 from typing import Callable, Sequence
 
 from automl_meta.data import Dataset, subsample
-from automl_meta.ensemble import (
-    OOF_MEMORY_BYTES,
-    oof_bytes,
-)
+from automl_meta.ensemble import OOF_MEMORY_BYTES, oof_bytes
 from automl_meta.errors import AllTrialsFailedError
 from automl_meta.evaluate import Status, Trial, error_text, make_folds
 from automl_meta.export import model_metadata
@@ -34,11 +31,7 @@ from automl_meta.final_model import (
 )
 from automl_meta.lazy import import_in_background
 from automl_meta.metrics import check_metric, to_loss
-from automl_meta.runner import (
-    TrialRunner,
-    WorkerSetup,
-    default_memory_limit_mb,
-)
+from automl_meta.runner import TrialRunner, WorkerSetup, default_memory_limit_mb
 from automl_meta.settings import FitSettings
 from automl_meta.space import SearchSpace, config_id
 from automl_meta.strategies import Strategy
