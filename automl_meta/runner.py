@@ -15,8 +15,10 @@ import resource
 import signal
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import wait as wait_any
+from typing import Protocol
 
 from threadpoolctl import threadpool_limits
 
@@ -151,6 +153,39 @@ class _Worker:
             self.process.kill()
         self.process.join(timeout=5)
         self.conn.close()
+
+
+class Runner(Protocol):
+    """What runs trials, one interface for local worker processes (`TrialRunner`) and a
+    Dask cluster (`metabase.dask_exec.DaskRunner`): submit while `idle()`, then collect."""
+
+    n_workers: int
+
+    def idle(self) -> int: ...
+
+    def busy(self) -> int: ...
+
+    def submit(self, kind: str, config: dict, index: int, time_limit: float,
+               metadata: dict | None = None) -> None: ...
+
+    def collect(self, timeout: float) -> list: ...
+
+    def cancel(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def run_all(runner: Runner, configs: Sequence[dict], time_limit: float,
+            on_trial: Callable[[Trial], None]) -> None:
+    """Evaluate every config on the runner, each under time_limit, calling on_trial with
+    each result as it comes (a build's loop; the search has its own, which decides)."""
+    pending = list(enumerate(configs))
+    while pending or runner.busy():
+        while pending and runner.idle():
+            index, config = pending.pop(0)
+            runner.submit("evaluate", config, index, time_limit)
+        for trial in runner.collect(timeout=1.0):
+            on_trial(trial)
 
 
 class TrialRunner:

@@ -22,13 +22,13 @@ from automl_meta.corpus import ManifestEntry
 from automl_meta.data import Dataset, fingerprint, subsample
 from automl_meta.errors import AutoMLMetaError
 from automl_meta.evaluate import Trial, make_folds
-from automl_meta.metabase.dask_exec import DaskExecutor
+from automl_meta.metabase.dask_exec import DaskCluster
 from automl_meta.metabase.pool import build_pool
 from automl_meta.provenance import library_versions
 from automl_meta.metabase.sources import load_entry
 from automl_meta.metabase.store import MetaBase, MetaBaseError, Protocol, TaskRecord
 from automl_meta.metafeatures import compute_metafeatures
-from automl_meta.runner import TrialRunner, WorkerSetup, default_memory_limit_mb
+from automl_meta.runner import Runner, TrialRunner, WorkerSetup, default_memory_limit_mb, run_all
 from automl_meta.space import SearchSpace, config_id
 
 log = logging.getLogger(__name__)
@@ -94,20 +94,6 @@ def missing_configs(metabase: MetaBase, task_id: int, task_type: str) -> list[di
     return [c for c in metabase.pool(task_type) if config_id(c) not in done]
 
 
-def evaluate_locally(setup: WorkerSetup, configs: list[dict], time_limit: float, workers: int,
-                     on_trial: Callable[[Trial], None]) -> None:
-    """Evaluate configs in local worker processes, each killed after time_limit seconds."""
-    pending = list(enumerate(configs))
-    with TrialRunner(setup, workers) as runner:
-        while pending or runner.busy():
-            runner.wait_idle() if pending and not runner.busy() else None
-            while pending and runner.idle():
-                index, config = pending.pop(0)
-                runner.submit("evaluate", config, index, time_limit)
-            for trial in runner.collect(timeout=1.0):
-                on_trial(trial)
-
-
 @contextmanager
 def one_build_at_a_time(out: str | Path) -> Iterator[None]:
     """Hold an exclusive lock beside the meta-base for the build's length: a second build
@@ -146,18 +132,20 @@ def build_metabase(entries: Sequence[ManifestEntry], out: str | Path, protocol: 
         pool_sizes = {t: len(metabase.pool(t)) for t in ("binary", "multiclass", "regression")}
         per_task = max(pool_sizes.values())
         progress = BuildProgress(tasks_total=len(entries), trials_total=len(entries) * per_task)
-        executor = _dask_executor(workers, scheduler) if (use_dask or scheduler) else None
+        cluster = DaskCluster(workers=workers, scheduler=scheduler) if (use_dask or scheduler) else None
+        runners = cluster.runner if cluster else (lambda setup: TrialRunner(setup, workers))
         try:
             for entry in entries:
-                _build_task(metabase, entry, workers, executor, progress, on_progress)
+                _build_task(metabase, entry, workers, runners, progress, on_progress)
         finally:
-            if executor is not None:
-                executor.close()
+            if cluster is not None:
+                cluster.close()
     return progress
 
 
-def _build_task(metabase: MetaBase, entry: ManifestEntry, workers: int, executor,
-                progress: BuildProgress, on_progress) -> None:
+def _build_task(metabase: MetaBase, entry: ManifestEntry, workers: int,
+                runners: Callable[[WorkerSetup], Runner], progress: BuildProgress,
+                on_progress) -> None:
     progress.current = entry.name
     try:
         task_id, dataset = prepare_task(metabase, entry)
@@ -188,14 +176,8 @@ def _build_task(metabase: MetaBase, entry: ManifestEntry, workers: int, executor
         setup = WorkerSetup(dataset, SearchSpace(dataset.task_type, dataset.n_rows),
                             make_folds(dataset.y, dataset.task_type, protocol.n_folds, protocol.seed),
                             protocol.seed, default_memory_limit_mb(max(1, workers)))
-        if executor is None:
-            evaluate_locally(setup, todo, protocol.trial_seconds, workers, record)
-        else:
-            executor.evaluate(setup, todo, protocol.trial_seconds, record)
+        with runners(setup) as runner:
+            run_all(runner, todo, protocol.trial_seconds, record)
     progress.tasks_done += 1
     if on_progress:
         on_progress(progress)
-
-
-def _dask_executor(workers: int, scheduler: str | None):
-    return DaskExecutor(workers=workers, scheduler=scheduler)

@@ -1,46 +1,41 @@
 """Run meta-base trials on a Dask cluster: a LocalCluster by default, or an existing one.
 
-Each Dask task evaluates a small chunk of configs in a killable child process (the same
-`TrialRunner` a local build uses), so per-trial time limits hold on the cluster too.
-Results come back to the single writer, the build's parent process. Workers of an
-external cluster need automl-meta installed, and must be allowed to start child
-processes (`distributed.worker.daemon: false`, or `dask worker --no-nanny`); where they
-are not, trials run in the worker itself with the time limit checked only afterwards.
+`DaskRunner` has the interface of the local `TrialRunner` (`runner.Runner`), so a build
+runs one loop (`runner.run_all`) whichever runs its trials. Each Dask task evaluates one
+config in a killable child process of the Dask worker (a `TrialRunner` of one), so
+per-trial time limits hold on the cluster too. Results come back to the single writer, the
+build's parent process. Workers of an external cluster need automl-meta installed, and
+must be allowed to start child processes (`distributed.worker.daemon: false`, or
+`dask worker --no-nanny`); where they are not, trials run in the worker itself with the
+time limit checked only afterwards.
 """
 
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import time
-from typing import Callable
 
 from automl_meta.errors import AutoMLMetaError
 from automl_meta.evaluate import Status, Trial, evaluate
 from automl_meta.runner import TrialRunner, WorkerSetup
 
 log = logging.getLogger(__name__)
-CHUNK = 4  # configs per Dask task: small enough to spread, big enough to amortise start-up
+TASKS_PER_THREAD = 2  # Dask tasks kept in flight per worker thread: none waits for work
 
 
-def evaluate_chunk(setup: WorkerSetup, configs: list[dict], first_index: int,
-                   time_limit: float) -> list[Trial]:
-    """Evaluate configs one by one under the time limit (runs on a Dask worker)."""
-    try:
-        runner = TrialRunner(setup, 1).__enter__()
-    except AssertionError:  # "daemonic processes are not allowed to have children"
-        return [_evaluate_in_process(setup, c, first_index + i, time_limit) for i, c in enumerate(configs)]
-    trials = []
-    try:
-        for i, config in enumerate(configs):
-            runner.wait_idle()
-            runner.submit("evaluate", config, first_index + i, time_limit)
-            done: list = []
-            while not done:
-                done = runner.collect(timeout=1.0)
-            trials.extend(done)
-    finally:
-        runner.close()
-    return trials
+def evaluate_one(setup: WorkerSetup, config: dict, index: int, time_limit: float) -> Trial:
+    """Evaluate a config under the time limit (runs on a Dask worker)."""
+    if multiprocessing.current_process().daemon:  # it may not start a child to kill
+        return _evaluate_in_process(setup, config, index, time_limit)
+    with TrialRunner(setup, 1) as runner:
+        runner.wait_idle()
+        runner.submit("evaluate", config, index, time_limit)
+        done: list = []
+        while not done:
+            done = runner.collect(timeout=1.0)
+    done[0].oof = None
+    return done[0]
 
 
 def _evaluate_in_process(setup: WorkerSetup, config: dict, index: int, time_limit: float) -> Trial:
@@ -54,8 +49,8 @@ def _evaluate_in_process(setup: WorkerSetup, config: dict, index: int, time_limi
     return trial
 
 
-class DaskExecutor:
-    """Submit chunks of trials to a Dask cluster and hand results back as they complete."""
+class DaskCluster:
+    """A Dask client (on a LocalCluster of `workers`, or on the cluster at `scheduler`)."""
 
     def __init__(self, workers: int = 2, scheduler: str | None = None) -> None:
         try:
@@ -75,20 +70,62 @@ class DaskExecutor:
                                             processes=True, dashboard_address=None)
             self.client = Client(self.cluster)
 
-    def evaluate(self, setup: WorkerSetup, configs: list[dict], time_limit: float,
-                 on_trial: Callable[[Trial], None]) -> None:
-        """Evaluate every config on the cluster; call on_trial for each result (in this process)."""
-        from dask.distributed import as_completed
-
-        remote_setup = self.client.scatter(setup, broadcast=True)
-        futures = [self.client.submit(evaluate_chunk, remote_setup, configs[i:i + CHUNK], i,
-                                      time_limit, pure=False)
-                   for i in range(0, len(configs), CHUNK)]
-        for future in as_completed(futures):
-            for trial in future.result():
-                on_trial(trial)
+    def runner(self, setup: WorkerSetup) -> DaskRunner:
+        """A runner of one task's trials on this cluster."""
+        return DaskRunner(self.client, setup)
 
     def close(self) -> None:
         self.client.close()
         if self.cluster is not None:
             self.cluster.close()
+
+
+class DaskRunner:
+    """The TrialRunner interface on a Dask cluster, for evaluations."""
+
+    def __init__(self, client, setup: WorkerSetup) -> None:
+        self.client = client
+        self.n_workers = max(1, sum(client.nthreads().values())) * TASKS_PER_THREAD
+        self._setup = client.scatter(setup, broadcast=True)
+        self._futures: dict = {}
+
+    def __enter__(self) -> DaskRunner:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def idle(self) -> int:
+        return self.n_workers - len(self._futures)
+
+    def busy(self) -> int:
+        return len(self._futures)
+
+    def submit(self, kind: str, config: dict, index: int, time_limit: float,
+               metadata: dict | None = None) -> None:
+        if kind != "evaluate":
+            raise ValueError(f"a DaskRunner evaluates; it cannot run {kind!r} jobs")
+        future = self.client.submit(evaluate_one, self._setup, config, index, time_limit, pure=False)
+        self._futures[future] = index
+
+    def collect(self, timeout: float) -> list:
+        from dask.distributed import wait
+
+        if not self._futures:
+            return []
+        try:
+            done, _ = wait(list(self._futures), timeout=timeout, return_when="FIRST_COMPLETED")
+        except TimeoutError:  # nothing finished within timeout
+            return []
+        results = []
+        for future in done:
+            del self._futures[future]
+            results.append(future.result())
+        return results
+
+    def cancel(self) -> None:
+        self.client.cancel(list(self._futures))
+        self._futures.clear()
+
+    def close(self) -> None:
+        self.cancel()
