@@ -340,8 +340,9 @@ class ScratchSurrogateProposer(SurrogateProposer):
         return cls(context, untrained)
 
 
-PROPOSERS = {c.__name__: c for c in (RandomProposer, GPProposer, SurrogateProposer,
-                                     ScratchSurrogateProposer)}
+# Every proposer class of this module, by name: what registry entries name.
+PROPOSERS = {name: value for name, value in dict(globals()).items()
+             if isinstance(value, type) and name.endswith("Proposer") and hasattr(value, "build")}
 
 
 def perturb(space: SearchSpace, config: dict, rng: np.random.Generator) -> dict:
