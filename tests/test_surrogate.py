@@ -262,7 +262,7 @@ def test_train_surrogate_command_writes_weights_tied_to_the_metabase(family, tmp
 
 @pytest.mark.parametrize("args, message", [
     (["--metabase", "missing.metabase"], "No meta-base at missing.metabase"),
-    (["--seed", "-1"], "'seed' parameter of SurrogateSettings"),
+    (["--seed", "-1"], "--seed of SurrogateSettings must be an int >= 0"),
 ])
 def test_train_surrogate_bad_input_is_one_line_exit_2(family, tmp_path, args, message):
     metabase, _ = family
