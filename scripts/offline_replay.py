@@ -42,8 +42,9 @@ from automl_meta.surrogate import SurrogateSettings, meta_train
 from automl_meta.warmstart import MetaKnowledge, TaskQuery
 
 CHECKPOINTS = (1, 3, 5, 10, 25, 50)
+SECONDS = (5, 15, 30, 60)  # the time axis: summed stored fit seconds of the configs picked
 CURVE_COLUMNS = ("strategy", "task", "task_type", "metric", "fold", "seed", "trial",
-                 "normalized_regret", "rank")
+                 "normalized_regret", "rank", "seconds")
 REPRESENTATION = {s.name: s.representation for s in TABLE if s.representation}  # of each warm start
 
 
@@ -100,6 +101,7 @@ class TestTask:
     metafeatures: Mapping[str, float]
     candidates: tuple[dict, ...]  # pool configs with a stored trial, in pool order
     scores: tuple[float, ...]  # the stored score of each candidate; NaN = failed
+    fit_seconds: tuple[float, ...] = ()  # the stored fit seconds of each candidate
 
     @property
     def losses(self) -> np.ndarray:
@@ -254,11 +256,12 @@ def load_test_task(metabase: MetaBase, record: TaskRecord, metric: str | None
     pool = metabase.pool(record.task_type)
     keep = np.flatnonzero(~np.isnan(losses))  # configs run on the task, failed ones too
     scores = tuple(from_loss(metric, float(losses[i])) for i in keep)
+    seconds = tuple(float(table.fit_seconds[0][i]) if table.names else 0.0 for i in keep)
     n_ok = sum(math.isfinite(s) for s in scores)
     if n_ok < 2:
         return f"{n_ok} successful trial(s) on {metric}, 2 needed"
     return TestTask(record.name, record.task_type, metric, record.fingerprint,
-                    dict(record.metafeatures), tuple(pool[i] for i in keep), scores)
+                    dict(record.metafeatures), tuple(pool[i] for i in keep), scores, seconds)
 
 
 def check_same_pools(train: MetaBase, test: MetaBase) -> None:
@@ -351,10 +354,11 @@ def build_knowledge(metabase: MetaBase, train: Sequence[str], strategies: Sequen
 
 def replay(strategy, task: TestTask, n_trials: int) -> np.ndarray:
     """Let the strategy pick up to n_trials candidates of the task, telling it each stored
-    result; return its regret curve (length n_trials)."""
+    result; return its regret curve and the summed fit seconds after each pick
+    (2 x n_trials; after the candidates run out both carry on)."""
     position = {config_id(c): i for i, c in enumerate(task.candidates)}
     losses = task.losses
-    observed = []
+    observed, spent = [], []
     with threadpool_limits(1):  # same arithmetic whatever --jobs is; one process per core
         for index in range(min(n_trials, len(task.candidates))):
             config, _ = strategy.ask()
@@ -364,12 +368,17 @@ def replay(strategy, task: TestTask, n_trials: int) -> np.ndarray:
                     f"Strategy {strategy.name} proposed config {config_id(config)}, which has "
                     f"no stored trial on task {task.name}.")
             ok = math.isfinite(task.scores[i])
+            seconds = task.fit_seconds[i] if task.fit_seconds else 0.0
             strategy.tell(Trial(index=index, config=config, config_id=config_id(config),
-                                status=Status.OK if ok else Status.FAILED,
+                                status=Status.OK if ok else Status.FAILED, fit_seconds=seconds,
                                 scores={task.metric: task.scores[i]} if ok else {}))
             observed.append(losses[i])
+            spent.append(seconds)
     finite = losses[np.isfinite(losses)]
-    return regret_curve(observed, float(finite.min()), float(finite.max()), n_trials)
+    cumulative = np.cumsum(spent) if spent else np.zeros(1)
+    cumulative = np.concatenate([cumulative, np.full(n_trials - len(spent), cumulative[-1])])
+    return np.vstack([regret_curve(observed, float(finite.min()), float(finite.max()), n_trials),
+                      cumulative[:n_trials]])
 
 
 def _replay_job(key: tuple, strategy, task: TestTask, n_trials: int) -> tuple[tuple, np.ndarray]:
@@ -444,7 +453,8 @@ def _curve_frame(plan: BenchmarkPlan, curves: Mapping[tuple, np.ndarray]) -> pd.
                         "strategy": name, "task": task.name, "task_type": task.task_type,
                         "metric": task.metric, "fold": split.fold, "seed": seed,
                         "trial": trials,
-                        "normalized_regret": curves[(split.fold, task.name, name, seed)]}))
+                        "normalized_regret": curves[(split.fold, task.name, name, seed)][0],
+                        "seconds": curves[(split.fold, task.name, name, seed)][1]}))
     return add_ranks(pd.concat(parts, ignore_index=True))[list(CURVE_COLUMNS)]
 
 
@@ -465,9 +475,24 @@ def summary(curves: pd.DataFrame, checkpoints: Sequence[int] = CHECKPOINTS
     return regret, rank
 
 
-def markdown_table(table: pd.DataFrame, digits: int) -> str:
-    """A strategies x trials table in markdown, the best value of each column in bold."""
-    header = "| strategy | " + " | ".join(f"n={n}" for n in table.columns) + " |"
+def time_summary(curves: pd.DataFrame, seconds: Sequence[float] = SECONDS) -> pd.DataFrame:
+    """Mean normalised regret after t seconds of stored fit time (strategies x t): each
+    replay's regret at its last pick whose summed fit seconds are within t (1 before any)."""
+    order = list(dict.fromkeys(curves["strategy"]))
+    rows = {}
+    for t in seconds:
+        within = curves[curves["seconds"] <= t]
+        last = within.groupby(["strategy", "task", "seed"])["normalized_regret"].last()
+        every = curves.groupby(["strategy", "task", "seed"])["normalized_regret"].first()
+        rows[t] = last.reindex(every.index).fillna(1.0).groupby("strategy").mean()
+    table = pd.DataFrame(rows).reindex(order)
+    table.columns = list(seconds)
+    return table
+
+
+def markdown_table(table: pd.DataFrame, digits: int, label: str = "n=") -> str:
+    """A strategies x trials (or seconds) table in markdown, each column's best in bold."""
+    header = "| strategy | " + " | ".join(f"{label}{n}" for n in table.columns) + " |"
     lines = [header, "|---" * (len(table.columns) + 1) + "|"]
     best = table.min(axis=0)
     for name, row in table.iterrows():
@@ -493,7 +518,9 @@ def markdown_report(curves: pd.DataFrame, plan: BenchmarkPlan, command: str) -> 
         f"{split}; {_count(len(plan.skipped), 'task')} skipped. Metric: "
         f"{settings.metric or _default_metrics()}.", "",
         "Mean normalised regret (lower is better):", "", markdown_table(regret, 4), "",
-        "Mean rank (1 = best; ties share the average rank):", "", markdown_table(rank, 2), ""])
+        "Mean rank (1 = best; ties share the average rank):", "", markdown_table(rank, 2), "",
+        "Mean normalised regret after t seconds of the picked configs' stored fit times "
+        "(t = the column):", "", markdown_table(time_summary(curves), 4, "t="), ""])
 
 
 def _count(n: int, noun: str) -> str:

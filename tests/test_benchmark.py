@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from scripts.offline_replay import (CURVE_COLUMNS, BenchmarkSettings, add_ranks,
-                                   build_knowledge, group_folds, load_test_task, task_groups,
+                                   build_knowledge, group_folds, load_test_task, task_groups, time_summary,
                                    plan_benchmark, regret_curve, replay, run_benchmark,
                                    summary)
 from automl_meta.errors import InvalidParameterError
@@ -66,9 +66,11 @@ def test_replay_regret_with_failed_and_missing_trials(small):
     assert task.metric == "roc_auc"
     assert len(task.candidates) == 7 and pool[6] not in task.candidates  # no trial: no candidate
     strategy = Scripted([pool[i] for i in (2, 5, 1, 7, 0, 3, 4)])
-    curve = replay(strategy, task, n_trials=6)
+    curve, seconds = replay(strategy, task, n_trials=6)
     # losses -0.9..-0.95: best -0.95, worst -0.5 (the failure is not the worst)
     assert curve == pytest.approx([1.0, 1.0, (0.95 - 0.8) / 0.45, 0.0, 0.0, 0.0])
+    # hand-made trials take 0.1 s when they succeed, nothing when they fail
+    assert seconds == pytest.approx([0.0, 0.1, 0.2, 0.3, 0.4, 0.5])
     assert [t.status for t in strategy.told] == ["failed"] + ["ok"] * 5
     assert strategy.told[0].scores == {} and strategy.told[1].scores == {"roc_auc": 0.5}
     assert [t.index for t in strategy.told] == list(range(6))
@@ -77,7 +79,7 @@ def test_replay_regret_with_failed_and_missing_trials(small):
 def test_replay_all_equal_scores_is_zero_once_something_succeeded(small):
     task = _task(small, "flat")
     pool = small.pool("binary")
-    curve = replay(Scripted([pool[i] for i in (3, 0, 1)]), task, n_trials=3)
+    curve, _ = replay(Scripted([pool[i] for i in (3, 0, 1)]), task, n_trials=3)
     assert curve.tolist() == [1.0, 0.0, 0.0]
 
 
@@ -85,9 +87,10 @@ def test_replay_lower_is_better_and_picks_running_out(small):
     task = _task(small, "reg")
     pool = small.pool("regression")
     assert task.metric == "rmse" and len(task.candidates) == 4
-    curve = replay(Scripted([pool[i] for i in (3, 2, 0, 1)]), task, n_trials=6)
+    curve, seconds = replay(Scripted([pool[i] for i in (3, 2, 0, 1)]), task, n_trials=6)
     # rmse 5, 2, 3, 1: best 1, worst 5; after the 4 candidates the last value carries on
     assert curve == pytest.approx([1.0, 0.25, 0.25, 0.0, 0.0, 0.0])
+    assert seconds == pytest.approx([0.1, 0.2, 0.3, 0.4, 0.4, 0.4])
 
 
 def test_regret_curve_by_hand():
@@ -217,7 +220,7 @@ def test_cli_end_to_end(corpus, cli_run):
             .apply(lambda r: r.is_monotonic_decreasing).all())
     table = (out / "table.md").read_text()
     for name in ("random", "gp", "knn", "portfolio"):
-        assert table.count(f"| {name} |") == 2  # one row in the regret table, one in the rank table
+        assert table.count(f"| {name} |") == 3  # a row in the regret, rank and time tables
     assert "| strategy | n=1 | n=3 | n=5 | n=10 |" in table and "n=25" not in table
     assert f"{plan.n_tasks} test tasks" in table and "2 seeds" in table and "2-fold" in table
     assert "--trials 10" in table
@@ -312,3 +315,13 @@ def test_tasks_that_would_leak_into_each_other_share_a_fold(group_by, together, 
     groups = dict(zip(names, task_groups(records, FeatureTable(names, ("f", "g"), values), group_by)))
     assert all(groups[a] == groups[b] for a, b in together)
     assert all(groups[a] != groups[b] for a, b in apart)
+
+
+def test_regret_on_the_time_axis_is_the_last_pick_within_the_seconds():
+    curves = pd.DataFrame({
+        "strategy": ["a"] * 3 + ["b"] * 3, "task": ["t"] * 6, "seed": [0] * 6,
+        "trial": [1, 2, 3] * 2, "normalized_regret": [0.8, 0.5, 0.1, 0.6, 0.6, 0.0],
+        "seconds": [2.0, 10.0, 40.0, 6.0, 7.0, 20.0]})
+    table = time_summary(curves, seconds=(5, 15, 30, 60))
+    assert table.loc["a"].tolist() == [0.8, 0.5, 0.5, 0.1]
+    assert table.loc["b"].tolist() == [1.0, 0.6, 0.0, 0.0]  # nothing done by 5 s: regret 1
