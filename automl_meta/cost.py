@@ -43,6 +43,13 @@ def size_features(n_rows: float, n_binarized: float, n_classes: float,
     return np.log1p(np.array([n_rows, n_binarized, n_classes, n_columns], dtype=float))
 
 
+def record_size(record) -> np.ndarray:
+    """size_features of a meta-base task (a TaskRecord): as its trials ran."""
+    m = record.metafeatures
+    return size_features(record.n_rows_used, m.get("NumberOfFeaturesAfterBinarization", record.n_features),
+                         m.get("NumberOfClasses", 0) or 0, record.n_features)
+
+
 def dataset_size(dataset) -> np.ndarray:
     """size_features of a Dataset: numeric columns plus each categorical column's levels."""
     levels = sum(int(dataset.X[c].nunique()) for c in dataset.categorical)
@@ -121,11 +128,7 @@ def training_rows(metabase, task_type: str, task_names: Sequence[str] | None = N
         done = np.flatnonzero(np.isfinite(table.losses[i]) & (table.fit_seconds[i] > 0))
         if not len(done):
             continue
-        m = records[name].metafeatures
-        size = size_features(records[name].n_rows_used,
-                             m.get("NumberOfFeaturesAfterBinarization", records[name].n_features),
-                             m.get("NumberOfClasses", 0) or 0, records[name].n_features)
-        rows.append(_design(vectors[done], size))
+        rows.append(_design(vectors[done], record_size(records[name])))
         y.append(np.log(table.fit_seconds[i, done]))
         fam.append(families[done])
         task.append(np.full(len(done), i))
@@ -151,7 +154,7 @@ def _fit_families(design, y, families, alpha) -> dict[str, np.ndarray]:
 def train_cost_model(metabase, task_names: Sequence[str] | None = None,
                      alpha: float = RIDGE_ALPHA, held_out_folds: int = 5) -> CostModel:
     """Fit the cost model on `task_names` of the meta-base (all tasks when None), and
-    measure it on held-out tasks first (folds over tasks)."""
+    measure it on held-out tasks first (`held_out_folds` folds over tasks; 0: not)."""
     coefficients, errors = {}, {}
     for task_type in TASK_TYPES:
         design, y, families, task = training_rows(metabase, task_type, task_names)
@@ -159,7 +162,8 @@ def train_cost_model(metabase, task_names: Sequence[str] | None = None,
             continue
         coefficients.update({f"{task_type}/{f}": c
                              for f, c in _fit_families(design, y, families, alpha).items()})
-        errors[task_type] = _held_out_error(design, y, families, task, alpha, held_out_folds)
+        if held_out_folds >= 2:
+            errors[task_type] = _held_out_error(design, y, families, task, alpha, held_out_folds)
     return CostModel(coefficients, metabase.protocol.n_folds, metabase.content_hash(), errors)
 
 

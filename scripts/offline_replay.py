@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
+from automl_meta.cost import TaskCost, record_size, train_cost_model
 from automl_meta.errors import InvalidParameterError
 from automl_meta.evaluate import Status, Trial
 from automl_meta.forkserver import CONTEXT
@@ -102,6 +103,7 @@ class TestTask:
     candidates: tuple[dict, ...]  # pool configs with a stored trial, in pool order
     scores: tuple[float, ...]  # the stored score of each candidate; NaN = failed
     fit_seconds: tuple[float, ...] = ()  # the stored fit seconds of each candidate
+    size: tuple[float, ...] = ()  # cost.size_features of the task, as its trials ran
 
     @property
     def losses(self) -> np.ndarray:
@@ -261,7 +263,8 @@ def load_test_task(metabase: MetaBase, record: TaskRecord, metric: str | None
     if n_ok < 2:
         return f"{n_ok} successful trial(s) on {metric}, 2 needed"
     return TestTask(record.name, record.task_type, metric, record.fingerprint,
-                    dict(record.metafeatures), tuple(pool[i] for i in keep), scores, seconds)
+                    dict(record.metafeatures), tuple(pool[i] for i in keep), scores, seconds,
+                    tuple(record_size(record)))
 
 
 def check_same_pools(train: MetaBase, test: MetaBase) -> None:
@@ -349,6 +352,7 @@ def build_knowledge(metabase: MetaBase, train: Sequence[str], strategies: Sequen
         steps = {} if surrogate_steps is None else {"meta_steps": surrogate_steps}
         out["surrogate"] = meta_train(metabase, list(train), SurrogateSettings(seed=seed, **steps),
                                       metrics=metrics or None)
+    out["cost"] = train_cost_model(metabase, list(train), held_out_folds=0)  # seconds, not scores
     return out
 
 
@@ -399,10 +403,12 @@ def _jobs(plan: BenchmarkPlan) -> Iterator[tuple[tuple, object, TestTask]]:
                 space, query = SearchSpace(task.task_type), task.query()
                 for name in settings.strategies:
                     for seed in range(settings.n_seeds):
+                        cost = TaskCost(knowledge["cost"], task.task_type, np.array(task.size),
+                                        metabase.protocol.n_folds - 1)
                         strategy = make_strategy(
                             name, space, seed, metric=task.metric, candidates=task.candidates,
                             knowledge=knowledge.get(REPRESENTATION.get(name, "")), query=query,
-                            surrogate=knowledge.get("surrogate"))
+                            surrogate=knowledge.get("surrogate"), cost=cost)
                         yield (split.fold, task.name, name, seed), strategy, task
 
 

@@ -188,7 +188,7 @@ def test_learned_knowledge_comes_from_training_tasks_only(corpus, monkeypatch):
     with MetaBase.open(corpus) as metabase:
         train = ["t0", "t1", "t4", "t5", "t6"]
         knowledge = build_knowledge(metabase, train, ["knn-learned"], seed=3, metric="mae")
-    assert set(knowledge) == {"learned"}
+    assert set(knowledge) == {"learned", "cost"}  # the cost model: from the seconds, always
     assert set(knowledge["learned"].index.names) == set(train)
     assert seen == [(train, 3, {"regression": "mae"})]
 
