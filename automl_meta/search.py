@@ -52,7 +52,8 @@ class SearchState:
     time_budget: float
     elapsed: float = 0.0
     n_done: int = 0
-    n_failed: int = 0
+    n_failed: int = 0  # failed or out of memory
+    n_timeout: int = 0
     best: Trial | None = None
 
 
@@ -149,7 +150,8 @@ def run_search(runner: TrialRunner, strategy: Strategy, settings: FitSettings, b
                metric: str, row_ratio: float = 1.0,
                on_trial: Callable[[Trial, SearchState], None] | None = None,
                safe_configs: Sequence[dict] = (),
-               validation: Validation | None = None) -> tuple[list[Trial], bool]:
+               validation: Validation | None = None,
+               on_tick: Callable[[SearchState], None] | None = None) -> tuple[list[Trial], bool]:
     """Ask, evaluate, tell until the budget or max_trials; return trials and interrupted.
 
     A trial starts only while there is time for it and for refitting the best so far;
@@ -202,6 +204,9 @@ def run_search(runner: TrialRunner, strategy: Strategy, settings: FitSettings, b
                 state.elapsed = budget.elapsed()
                 if on_trial:
                     on_trial(trial, state)
+            if on_tick:  # at least every half second: a progress display stays alive
+                state.elapsed = budget.elapsed()
+                on_tick(state)
     except KeyboardInterrupt:
         return trials, True
 
@@ -210,7 +215,8 @@ def _record(trial: Trial, trials: list[Trial], strategy: Strategy, state: Search
     trials.append(trial)
     strategy.tell(trial)
     state.n_done += 1
-    state.n_failed += trial.status != Status.OK
+    state.n_timeout += trial.status == Status.TIMEOUT
+    state.n_failed += trial.status not in (Status.OK, Status.TIMEOUT)
     if trial.status == Status.OK and (state.best is None or _loss(metric, trial) < _loss(metric, state.best)):
         state.best = trial
     kept = 0  # the best trials' predictions stay, up to the memory cap
@@ -235,13 +241,15 @@ def _search_rows(settings: FitSettings) -> int:
 def fit(dataset: Dataset, settings: FitSettings = FitSettings(),
         on_trial: Callable[[Trial, SearchState], None] | None = None,
         started_at: float | None = None,
-        on_note: Callable[[str], None] | None = None) -> FitResult:
+        on_note: Callable[[str], None] | None = None,
+        on_tick: Callable[[SearchState], None] | None = None) -> FitResult:
     """Search configs for `dataset` within the time budget and refit the best on all rows.
 
     `started_at` (time.monotonic()) lets a caller count its own start-up in the budget.
     Ctrl-C during the search stops it and still refits the best trial so far
     (`interrupted` is then True). `on_note` receives one-line notes worth showing a user
-    (where the warm start came from, or why there is none).
+    (where the warm start came from, or why there is none); `on_tick` the search's
+    state every half second.
     """
     metric = check_metric(settings.metric, dataset.task_type)
     budget = Budget(time.monotonic() if started_at is None else started_at, settings.time_budget)
@@ -268,7 +276,7 @@ def fit(dataset: Dataset, settings: FitSettings = FitSettings(),
     with TrialRunner(setup, n_workers) as runner:
         trials, interrupted = run_search(runner, strategy, settings, budget, metric,
                                          dataset.n_rows / search_data.n_rows, on_trial,
-                                         safe_configs(space), validation)
+                                         safe_configs(space), validation, on_tick)
         runner.cancel()  # trials still running after Ctrl-C
         ranked = _best_first(trials, metric)
         if not ranked:

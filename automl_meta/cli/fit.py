@@ -63,7 +63,13 @@ def fit(data, target, task, drop, metric, time_budget, max_trials, seed, output,
     from automl_meta.forkserver import warm_up
 
     warm_up()  # the workers' imports now overlap with ours and with loading the data
-    from automl_meta.cli.report import Progress, leaderboard_text, result_text
+    from automl_meta.cli.report import (
+        Progress,
+        fit_width,
+        leaderboard_text,
+        result_text,
+        terminal_width,
+    )
     from automl_meta.data import load_table
     from automl_meta.export import check_outputs, save_fit
     from automl_meta.metrics import check_metric
@@ -81,12 +87,14 @@ def fit(data, target, task, drop, metric, time_budget, max_trials, seed, output,
     progress = Progress(quiet=quiet)
     progress.start(dataset)
     result = run_fit(dataset, settings, on_trial=progress.update, started_at=started_at,
-                     on_note=progress.note)
+                     on_note=progress.note, on_tick=progress.tick)
     progress.finish()
     model_path, summary_path = save_fit(result, dataset, settings, output)
     if not quiet:
         click.echo(leaderboard_text(result))
-    click.echo(f"{result_text(result)} -> {model_path} (+ {summary_path.name}), {result.seconds:.1f} s")
+    line = f"{result_text(result)}, {result.seconds:.1f} s"
+    click.echo(fit_width(line, terminal_width()) if sys.stdout.isatty() else line)
+    click.echo(f"wrote {model_path} (+ {summary_path.name})")
     if result.interrupted:
         click.echo("Interrupted: saved the best pipeline found so far.", err=True)
         sys.exit(interrupted_exit_code())

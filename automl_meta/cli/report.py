@@ -2,27 +2,49 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
+from collections.abc import Sequence
 
 import click
 
 BAR_WIDTH = 24
 LEADERBOARD_ROWS = 10
 PREP_PARAMS = ("impute", "missing_indicator", "scale", "categorical")
+# Short names for the leaderboard's narrow params column (model.json keeps the real ones).
+SHORT_NAMES = {"n_estimators": "trees", "max_features": "features", "min_samples_leaf": "leaf",
+               "learning_rate": "lr", "max_iter": "iter", "max_leaf_nodes": "leaves",
+               "l2_regularization": "l2", "n_neighbors": "k", "learning_rate_init": "lr"}
+
+
+def terminal_width(stream=None) -> int:
+    """Columns of the terminal the output goes to; 80 when unknown (a pipe, CI)."""
+    return shutil.get_terminal_size((80, 24)).columns
+
+
+def fit_width(text: str, width: int) -> str:
+    """text cut to width columns, at a space when one is near, marked with ~."""
+    if len(text) <= width:
+        return text
+    cut = text[: width - 1]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > width // 2 else cut).rstrip() + "~"
 
 
 class Progress:
-    """Progress bar with best-so-far on stderr (one line redrawn on a terminal)."""
+    """Progress with best-so-far on stderr: one line redrawn on a terminal (at least once a
+    second, within its width), plain lines when the best changes otherwise."""
 
     def __init__(self, quiet: bool = False, stream=None) -> None:
         self.quiet = quiet
         self.stream = stream or sys.stderr
         self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.width = terminal_width()
         self._last_best = None
         self._drawn = False  # a progress line is on screen without its newline
 
     def _echo(self, text: str, nl: bool = True) -> None:
-        click.echo(text, file=self.stream, nl=nl)
+        click.echo(fit_width(text, self.width) if self.tty else text, file=self.stream, nl=nl)
 
     def start(self, dataset) -> None:
         if self.quiet:
@@ -41,21 +63,31 @@ class Progress:
             self._echo(text)
             self._drawn = False
 
-    def update(self, trial, state) -> None:
-        if self.quiet:
-            return
+    def line(self, state) -> str:
+        """The progress line of a search state."""
         done = min(1.0, state.elapsed / state.time_budget)
         bar = "#" * int(done * BAR_WIDTH) + "." * (BAR_WIDTH - int(done * BAR_WIDTH))
         best = (f"best {state.metric} {state.best.scores[state.metric]:.4f} "
-                f"({state.best.config['family']})" if state.best else "no successful trial yet")
-        line = (f"[{bar}] {state.elapsed:5.0f}/{state.time_budget:.0f} s  trials {state.n_done}"
-                f" ({state.n_failed} failed)  {best}")
+                f"({state.best.config['family']})" if state.best else "no success yet")
+        return (f"[{bar}] {state.elapsed:3.0f}/{state.time_budget:.0f} s  {state.n_done} trials"
+                f" ({state.n_timeout} timed out, {state.n_failed} failed)  {best}")
+
+    def update(self, trial, state) -> None:
+        """After a trial: redraw on a terminal; elsewhere a line when the best changed."""
+        if self.quiet:
+            return
         if self.tty:
-            self._echo("\r" + line + "\033[K", nl=False)
-            self._drawn = True
+            self.tick(state)
         elif state.best is not self._last_best or state.n_done == 1:
-            self._echo(line)
+            self._echo(self.line(state))
         self._last_best = state.best
+
+    def tick(self, state) -> None:
+        """Redraw the line on a terminal (the search calls this every half second)."""
+        if self.quiet or not self.tty:
+            return
+        self._echo("\r" + fit_width(self.line(state), self.width - 1) + "\033[K", nl=False)
+        self._drawn = True
 
     def finish(self) -> None:
         if self._drawn:
@@ -63,16 +95,27 @@ class Progress:
             self._drawn = False
 
 
+def _format(value) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
+def params_text(config: dict, width: int, first: Sequence[str] = ()) -> str:
+    """Model hyperparameters of a config as "key=value" tokens (preprocessing left out),
+    the keys in `first` first, whole tokens only, within width (~ when some are left out)."""
+    items = [(k, v) for k, v in config["params"].items() if k not in PREP_PARAMS]
+    items.sort(key=lambda kv: kv[0] not in first)  # stable: the differing ones lead
+    out = ""
+    for k, v in items:
+        token = f"{SHORT_NAMES.get(k, k)}={_format(v)}"
+        if len(out) + len(token) + (1 if out else 0) > width - 1:
+            return out + " ~" if out else fit_width(token, width)
+        out = f"{out} {token}" if out else token
+    return out
+
+
 def short_params(config: dict, width: int = 48) -> str:
     """Model hyperparameters of a config in one short string (preprocessing left out)."""
-    parts = []
-    for key, value in config["params"].items():
-        if key in PREP_PARAMS:
-            continue
-        value = f"{value:.3g}" if isinstance(value, float) else value
-        parts.append(f"{key}={value}")
-    text = " ".join(parts)
-    return text if len(text) <= width else text[: width - 1] + "~"
+    return params_text(config, width)
 
 
 def neighbors_text(dataset, metric: str, found: list[dict], source: str) -> str:
@@ -97,29 +140,48 @@ def _members(result) -> list[dict]:
     return members if len(members) > 1 else []
 
 
-def leaderboard_text(result, rows: int = LEADERBOARD_ROWS) -> str:
-    """The top trials as an aligned text table; ensemble members carry their weight."""
+def _differing(trials) -> list[str]:
+    """Param keys whose values differ between trials of the same family, in config order."""
+    keys: dict[str, set] = {}
+    for t in trials:
+        for k, v in t.config["params"].items():
+            keys.setdefault(f"{t.config['family']}/{k}", set()).add(_format(v))
+    return list(dict.fromkeys(k.split("/", 1)[1] for k, values in keys.items() if len(values) > 1))
+
+
+def leaderboard_text(result, rows: int = LEADERBOARD_ROWS, width: int | None = None) -> str:
+    """The top trials as an aligned text table within width (the terminal's); ensemble
+    members carry their weight; the params that differ between rows come first."""
     from automl_meta.evaluate import Status
 
+    width = width or terminal_width()
     members = _members(result)
     total = sum(m["weight"] for m in members)
     weight = {m["trial"]: m["weight"] / total for m in members}
-    header = (f"{'#':>3}  {'family':<22} {'params':<48} {result.metric:>10} {'fit s':>7}  "
-              f"{'weight':>6}  source")
-    lines = [header, "-" * len(header)]
     board = result.leaderboard()
     shown = board[:rows] + [t for t in board[rows:] if t.index in weight]  # every member
+    fam = max(len("family"), *(len(t.config["family"]) for t in shown))
+    src = max(len("source"), *(len(t.source) for t in shown))
+    score_w = max(8, len(result.metric))
+    params_w = max(12, width - (3 + 1 + fam + 1 + 1 + score_w + 1 + 6 + 1 + 6 + 1 + src))
+    first = _differing(shown)
+    header = (f"{'#':>3} {'family':<{fam}} {'params':<{params_w}} {result.metric:>{score_w}} "
+              f"{'fit s':>6} {'weight':>6} {'source':<{src}}")
+    lines = [header.rstrip(), "-" * min(width, len(header))]
     for t in shown:
-        score = f"{t.scores[result.metric]:.4f}" if t.status == Status.OK else t.status
+        score = f"{t.scores[result.metric]:.4f}" if t.status == Status.OK else str(t.status)
         share = f"{weight[t.index]:.2f}" if t.index in weight else ""
-        lines.append(f"{board.index(t) + 1:>3}  {t.config['family']:<22} {short_params(t.config):<48} "
-                     f"{score:>10} {t.fit_seconds:7.2f}  {share:>6}  {t.source}")
-    n_bad = sum(t.status != Status.OK for t in result.trials)
-    lines.append(f"{len(result.trials)} trials, {n_bad} failed or timed out")
+        lines.append(f"{board.index(t) + 1:>3} {t.config['family']:<{fam}} "
+                     f"{params_text(t.config, params_w, first):<{params_w}} {score:>{score_w}} "
+                     f"{t.fit_seconds:6.1f} {share:>6} {t.source}".rstrip())
+    timed_out = sum(t.status == Status.TIMEOUT for t in result.trials)
+    failed = sum(t.status not in (Status.OK, Status.TIMEOUT) for t in result.trials)
+    lines.append(f"{len(result.trials)} trials, {timed_out} timed out, {failed} failed")
     if members:
         score = result.ensemble["scores"][result.metric]
-        lines.append(f"ensemble of {len(members)} trials: {result.metric} {score:.4f} out of fold "
-                     f"(best single trial {result.best.scores[result.metric]:.4f})")
+        lines.append(fit_width(f"ensemble of {len(members)} trials: {result.metric} {score:.4f} "
+                               f"out of fold (best single trial "
+                               f"{result.best.scores[result.metric]:.4f})", width))
     return "\n".join(lines)
 
 
