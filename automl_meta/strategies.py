@@ -115,6 +115,7 @@ class RandomProposer:
     """Uniform random configs of the space (or of the candidates, offline)."""
 
     warm_up: tuple[str, ...] = ()
+    uses_cost = False  # a baseline: built without the cost model, whatever is at hand
 
     def __init__(self, space: SearchSpace, rng: np.random.Generator,
                  candidates: Sequence[dict] | None = None, cost=None) -> None:
@@ -180,6 +181,7 @@ class GPProposer:
     """
 
     warm_up: tuple[str, ...] = ()
+    uses_cost = True
 
     def __init__(self, space: SearchSpace, rng: np.random.Generator, seed: int,
                  metric: str | None = None, candidates: Sequence[dict] | None = None, *,
@@ -301,6 +303,7 @@ class SurrogateProposer:
     (`surrogate.Surrogate`). Online, the meta-base's pool configs join the candidates."""
 
     warm_up = ("torch",)  # seconds of imports, worth doing while the first trials run
+    uses_cost = True
 
     def __init__(self, context: StrategyContext, surrogate) -> None:
         self.surrogate, self.query, self.space = surrogate, context.query, context.space

@@ -21,7 +21,7 @@ from automl_meta.registry import (
 )
 from automl_meta.settings import FitSettings
 from automl_meta.space import SearchSpace
-from automl_meta.strategies import Strategy, make_strategy
+from automl_meta.strategies import PROPOSERS, Strategy, make_strategy
 from automl_meta.validation import Validation
 from automl_meta.warmstart import (
     DEFAULT_K,
@@ -51,7 +51,8 @@ def choose_strategy(dataset: Dataset, settings: FitSettings, space: SearchSpace,
     sized = (search_data or dataset, validation or Validation("cv", settings.n_folds))
     if not entry.needs_metabase:
         return make_strategy(entry.name, space, settings.seed, metric=metric,
-                             cost=_cost_beside(settings.metabase, *sized)), []
+                             cost=_cost_beside(settings.metabase, *sized)
+                             if PROPOSERS[entry.proposer].uses_cost else None), []
     try:
         knowledge = _open_knowledge(settings.metabase, dataset.task_type)
     except AutoMLMetaError as exc:

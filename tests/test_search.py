@@ -290,3 +290,15 @@ def test_classes_rarer_than_the_folds_are_named_and_the_fit_goes_on():
                for w in d.warnings)
     result = fit(d, FitSettings(max_trials=2, time_budget=60, n_jobs=1, strategy="defaults"))
     assert result.best.status == "ok" and len(result.model.predict(d.X)) == 180
+
+
+def test_the_baselines_do_not_open_a_metabase_for_a_cost_model_they_ignore(monkeypatch):
+    import automl_meta.strategy_choice as choice
+
+    def refuse(*args):
+        raise AssertionError("random search needs no cost model")
+
+    monkeypatch.setattr(choice, "_cost_beside", refuse)
+    result = fit(make_dataset("binary", n=150), FitSettings(max_trials=2, time_budget=60, n_jobs=1,
+                                                            strategy="random"))
+    assert result.best.status == "ok"
