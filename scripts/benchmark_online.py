@@ -50,6 +50,7 @@ from automl_meta.data import FeatureSchema, prepare_features, read_raw
 from automl_meta.export import METADATA_ATTR
 from automl_meta.metrics import DEFAULT_METRIC, LOWER_IS_BETTER, all_scores
 from automl_meta.registry import TABLE
+from automl_meta.strategies import PROPOSERS
 
 FIELDS = ["dataset", "task_type", "strategy", "seed", "budget", "exit_code", "wall_seconds",
           "metric", "test_score", "accuracy", "r2", "n_train", "n_test", "family", "trials",
@@ -93,6 +94,14 @@ def test_scores(model, test: pd.DataFrame) -> tuple[str, dict[str, float], int]:
 
 
 TRAINED = {s.name: s.trained for s in TABLE if s.trained}  # strategy -> model it needs
+USES_COST = frozenset(s.name for s in TABLE if PROPOSERS[s.proposer].uses_cost)
+
+
+def fold_models(strategies: list[str]) -> list[str]:
+    """The models each fold's meta-base needs beside it: each strategy's own, and the cost
+    model when a strategy's search reads it (trained per fold too, so it never saw a test task)."""
+    kinds = sorted({TRAINED[s] for s in strategies if s in TRAINED})
+    return kinds + ["cost"] if USES_COST & set(strategies) else kinds
 
 
 def fold_metabases(source: Path, entries: list, strategies: list[str], n_folds: int, seed: int,
@@ -110,9 +119,8 @@ def fold_metabases(source: Path, entries: list, strategies: list[str], n_folds: 
             path = out / f"metabase-fold{k}.metabase"
             if not path.exists():
                 metabase.snapshot(path, exclude_tasks=names)
-            for strategy in strategies:
-                kind = TRAINED.get(strategy)
-                if kind and not artifact_path(path, kind).exists():
+            for kind in fold_models(strategies):
+                if not artifact_path(path, kind).exists():
                     print(f"training the {kind} of fold {k} ...", file=sys.stderr, flush=True)
                     subprocess.run([sys.executable, "-m", "automl_meta", "metabase", f"train-{kind}",
                                     "--metabase", str(path), "--out", str(artifact_path(path, kind))],
