@@ -200,6 +200,18 @@ def clean_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, index=frame.index)
 
 
+def clean_input_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """An in-memory frame cleaned as a file's cells are: numbers stay numbers, the rest
+    (text, categories, booleans, dates) is cleaned like clean_frame's text cells."""
+    numbers = [c for c in frame.columns
+               if pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])]
+    out = clean_frame(frame.drop(columns=numbers)) if len(numbers) < frame.shape[1] else \
+        pd.DataFrame(index=frame.index)
+    for col in numbers:
+        out[str(col)] = frame[col].astype("float64")
+    return out[[str(c) for c in frame.columns]]
+
+
 # ---------------------------------------------------------------- column kinds
 
 

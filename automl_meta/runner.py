@@ -26,7 +26,7 @@ from automl_meta.data import Dataset
 from automl_meta.errors import AutoMLMetaError
 from automl_meta.evaluate import Status, Trial, error_text, evaluate, refit
 from automl_meta.export import METADATA_ATTR
-from automl_meta.forkserver import CONTEXT
+from automl_meta.forkserver import CONTEXT, main_not_rerun
 from automl_meta.space import SearchSpace, config_id
 
 _CTX = CONTEXT  # see automl_meta.forkserver
@@ -141,7 +141,8 @@ class _Worker:
         self.conn, child = _CTX.Pipe()
         self.process = _CTX.Process(target=_worker_main, args=(child, setup, os.getpid()),
                                     daemon=True)
-        self.process.start()
+        with main_not_rerun():
+            self.process.start()
         child.close()
         self.job: tuple | None = None
         self.ready = False

@@ -22,7 +22,7 @@ class FitSettings:
     time_budget: float = 60.0
     max_trials: int | None = None
     seed: int = 0
-    n_jobs: int = 1
+    n_jobs: int = -1  # trials in parallel; -1: one per CPU core
     n_folds: int = 5
     strategy: str | None = None  # None: registry.DEFAULT_STRATEGY (or its fallback)
     metabase: str | None = None  # None: the default meta-base (meta-learning strategies only)

@@ -32,7 +32,8 @@ def _positive(ctx, param, value):
               help="Comma-separated columns to ignore (ids, leaks of the target).")
 @click.option("--metric", default=None, help="Metric to optimise. Default: roc_auc (binary), "
               "log_loss (multiclass), rmse (regression).")
-@click.option("--time-budget", type=float, default=60.0, show_default=True, callback=_positive,
+@click.option("--time-budget", type=float, default=FitSettings.time_budget, show_default=True,
+              callback=_positive,
               help="Seconds for the whole run, final refit included.")
 @click.option("--max-trials", type=int, default=None, callback=_positive,
               help="Stop after this many trials (default: only the time budget stops).")
@@ -41,7 +42,7 @@ def _positive(ctx, param, value):
               help="Model file to write; a JSON summary is written beside it, with the "
               "suffix .json (so the model's own name must not end in .json), and neither "
               "may be the input table.")
-@click.option("--n-jobs", type=int, default=-1, show_default=True,
+@click.option("--n-jobs", type=int, default=FitSettings.n_jobs, show_default=True,
               help="Trials evaluated in parallel (-1: one per CPU core).")
 @click.option("--strategy", type=click.Choice(STRATEGIES), default=None, help=help_text())
 @click.option("--ensemble-size", type=int, default=FitSettings.ensemble_size, show_default=True,
