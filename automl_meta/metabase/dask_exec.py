@@ -18,10 +18,16 @@ import time
 
 from automl_meta.errors import AutoMLMetaError
 from automl_meta.evaluate import Status, Trial, evaluate
+from automl_meta.lazy import require
 from automl_meta.runner import TrialRunner, WorkerSetup
 
 log = logging.getLogger(__name__)
 TASKS_PER_THREAD = 2  # Dask tasks kept in flight per worker thread: none waits for work
+
+
+def dask_distributed():
+    """dask.distributed, or the one line saying that it comes with the build extra."""
+    return require("dask.distributed", "a meta-base build on Dask")
 
 
 def evaluate_one(setup: WorkerSetup, config: dict, index: int, time_limit: float) -> Trial:
@@ -53,22 +59,20 @@ class DaskCluster:
     """A Dask client (on a LocalCluster of `workers`, or on the cluster at `scheduler`)."""
 
     def __init__(self, workers: int = 2, scheduler: str | None = None) -> None:
-        try:
-            import dask
-            from dask.distributed import Client, LocalCluster
-        except ImportError as exc:
-            raise AutoMLMetaError("A Dask build needs dask.distributed: pip install 'dask[distributed]'.") from exc
+        distributed = dask_distributed()
+        import dask  # there once dask.distributed is
+
         self.cluster = None
         if scheduler:
             try:
-                self.client = Client(scheduler, timeout=30)
+                self.client = distributed.Client(scheduler, timeout=30)
             except (OSError, TimeoutError) as exc:
                 raise AutoMLMetaError(f"Cannot reach the Dask scheduler at '{scheduler}': {exc}") from exc
         else:
             with dask.config.set({"distributed.worker.daemon": False}):
-                self.cluster = LocalCluster(n_workers=max(1, workers), threads_per_worker=1,
+                self.cluster = distributed.LocalCluster(n_workers=max(1, workers), threads_per_worker=1,
                                             processes=True, dashboard_address=None)
-            self.client = Client(self.cluster)
+            self.client = distributed.Client(self.cluster)
 
     def runner(self, setup: WorkerSetup) -> DaskRunner:
         """A runner of one task's trials on this cluster."""
@@ -109,12 +113,10 @@ class DaskRunner:
         self._futures[future] = index
 
     def collect(self, timeout: float) -> list:
-        from dask.distributed import wait
-
         if not self._futures:
             return []
         try:
-            done, _ = wait(list(self._futures), timeout=timeout, return_when="FIRST_COMPLETED")
+            done, _ = dask_distributed().wait(list(self._futures), timeout=timeout, return_when="FIRST_COMPLETED")
         except TimeoutError:  # nothing finished within timeout
             return []
         results = []
