@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import re
 import signal
 import subprocess
 import sys
@@ -292,3 +293,16 @@ def test_a_model_made_with_other_versions_warns_once_and_info_shows_what_made_it
     shown = run(["info", str(folder / "model.pkl")])
     assert shown.exit_code == 0 and "made with" in shown.stdout and "sklearn" in shown.stdout
     assert model.automl_meta_["training_fingerprint"] in shown.stdout
+
+
+def test_metric_help_lists_the_metrics_of_each_task_type():
+    from automl_meta.metric_names import DEFAULT_METRIC, METRICS
+
+    result = run(["fit", "--help"])
+    assert result.exit_code == 0
+    text = " ".join(result.stdout.split())
+    metric_help = text.split("--metric TEXT", 1)[1].split(" --time-budget", 1)[0]
+    for task_type, names in METRICS.items():
+        listed = re.search(rf"{task_type}: ([^;.]+)", metric_help).group(1)
+        assert listed.split(", ")[0] == f"{DEFAULT_METRIC[task_type]} (default)"
+        assert {n.replace(" (default)", "") for n in listed.split(", ")} == set(names)
