@@ -295,6 +295,35 @@ def test_a_model_made_with_other_versions_warns_once_and_info_shows_what_made_it
     assert model.automl_meta_["training_fingerprint"] in shown.stdout
 
 
+@pytest.mark.parametrize("args", [
+    ["--debug", "fit", "<missing>"],
+    ["fit", "<missing>", "--debug"],
+    ["metabase", "info", "<missing>", "--debug"],
+    ["metabase", "--debug", "info", "<missing>"],
+])
+def test_debug_before_or_after_the_subcommand_shows_the_traceback(tmp_path, args):
+    from automl_meta.errors import AutoMLMetaError
+
+    result = run([str(tmp_path / "nope") if a == "<missing>" else a for a in args])
+    assert isinstance(result.exception, AutoMLMetaError), result.output  # raised, not one line
+
+
+ONE_CLASS_LATIN1 = ("a,b,y\n" + "".join(f"{i},r\xf6d,k\n" for i in range(30))).encode("latin-1")
+
+
+@pytest.mark.parametrize("before, after, shown", [
+    ([], [], False),
+    (["-v"], [], True),
+    ([], ["-v"], True),
+])
+def test_v_before_or_after_the_subcommand_shows_the_library_log(tmp_path, before, after, shown):
+    (tmp_path / "d.csv").write_bytes(ONE_CLASS_LATIN1)
+    result = run([*before, "metafeatures", str(tmp_path / "d.csv"), *after])
+    assert result.exit_code == 2, result.output
+    assert ("file is not UTF-8; reading it as latin-1" in result.stderr) is shown
+    assert result.stderr.splitlines()[-1].startswith("Error: ") and "only one class" in result.stderr
+
+
 def test_metric_help_lists_the_metrics_of_each_task_type():
     from automl_meta.metric_names import DEFAULT_METRIC, METRICS
 

@@ -60,10 +60,9 @@ def build(manifest, openml_tasks, openml_suite, openml_cache, out, workers, use_
     progress = build_metabase(entries, out, protocol, workers=workers, scheduler=scheduler,
                               use_dask=use_dask, on_progress=line.update)
     line.finish()
+    skipped = f"; {len(progress.failed_tasks)} skipped (warnings above)" if progress.failed_tasks else ""
     click.echo(f"{progress.tasks_done} tasks, {progress.trials_done} trials stored in {out} "
-               f"({progress.trials_run} run now, {time.monotonic() - progress.started:.0f} s)")
-    for name, reason in progress.failed_tasks.items():
-        click.echo(f"Warning: task '{name}' was skipped: {reason}", err=True)
+               f"({progress.trials_run} run now, {time.monotonic() - progress.started:.0f} s){skipped}")
 
 
 @metabase.command()
