@@ -155,3 +155,13 @@ def test_a_skipped_task_is_one_warning_line_through_logging(tmp_path):
     warned = [ln for ln in result.stderr.splitlines() if "broken" in ln]
     assert len(warned) == 1 and warned[0].startswith("Warning: task broken skipped: "), result.stderr
     assert "1 skipped (warnings above)" in result.stdout
+
+
+def test_build_help_shows_the_protocol_defaults():
+    result = CliRunner().invoke(main, ["metabase", "build", "--help"])
+    text = " ".join(result.stdout.split())
+    for option, name in [("--pool-size", "pool_size"), ("--max-rows", "max_rows"),
+                         ("--folds", "n_folds"), ("--trial-seconds", "trial_seconds"),
+                         ("--seed", "seed")]:
+        shown = text.split(f"{option} ", 1)[1].split(" --", 1)[0]
+        assert f"[default: {getattr(Protocol(), name)}]" in shown, shown
