@@ -4,7 +4,7 @@
 runs one loop (`runner.run_all`) whichever runs its trials. Each Dask task evaluates one
 config in a killable child process of the Dask worker (a `TrialRunner` of one), so
 per-trial time limits hold on the cluster too. Results come back to the single writer, the
-build's parent process. Workers of an external cluster need automl-meta installed, and
+build's parent process. Workers of an external cluster need automl-meta[build] installed, and
 must be allowed to start child processes (`distributed.worker.daemon: false`, or
 `dask worker --no-nanny`); where they are not, trials run in the worker itself with the
 time limit checked only afterwards.
