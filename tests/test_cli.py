@@ -51,6 +51,7 @@ def assert_one_line_error(result, message):
     (GOOD, ["--output", "<dir>"], "is a directory"),
     (GOOD, ["--output", "data.csv"], "over the input table"),
     (GOOD, ["--output", "result.json"], "is where the JSON summary goes"),
+    (GOOD, ["--output", "model.json"], "give the model another suffix, such as 'model.pkl'"),
     (GOOD, ["--time-budget", "0"], "must be a positive number"),
     (GOOD, ["--time-budget", "-5"], "must be a positive number"),
     (GOOD, ["--max-trials", "0"], "must be a positive number"),
