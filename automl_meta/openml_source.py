@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -31,7 +32,7 @@ TASK_KINDS = {1: "classification", 2: "regression"}
 _default_root: Path | None = None  # openml's own cache root, remembered before we first change it
 
 
-def openml_package():
+def openml_package() -> ModuleType:
     """The openml package, or the one line saying that it comes with the build extra."""
     return require("openml", "building from OpenML")
 

@@ -122,7 +122,8 @@ def build_metabase(entries: Sequence[ManifestEntry], out: str | Path, protocol: 
     With `use_dask` (or a `scheduler` address) trials run on a Dask cluster; otherwise in
     `workers` local processes. A task that cannot be loaded is reported, not fatal.
     Tasks whose size the manifest gives run smallest first, so that an interrupted build
-    already covers most tasks.
+    already covers most tasks. A package of the build extra that the sources or Dask need
+    and is missing fails at once (MissingExtraError), before the file is made.
     """
     check_packages(entries)
     if use_dask or scheduler:

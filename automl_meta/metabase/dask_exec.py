@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import time
+from types import ModuleType
 
 from automl_meta.errors import AutoMLMetaError
 from automl_meta.evaluate import Status, Trial, evaluate
@@ -25,7 +26,7 @@ log = logging.getLogger(__name__)
 TASKS_PER_THREAD = 2  # Dask tasks kept in flight per worker thread: none waits for work
 
 
-def dask_distributed():
+def dask_distributed() -> ModuleType:
     """dask.distributed, or the one line saying that it comes with the build extra."""
     return require("dask.distributed", "a meta-base build on Dask")
 
@@ -70,8 +71,9 @@ class DaskCluster:
                 raise AutoMLMetaError(f"Cannot reach the Dask scheduler at '{scheduler}': {exc}") from exc
         else:
             with dask.config.set({"distributed.worker.daemon": False}):
-                self.cluster = distributed.LocalCluster(n_workers=max(1, workers), threads_per_worker=1,
-                                            processes=True, dashboard_address=None)
+                self.cluster = distributed.LocalCluster(n_workers=max(1, workers),
+                                                        threads_per_worker=1, processes=True,
+                                                        dashboard_address=None)
             self.client = distributed.Client(self.cluster)
 
     def runner(self, setup: WorkerSetup) -> DaskRunner:
