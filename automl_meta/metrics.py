@@ -1,4 +1,5 @@
-"""Metrics by task type: which exist, which way is better, and computing them all at once."""
+"""Metrics by task type, computed all at once; which exist and which way is better live in
+metric_names.py, re-exported here."""
 
 from __future__ import annotations
 
@@ -8,26 +9,12 @@ import warnings
 import numpy as np
 from sklearn import metrics as skm
 
-from automl_meta.errors import InvalidParameterError
-
-METRICS = {
-    "binary": ("roc_auc", "accuracy", "balanced_accuracy", "log_loss"),
-    "multiclass": ("log_loss", "accuracy", "balanced_accuracy", "roc_auc"),
-    "regression": ("rmse", "r2", "mae"),
-}
-DEFAULT_METRIC = {"binary": "roc_auc", "multiclass": "log_loss", "regression": "rmse"}
-LOWER_IS_BETTER = frozenset({"log_loss", "rmse", "mae"})
-
-
-def check_metric(metric: str | None, task_type: str) -> str:
-    """Return the metric to optimise: the task's default when None, else a validated name."""
-    if metric is None:
-        return DEFAULT_METRIC[task_type]
-    if metric not in METRICS[task_type]:
-        raise InvalidParameterError(
-            f"The 'metric' parameter must be one of {sorted(METRICS[task_type])} for a "
-            f"{task_type} task. Got '{metric}' instead.")
-    return metric
+from automl_meta.metric_names import (  # noqa: F401 (the names live there, re-exported)
+    DEFAULT_METRIC,
+    LOWER_IS_BETTER,
+    METRICS,
+    check_metric,
+)
 
 
 def to_loss(metric: str, value: float) -> float:

@@ -3,7 +3,8 @@
 openml-python keeps what it downloads under a cache root (``<root>/org/openml/www/tasks/<id>``,
 ``.../datasets/<id>``) and reads from there before asking the server, so a pre-populated cache
 works offline. Suites are the exception: openml-python 0.15 always fetches them from the server.
-``openml`` is imported inside the functions because importing it takes seconds.
+``openml`` is imported inside the functions because importing it takes seconds, and because
+it comes with the optional build extra.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -18,6 +20,7 @@ import pandas as pd
 from automl_meta.corpus import ManifestEntry
 from automl_meta.data import clean_frame
 from automl_meta.errors import InvalidDataError, InvalidParameterError
+from automl_meta.lazy import require
 
 if TYPE_CHECKING:
     from openml.datasets import OpenMLDataset
@@ -29,11 +32,15 @@ TASK_KINDS = {1: "classification", 2: "regression"}
 _default_root: Path | None = None  # openml's own cache root, remembered before we first change it
 
 
+def openml_package() -> ModuleType:
+    """The openml package, or the one line saying that it comes with the build extra."""
+    return require("openml", "building from OpenML")
+
+
 def configure_openml(cache_dir: str | Path | None) -> None:
     """Make openml read and write its cache under `cache_dir`; None restores openml's default."""
     global _default_root
-    import openml
-
+    openml = openml_package()
     if _default_root is None:
         _default_root = Path(openml.config.get_config_as_dict()["cachedir"])
     root = _default_root if cache_dir is None else Path(cache_dir).expanduser().resolve()
@@ -42,8 +49,7 @@ def configure_openml(cache_dir: str | Path | None) -> None:
 
 def openml_cache_dir() -> Path:
     """The folder openml reads for the configured server (the root plus e.g. ``org/openml/www``)."""
-    import openml
-
+    openml = openml_package()
     return Path(openml.config.get_cache_directory())
 
 
@@ -66,8 +72,7 @@ def openml_entries(task_ids: Sequence[int | str] = (), suite_id: int | str | Non
 
 def suite_task_ids(suite_id: int | str) -> list[int]:
     """The task ids of an OpenML suite (openml-python 0.15 fetches suites from the server)."""
-    import openml
-
+    openml = openml_package()
     with _openml_errors(f"OpenML suite {suite_id}", cached=False):
         suite = openml.study.get_suite(suite_id)
     return [int(t) for t in suite.tasks or []]
@@ -113,8 +118,7 @@ def _entry(task_id: int) -> ManifestEntry:
 
 
 def _get_task(task_id: int, download_data: bool) -> tuple[OpenMLTask, OpenMLDataset]:
-    import openml
-
+    openml = openml_package()
     with _openml_errors(f"OpenML task {task_id}"):
         task = openml.tasks.get_task(task_id, download_splits=False, download_data=download_data,
                                      download_qualities=False,

@@ -32,6 +32,7 @@ from automl_meta.cost import TaskCost, record_size, train_cost_model
 from automl_meta.errors import InvalidParameterError
 from automl_meta.evaluate import Status, Trial
 from automl_meta.forkserver import CONTEXT
+from automl_meta.lazy import require
 from automl_meta.learned_embedding import fit_embedding
 from automl_meta.metabase.learning import FeatureTable, feature_table, loss_table
 from automl_meta.metabase.store import MetaBase, MetaBaseError, TaskRecord
@@ -540,8 +541,7 @@ def _default_metrics() -> str:
 
 def plot_curves(curves: pd.DataFrame, path: str | Path) -> Path:
     """plot.png: mean regret (log scale) and mean rank against the trial count."""
-    import matplotlib
-
+    matplotlib = require("matplotlib", "drawing the benchmark's plot.png")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -574,11 +574,6 @@ def write_report(curves: pd.DataFrame, plan: BenchmarkPlan, out: str | Path,
 
 
 def check_plotting() -> None:
-    """Raise InvalidParameterError now if plot.png could not be drawn at the end."""
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        raise InvalidParameterError(
-            "The benchmark draws plot.png with matplotlib, which is not installed. "
-            "Install it with `pip install 'automl-meta[bench]'`.") from None
+    """Raise MissingExtraError now if plot.png could not be drawn at the end."""
+    require("matplotlib", "drawing the benchmark's plot.png")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import re
 import signal
 import subprocess
 import sys
@@ -50,6 +51,7 @@ def assert_one_line_error(result, message):
     (GOOD, ["--output", "<dir>"], "is a directory"),
     (GOOD, ["--output", "data.csv"], "over the input table"),
     (GOOD, ["--output", "result.json"], "is where the JSON summary goes"),
+    (GOOD, ["--output", "model.json"], "give the model another suffix, such as 'model.pkl'"),
     (GOOD, ["--time-budget", "0"], "must be a positive number"),
     (GOOD, ["--time-budget", "-5"], "must be a positive number"),
     (GOOD, ["--max-trials", "0"], "must be a positive number"),
@@ -292,3 +294,45 @@ def test_a_model_made_with_other_versions_warns_once_and_info_shows_what_made_it
     shown = run(["info", str(folder / "model.pkl")])
     assert shown.exit_code == 0 and "made with" in shown.stdout and "sklearn" in shown.stdout
     assert model.automl_meta_["training_fingerprint"] in shown.stdout
+
+
+@pytest.mark.parametrize("args", [
+    ["--debug", "fit", "<missing>"],
+    ["fit", "<missing>", "--debug"],
+    ["metabase", "info", "<missing>", "--debug"],
+    ["metabase", "--debug", "info", "<missing>"],
+])
+def test_debug_before_or_after_the_subcommand_shows_the_traceback(tmp_path, args):
+    from automl_meta.errors import AutoMLMetaError
+
+    result = run([str(tmp_path / "nope") if a == "<missing>" else a for a in args])
+    assert isinstance(result.exception, AutoMLMetaError), result.output  # raised, not one line
+
+
+ONE_CLASS_LATIN1 = ("a,b,y\n" + "".join(f"{i},r\xf6d,k\n" for i in range(30))).encode("latin-1")
+
+
+@pytest.mark.parametrize("before, after, shown", [
+    ([], [], False),
+    (["-v"], [], True),
+    ([], ["-v"], True),
+])
+def test_v_before_or_after_the_subcommand_shows_the_library_log(tmp_path, before, after, shown):
+    (tmp_path / "d.csv").write_bytes(ONE_CLASS_LATIN1)
+    result = run([*before, "metafeatures", str(tmp_path / "d.csv"), *after])
+    assert result.exit_code == 2, result.output
+    assert ("file is not UTF-8; reading it as latin-1" in result.stderr) is shown
+    assert result.stderr.splitlines()[-1].startswith("Error: ") and "only one class" in result.stderr
+
+
+def test_metric_help_lists_the_metrics_of_each_task_type():
+    from automl_meta.metric_names import DEFAULT_METRIC, METRICS
+
+    result = run(["fit", "--help"])
+    assert result.exit_code == 0
+    text = " ".join(result.stdout.split())
+    metric_help = text.split("--metric TEXT", 1)[1].split(" --time-budget", 1)[0]
+    for task_type, names in METRICS.items():
+        listed = re.search(rf"{task_type}: ([^;.]+)", metric_help).group(1)
+        assert listed.split(", ")[0] == f"{DEFAULT_METRIC[task_type]} (default)"
+        assert {n.replace(" (default)", "") for n in listed.split(", ")} == set(names)

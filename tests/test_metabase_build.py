@@ -143,3 +143,25 @@ def test_a_table_that_fails_is_a_failed_task_listed_by_info_and_the_build_goes_o
     with MetaBase.open(out) as metabase:
         assert metabase.failed_tasks() == {} and len(metabase.tasks()) == 4
         assert metabase.content_hash() != hashed
+
+
+def test_a_skipped_task_is_one_warning_line_through_logging(tmp_path):
+    (tmp_path / "broken.csv").write_text("a,target\n1,x\n")  # one class, one row
+    (tmp_path / "m.csv").write_text("name,source,ref,target,task\n"
+                                    "broken,csv,broken.csv,target,classification\n")
+    result = CliRunner().invoke(main, ["metabase", "build", "--manifest", str(tmp_path / "m.csv"),
+                                       "--out", str(tmp_path / "x.metabase"), "--pool-size", "8"])
+    assert result.exit_code == 0, result.output
+    warned = [ln for ln in result.stderr.splitlines() if "broken" in ln]
+    assert len(warned) == 1 and warned[0].startswith("Warning: task broken skipped: "), result.stderr
+    assert "1 skipped (warnings above)" in result.stdout
+
+
+def test_build_help_shows_the_protocol_defaults():
+    result = CliRunner().invoke(main, ["metabase", "build", "--help"])
+    text = " ".join(result.stdout.split())
+    for option, name in [("--pool-size", "pool_size"), ("--max-rows", "max_rows"),
+                         ("--folds", "n_folds"), ("--trial-seconds", "trial_seconds"),
+                         ("--seed", "seed")]:
+        shown = text.split(f"{option} ", 1)[1].split(" --", 1)[0]
+        assert f"[default: {getattr(Protocol(), name)}]" in shown, shown

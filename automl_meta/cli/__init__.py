@@ -16,6 +16,7 @@ from automl_meta.cli.info import info
 from automl_meta.cli.metabase import metabase
 from automl_meta.cli.metafeatures import metafeatures
 from automl_meta.cli.neighbors import neighbors
+from automl_meta.cli.options import with_common_options
 from automl_meta.cli.predict import predict
 from automl_meta.cli.signals import interrupted_exit_code
 
@@ -76,9 +77,8 @@ def fail(message: str, debug: bool = False) -> None:
 
 
 @click.group(cls=_OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
 @click.version_option(package_name="automl-meta")
-def main(debug: bool) -> None:
+def main() -> None:
     """AutoML that starts from what worked on similar past tasks.
 
     \b
@@ -94,3 +94,4 @@ main.add_command(info)
 main.add_command(metafeatures)
 main.add_command(metabase)
 main.add_command(neighbors)
+with_common_options(main)

@@ -14,6 +14,7 @@ from automl_meta.cli.options import (
     target_option,
     task_option,
 )
+from automl_meta.metric_names import help_text as metric_help
 from automl_meta.registry import STRATEGIES, help_text
 from automl_meta.settings import VALIDATIONS, FitSettings
 
@@ -30,8 +31,7 @@ def _positive(ctx, param, value):
 @task_option
 @click.option("--drop", default="", metavar="COLS",
               help="Comma-separated columns to ignore (ids, leaks of the target).")
-@click.option("--metric", default=None, help="Metric to optimise. Default: roc_auc (binary), "
-              "log_loss (multiclass), rmse (regression).")
+@click.option("--metric", default=None, help=metric_help())
 @click.option("--time-budget", type=float, default=FitSettings.time_budget, show_default=True,
               callback=_positive,
               help="Seconds for the whole run, final refit included.")

@@ -9,6 +9,25 @@ import time
 import click
 
 
+class ProtocolOption(click.Option):
+    """An option of `metabase build` that sets a field of the build's Protocol (None: the
+    field's default, which its help shows: read from Protocol only when help is shown, as
+    the meta-base package takes a second to import)."""
+
+    def __init__(self, *args, field: str, **kwargs) -> None:
+        super().__init__(*args, default=None, show_default=True, **kwargs)
+        self.field = field
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        from automl_meta.metabase.protocol import Protocol
+
+        self.default = getattr(Protocol, self.field)  # for the help only: parsing keeps None
+        try:
+            return super().get_help_record(ctx)
+        finally:
+            self.default = None
+
+
 @click.group()
 def metabase() -> None:
     """Build and inspect meta-bases: past tasks and the scores of a shared config pool."""
@@ -33,11 +52,15 @@ def _ids(value: str) -> list[int]:
 @click.option("--dask", "use_dask", is_flag=True, help="Run trials on a Dask LocalCluster of --workers.")
 @click.option("--scheduler", default=None, metavar="ADDRESS", help="Run trials on this Dask cluster.")
 @click.option("--only", default="", metavar="NAMES", help="Comma-separated task names to build.")
-@click.option("--pool-size", type=int, default=None, help="Configs per task type (protocol).")
-@click.option("--max-rows", type=int, default=None, help="Row cap per task (protocol).")
-@click.option("--folds", type=int, default=None, help="CV folds (protocol).")
-@click.option("--trial-seconds", type=float, default=None, help="Per-trial time limit (protocol).")
-@click.option("--seed", type=int, default=None, help="Seed of pool, sampling and folds (protocol).")
+@click.option("--pool-size", cls=ProtocolOption, field="pool_size", type=int,
+              help="Configs per task type (protocol).")
+@click.option("--max-rows", cls=ProtocolOption, field="max_rows", type=int,
+              help="Row cap per task (protocol).")
+@click.option("--folds", cls=ProtocolOption, field="n_folds", type=int, help="CV folds (protocol).")
+@click.option("--trial-seconds", cls=ProtocolOption, field="trial_seconds", type=float,
+              help="Per-trial time limit in seconds (protocol).")
+@click.option("--seed", cls=ProtocolOption, field="seed", type=int,
+              help="Seed of pool, sampling and folds (protocol).")
 @click.option("--quiet", "-q", is_flag=True)
 def build(manifest, openml_tasks, openml_suite, openml_cache, out, workers, use_dask, scheduler,
           only, pool_size, max_rows, folds, trial_seconds, seed, quiet):
@@ -60,10 +83,9 @@ def build(manifest, openml_tasks, openml_suite, openml_cache, out, workers, use_
     progress = build_metabase(entries, out, protocol, workers=workers, scheduler=scheduler,
                               use_dask=use_dask, on_progress=line.update)
     line.finish()
+    skipped = f"; {len(progress.failed_tasks)} skipped (warnings above)" if progress.failed_tasks else ""
     click.echo(f"{progress.tasks_done} tasks, {progress.trials_done} trials stored in {out} "
-               f"({progress.trials_run} run now, {time.monotonic() - progress.started:.0f} s)")
-    for name, reason in progress.failed_tasks.items():
-        click.echo(f"Warning: task '{name}' was skipped: {reason}", err=True)
+               f"({progress.trials_run} run now, {time.monotonic() - progress.started:.0f} s){skipped}")
 
 
 @metabase.command()

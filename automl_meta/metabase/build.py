@@ -22,10 +22,10 @@ from automl_meta.corpus import ManifestEntry
 from automl_meta.data import Dataset, fingerprint, subsample
 from automl_meta.errors import AutoMLMetaError
 from automl_meta.evaluate import Trial, make_folds
-from automl_meta.metabase.dask_exec import DaskCluster
+from automl_meta.metabase.dask_exec import DaskCluster, dask_distributed
 from automl_meta.metabase.pool import build_pool
 from automl_meta.provenance import library_versions
-from automl_meta.metabase.sources import load_entry
+from automl_meta.metabase.sources import check_packages, load_entry
 from automl_meta.metabase.store import MetaBase, MetaBaseError, Protocol, TaskRecord
 from automl_meta.metafeatures import compute_metafeatures
 from automl_meta.runner import Runner, TrialRunner, WorkerSetup, default_memory_limit_mb, run_all
@@ -122,8 +122,12 @@ def build_metabase(entries: Sequence[ManifestEntry], out: str | Path, protocol: 
     With `use_dask` (or a `scheduler` address) trials run on a Dask cluster; otherwise in
     `workers` local processes. A task that cannot be loaded is reported, not fatal.
     Tasks whose size the manifest gives run smallest first, so that an interrupted build
-    already covers most tasks.
+    already covers most tasks. A package of the build extra that the sources or Dask need
+    and is missing fails at once (MissingExtraError), before the file is made.
     """
+    check_packages(entries)
+    if use_dask or scheduler:
+        dask_distributed()  # checked before the meta-base file is made
     entries = sorted(entries, key=lambda e: e.n_cells if e.n_cells is not None else 0)
     protocol = Protocol(**{**protocol.to_dict(), "library_versions": library_versions()}) \
         if not protocol.library_versions else protocol

