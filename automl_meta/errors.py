@@ -19,3 +19,7 @@ class InvalidConfigError(AutoMLMetaError, ValueError):
 
 class AllTrialsFailedError(AutoMLMetaError, RuntimeError):
     """Every trial of a search failed, so there is no model to return."""
+
+
+class MissingExtraError(AutoMLMetaError, ImportError):
+    """An optional feature needs a package that is not installed; the message names the extra."""
