@@ -34,12 +34,15 @@ table{border-collapse:collapse;margin:8px 0;font-size:13px}
 th,td{padding:4px 8px;border-bottom:1px solid #eceef2;text-align:left;vertical-align:top}
 th{background:#f0f2f6;font-weight:600}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-table.kv th{background:none;color:#5f6673;font-weight:500;width:190px}
+table.kv th{background:none;color:#5f6673;font-weight:500;width:150px}
 tr.member td{background:#f3f8ff}
 .params,.prep{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px;color:#1d1d1f}
 .prep{color:#7a828e}td.wide{min-width:220px}
 .warn{color:#8a4b00}.err{color:#b00020;font-size:12px}.note{color:#5f6673;font-size:13px}
 .plot svg{max-width:100%;height:auto}.scroll{overflow-x:auto}
+.pair{display:grid;grid-template-columns:repeat(auto-fit,minmax(420px,1fr));gap:0 18px}
+.settings{display:flex;flex-wrap:wrap;gap:4px 14px;font-size:13px;margin:4px 0}
+.settings b{font-weight:500;color:#5f6673}
 """
 
 
@@ -65,7 +68,8 @@ def write_report(summary_path: str | Path, report_path: str | Path) -> Path:
 def report_html(summary: Mapping) -> str:
     """The whole report of a summary (as `load_summary` returns it), as one HTML page."""
     name = summary["data"].get("name", "")
-    sections = [_data_section(summary), _run_section(summary), _warm_start_section(summary),
+    sections = [f"<div class=\"pair\">{_data_section(summary)}{_run_section(summary)}</div>",
+                _warm_start_section(summary),
                 _progress_section(summary), _leaderboard_section(summary),
                 _ensemble_section(summary), _metafeatures_section(summary)]
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -194,8 +198,9 @@ def _run_section(summary: Mapping) -> str:
              ("strategy", summary.get("strategy", "")), ("trials", counts),
              ("seconds", _number(summary.get("seconds")))]
     settings = [(k, "default" if v is None else v) for k, v in summary.get("settings", {}).items()]
+    listed = "".join(f"<span><b>{_esc(k)}</b> {_esc(v)}</span>" for k, v in settings)
     return _section("Run", _key_values(pairs) + "<p class=\"note\">Settings:</p>"
-                    + _key_values(settings))
+                    f"<p class=\"settings\">{listed}</p>")
 
 
 def _warm_start_section(summary: Mapping) -> str:

@@ -82,6 +82,7 @@ def _draw(ax, trials: Sequence[dict], metric: str) -> None:
     if failed:
         ax.plot(failed, [0.02] * len(failed), "x", color="#b00020", transform=ax.get_xaxis_transform(),
                 label="failed or timed out", clip_on=False)
+    ax.margins(x=0.04)
     ax.set_xlabel(x_label)
     ax.set_ylabel(f"{metric} ({'lower' if lower else 'higher'} is better)")
     ax.grid(True, color="#e5e5e5", linewidth=0.8)
@@ -122,7 +123,7 @@ def _draw_points(ax, trials: Sequence[dict], x: Sequence[float],
                       if s is not None and t["config"]["family"] == family
                       and _marker(t.get("source", ""))[0] == source_marker]
             if points:
-                ax.scatter(*zip(*points), marker=source_marker, color=colours[family], s=38,
+                ax.scatter(*zip(*points), marker=source_marker, color=colours[family], s=52,
                            edgecolors="white", linewidths=0.6, zorder=3)
     for family in families:  # legend: colour = family, shape = source
         ax.scatter([], [], marker="o", color=colours[family], label=family)

@@ -16,6 +16,7 @@ from sklearn.datasets import load_iris
 
 from automl_meta.cli import main
 from automl_meta.html_report import report_html
+from tests.test_cli import assert_one_line_error
 
 ODD_COLUMN = "petal <b>length</b> & co"  # must come out escaped, never as markup
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
@@ -23,13 +24,6 @@ BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 
 def run(args):
     return CliRunner().invoke(main, [str(a) for a in args])
-
-
-def assert_one_line_error(result, message):
-    assert result.exit_code == 2, result.output
-    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
-    assert message in lines[0], lines[0]
 
 
 class Tables(HTMLParser):
