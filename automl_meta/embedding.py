@@ -58,6 +58,13 @@ class RobustScaling:
         row = np.array([float(metafeatures.get(n, np.nan)) for n in self.names])
         return self.transform(row[None, :])[0]
 
+    def most_distinctive(self, metafeatures: Mapping[str, float], n: int) -> list[str]:
+        """The n meta-features on which a task lies furthest from the fitted tasks' median
+        (in interquartile ranges): what sets it apart, and so what picks its neighbours.
+        Ties go to the earlier name in `names`."""
+        away = np.abs(self.vector(metafeatures))
+        return [self.names[i] for i in np.argsort(-away, kind="stable")[:n]]
+
 
 def l1_distances(points: np.ndarray, query: np.ndarray) -> np.ndarray:
     """L1 distance from query to each row of points."""

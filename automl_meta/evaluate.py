@@ -60,6 +60,7 @@ class Trial:
     source: str = ""
     error_type: str = ""  # the exception's class name; "" for a failure that raised nothing
     where: str = ""  # "file.py:123" where the exception was raised, or ""
+    finished_at: float | None = None  # seconds from the fit's start to its result; None outside a fit
     oof: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def error_text(self) -> str:
@@ -72,7 +73,8 @@ class Trial:
                 "status": self.status,
                 "scores": {k: (None if not math.isfinite(v) else v) for k, v in self.scores.items()},
                 "fit_seconds": self.fit_seconds, "predict_seconds": self.predict_seconds,
-                "error": self.error_text(), "source": self.source}
+                "error": self.error_text(), "source": self.source,
+                "finished_at": None if self.finished_at is None else round(self.finished_at, 3)}
 
 
 def make_folds(y: np.ndarray, task_type: str, n_folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -176,7 +176,9 @@ def predict_table(model, path: str | Path, proba: bool = False) -> tuple[pd.Data
 
 
 def fit_summary(result, dataset: Dataset, settings) -> dict:
-    """The JSON summary written beside the model: data, settings, best, leaderboard."""
+    """The JSON summary written beside the model: data, settings, best, leaderboard, where
+    the warm start came from (the nearest tasks, what won there, the task's meta-features
+    beside theirs)."""
     return {
         "automl_meta_version": __version__, "sklearn_version": sklearn.__version__,
         "data": {"name": dataset.name, "rows": dataset.n_rows, "search_rows": result.n_search_rows,
@@ -190,11 +192,33 @@ def fit_summary(result, dataset: Dataset, settings) -> dict:
         "validation": result.validation.to_dict() if result.validation else None,
         "seconds": round(result.seconds, 3),
         "strategy": result.strategy,
-        "warm_start_tasks": [{"task": name, "distance": round(distance, 6)}
-                             for name, distance in result.neighbors],
+        "warm_start_tasks": [{**task, "distance": round(task["distance"], 6)}
+                             for task in result.warm_start.tasks],
+        "distinctive_metafeatures": list(result.warm_start.features),
+        "metafeatures": dict(result.warm_start.metafeatures),
         "trials": {s: sum(t.status == s for t in result.trials) for s in Status},
         "leaderboard": [t.to_dict() for t in result.leaderboard()],
     }
+
+
+SUMMARY_KEYS = ("data", "settings", "metric", "leaderboard")  # what a report cannot do without
+
+
+def load_summary(path: str | Path) -> dict:
+    """Read the JSON summary `automl fit` wrote; one clear error for a missing, unreadable
+    or foreign file."""
+    path = Path(path)
+    if not path.is_file():
+        raise InvalidDataError(f"Summary file not found: '{path}'.")
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidDataError(f"'{path}' is not a JSON summary written by `automl fit`: {exc}") from exc
+    missing = [k for k in SUMMARY_KEYS if k not in summary] if isinstance(summary, dict) else SUMMARY_KEYS
+    if missing:
+        raise InvalidDataError(f"'{path}' is not a JSON summary written by `automl fit`: it lacks "
+                               + ", ".join(repr(k) for k in missing) + ".")
+    return summary
 
 
 def save_fit(result, dataset: Dataset, settings, output: str | Path) -> tuple[Path, Path]:

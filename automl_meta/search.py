@@ -37,6 +37,7 @@ from automl_meta.space import SearchSpace, config_id
 from automl_meta.strategies import Strategy
 from automl_meta.strategy_choice import choose_strategy
 from automl_meta.validation import Validation, choose_validation, holdout_split, validated_rows
+from automl_meta.warmstart import WarmStartSource
 
 _SPAWN_SECONDS = 1.0  # a worker replaced after a timeout: fork, data transfer
 _WRITE_SECONDS = 2.0  # kept after the refit for writing the files and exiting
@@ -71,9 +72,14 @@ class FitResult:
     refit: RefitInfo | None = None  # set by `fit`
     seconds: float = 0.0
     strategy: str = ""
-    neighbors: list[tuple[str, float]] = field(default_factory=list)
+    warm_start: WarmStartSource = field(default_factory=WarmStartSource)
     ensemble: dict | None = None  # members, weights, scores; None: the best trial alone
     validation: Validation | None = None  # how the trials were scored
+
+    @property
+    def neighbors(self) -> list[tuple[str, float]]:
+        """(name, distance) of the nearest tasks the warm start came from, nearest first."""
+        return self.warm_start.neighbors
 
     @cached_property
     def model(self):
@@ -200,6 +206,7 @@ def run_search(runner: TrialRunner, strategy: Strategy, settings: FitSettings, b
                 return trials, False
             for trial in runner.collect(timeout=0.5):
                 trial.source = sources.get(trial.index, "")
+                trial.finished_at = budget.elapsed()
                 _record(trial, trials, strategy, state, metric)
                 state.elapsed = budget.elapsed()
                 if on_trial:
@@ -259,13 +266,13 @@ def fit(dataset: Dataset, settings: FitSettings = FitSettings(),
                                    settings.n_folds, settings.validation)
     if on_note:
         on_note(validation.describe())
-    strategy, neighbors = choose_strategy(dataset, settings, space, metric, on_note, search_data,
-                                          validation)
+    strategy, warm_start = choose_strategy(dataset, settings, space, metric, on_note, search_data,
+                                           validation)
     for module in strategy.proposer.warm_up:
         import_in_background(module)  # seconds of imports, done while the first trials run
-    if neighbors and on_note:
+    if warm_start.tasks and on_note:
         on_note("warm start from the nearest tasks: "
-                + ", ".join(f"{name} ({distance:.3g})" for name, distance in neighbors))
+                + ", ".join(f"{name} ({distance:.3g})" for name, distance in warm_start.neighbors))
     folds = (make_folds(search_data.y, search_data.task_type, settings.n_folds, settings.seed)
              if validation.scheme == "cv" else
              holdout_split(search_data.y, search_data.task_type, validation.holdout_share, settings.seed))
@@ -298,7 +305,7 @@ def fit(dataset: Dataset, settings: FitSettings = FitSettings(),
     return FitResult(model_bytes=model_bytes, best=refit.trial, trials=trials, metric=metric,
                      task_type=dataset.task_type, n_search_rows=search_data.n_rows,
                      interrupted=interrupted, refit=refit, seconds=budget.elapsed(),
-                     strategy=strategy.name, neighbors=neighbors, ensemble=ensemble,
+                     strategy=strategy.name, warm_start=warm_start, ensemble=ensemble,
                      validation=validation)
 
 

@@ -25,18 +25,21 @@ from automl_meta.strategies import PROPOSERS, Strategy, make_strategy
 from automl_meta.validation import Validation
 from automl_meta.warmstart import (
     DEFAULT_K,
+    WarmStartSource,
     learned_knowledge,
     load_trained,
     open_knowledge,
     task_query,
+    warm_start_source,
 )
 
 
 def choose_strategy(dataset: Dataset, settings: FitSettings, space: SearchSpace, metric: str,
                     on_note: Callable[[str], None] | None = None,
                     search_data: Dataset | None = None, validation: Validation | None = None
-                    ) -> tuple[Strategy, list[tuple[str, float]]]:
-    """The strategy settings ask for, and the nearest tasks its warm start came from.
+                    ) -> tuple[Strategy, WarmStartSource]:
+    """The strategy settings ask for, and where its warm start came from (the nearest
+    tasks, what won there, their meta-features beside the new task's).
 
     The cost model beside the meta-base, when there is one, tells the strategy what a
     config would cost on `search_data` (the rows trials run on; default: dataset).
@@ -52,7 +55,7 @@ def choose_strategy(dataset: Dataset, settings: FitSettings, space: SearchSpace,
     if not entry.needs_metabase:
         return make_strategy(entry.name, space, settings.seed, metric=metric,
                              cost=_cost_beside(settings.metabase, *sized)
-                             if PROPOSERS[entry.proposer].uses_cost else None), []
+                             if PROPOSERS[entry.proposer].uses_cost else None), WarmStartSource()
     try:
         knowledge = _open_knowledge(settings.metabase, dataset.task_type)
     except AutoMLMetaError as exc:
@@ -60,7 +63,8 @@ def choose_strategy(dataset: Dataset, settings: FitSettings, space: SearchSpace,
             raise
         if on_note:
             on_note(f"Note: {exc} Searching with GP-BO, without a warm start.")
-        return make_strategy(NO_METABASE_STRATEGY, space, settings.seed, metric=metric), []
+        return make_strategy(NO_METABASE_STRATEGY, space, settings.seed, metric=metric), \
+            WarmStartSource()
     with closing(knowledge.metabase):  # all that follows is read now
         cost = _task_cost(knowledge.metabase, *sized)
         surrogate = None
@@ -78,7 +82,7 @@ def choose_strategy(dataset: Dataset, settings: FitSettings, space: SearchSpace,
         query = task_query(dataset, metric, settings.seed)
         strategy = make_strategy(entry.name, space, settings.seed, metric=metric,
                                  knowledge=knowledge, query=query, surrogate=surrogate, cost=cost)
-        return strategy, knowledge.neighbors(query, DEFAULT_K)
+        return strategy, warm_start_source(knowledge, query, DEFAULT_K)
 
 
 def _task_cost(metabase, data: Dataset, validation: Validation) -> TaskCost | None:

@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+import math
+
 import numpy as np
 
 from automl_meta.cost import CostModel
@@ -33,6 +35,7 @@ from automl_meta.surrogate import Surrogate
 
 REPRESENTATIONS = ("raw", "learned")
 DEFAULT_K = 5
+SHOWN_METAFEATURES = 15  # the report's table: the query's most distinctive ones
 
 
 @dataclass(frozen=True)
@@ -226,3 +229,50 @@ def describe_neighbors(knowledge: MetaKnowledge, query: TaskQuery, k: int = DEFA
         out.append({"task": name, "distance": distance, "n_rows": record.n_rows,
                     "best": [{"config": config, "score": score} for config, score in best]})
     return out
+
+
+@dataclass(frozen=True)
+class WarmStartSource:
+    """Where a fit's warm start came from, as plain data for model.json and its report.
+
+    `tasks`: the nearest tasks, nearest first, each {"task", "distance", "n_rows", "best":
+    {"family", "score", "config"} (the pool config that won there, on the fit's metric) or
+    None, "metafeatures": its values of `features`}; `features`: the new task's most
+    distinctive meta-features; `metafeatures`: all of the new task's (None where not
+    finite). Empty for a strategy that reads no meta-base.
+    """
+
+    tasks: tuple[dict, ...] = ()
+    features: tuple[str, ...] = ()
+    metafeatures: Mapping[str, float | None] = field(default_factory=dict)
+
+    @property
+    def neighbors(self) -> list[tuple[str, float]]:
+        """(name, distance) of the nearest tasks, nearest first."""
+        return [(t["task"], t["distance"]) for t in self.tasks]
+
+
+def warm_start_source(knowledge: MetaKnowledge, query: TaskQuery, k: int = DEFAULT_K,
+                      n_features: int = SHOWN_METAFEATURES) -> WarmStartSource:
+    """The k nearest tasks of a query, what won on each and their meta-features beside the
+    query's: read from the open meta-base now, so that a report needs no meta-base."""
+    features = knowledge.scaling.most_distinctive(query.metafeatures, n_features)
+    tasks = tuple(_neighbor_record(found, knowledge.metabase.task(found["task"]).metafeatures,
+                                   features)
+                  for found in describe_neighbors(knowledge, query, k, n_configs=1))
+    return WarmStartSource(tasks, tuple(features),
+                           {name: _finite(value) for name, value in query.metafeatures.items()})
+
+
+def _neighbor_record(found: dict, metafeatures: Mapping[str, float], features: Sequence[str]) -> dict:
+    """One describe_neighbors item as WarmStartSource keeps it."""
+    best = found["best"][0] if found["best"] else None
+    return {"task": found["task"], "distance": found["distance"], "n_rows": found["n_rows"],
+            "best": None if best is None else {"family": best["config"]["family"],
+                                               "score": best["score"], "config": best["config"]},
+            "metafeatures": {name: _finite(metafeatures.get(name)) for name in features}}
+
+
+def _finite(value) -> float | None:
+    """A meta-feature value as JSON keeps it: a float, or None when missing or not finite."""
+    return float(value) if value is not None and math.isfinite(float(value)) else None

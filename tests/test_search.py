@@ -56,7 +56,10 @@ def test_the_summary_writes_statuses_and_the_refit_as_plain_json():
     assert set(summary["trials"]) == {"ok", "failed", "timeout", "memout"}
     assert summary["refit"] == {"seconds": result.refit.seconds, "fallback": False, "errors": []}
     assert list(summary["leaderboard"][0]) == ["index", "config", "config_id", "status", "scores",
-                                               "fit_seconds", "predict_seconds", "error", "source"]
+                                               "fit_seconds", "predict_seconds", "error", "source",
+                                               "finished_at"]
+    assert all(0 < t["finished_at"] <= summary["seconds"] for t in summary["leaderboard"])
+    assert summary["warm_start_tasks"] == [] and summary["metafeatures"] == {}  # random: no meta-base
 
 
 def test_the_failure_summary_counts_one_error_raised_at_different_lines_as_one_reason():

@@ -76,6 +76,10 @@ def test_fit_starts_from_the_nearest_tasks_winner(world, tmp_path, strategy):
     summary = json.loads(model.with_suffix(".json").read_text())
     assert summary["strategy"] == strategy
     assert [t["task"] for t in summary["warm_start_tasks"]] == ["close", "other"]
+    close = summary["warm_start_tasks"][0]  # what won there rides along, for the report
+    assert close["best"]["score"] == pytest.approx(0.95)
+    assert config_id(close["best"]["config"]) == config_id(world["pool"][5])
+    assert list(close["metafeatures"]) == summary["distinctive_metafeatures"]
     board = summary["leaderboard"]
     assert {t["source"] for t in board} == {"warm-start"}
     first = min(board, key=lambda t: t["index"])

@@ -54,6 +54,13 @@ def test_robust_scaling_centres_on_the_median_and_divides_by_the_iqr():
     assert scaling.vector({"a": NAN, "b": math.inf}).tolist() == [0.0, 0.0]
 
 
+def test_most_distinctive_are_the_features_furthest_from_the_median_in_iqrs():
+    scaling = RobustScaling.fit(["a", "b", "c"], np.array([[0, 0, 0], [1, 10, 2], [2, 20, 4.0]]))
+    # a: 3 IQRs above, b: 0.5 below, c: 1 above (IQRs 1, 10, 2); missing counts as the median
+    assert scaling.most_distinctive({"a": 4.0, "b": 5.0, "c": 4.0}, 2) == ["a", "c"]
+    assert scaling.most_distinctive({"b": 5.0}, 3) == ["b", "a", "c"]
+
+
 def test_index_uses_l1_filters_the_task_type_and_excludes_the_same_table():
     index = TaskIndex(("a", "b", "c", "d"), ("binary", "binary", "regression", "binary"),
                       ("fa", "fb", "fc", "fd"),

@@ -18,6 +18,7 @@ from automl_meta.cli.metafeatures import metafeatures
 from automl_meta.cli.neighbors import neighbors
 from automl_meta.cli.options import with_common_options
 from automl_meta.cli.predict import predict
+from automl_meta.cli.report_html import report
 from automl_meta.cli.signals import interrupted_exit_code
 
 EXIT_BAD_INPUT = 2
@@ -85,6 +86,7 @@ def main() -> None:
     automl fit data.csv                         # target = last column
     automl fit data.csv --target y --time-budget 300 --output model.pkl
     automl predict model.pkl new.csv --output predictions.csv
+    automl report model.json -o report.html     # the HTML report of a fit
     """
 
 
@@ -94,4 +96,5 @@ main.add_command(info)
 main.add_command(metafeatures)
 main.add_command(metabase)
 main.add_command(neighbors)
+main.add_command(report)
 with_common_options(main)

@@ -55,9 +55,12 @@ def _positive(ctx, param, value):
               "the budget, else a holdout of 1-20% of the rows.")
 @click.option("--metabase", default=None, metavar="PATH",
               help="Meta-base to warm-start from (default: the one shipped with automl-meta).")
+@click.option("--report", default=None, metavar="PATH",
+              help="Also write an HTML report of the run (data, warm start, best score over "
+              "time, leaderboard, ensemble); needs matplotlib: pip install 'automl-meta[report]'.")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the result line.")
 def fit(data, target, task, drop, metric, time_budget, max_trials, seed, output, n_jobs, strategy,
-        ensemble_size, validation, metabase, quiet):
+        ensemble_size, validation, metabase, report, quiet):
     """Find the best model for DATA (CSV, TSV, .gz or parquet) and save it as a pickle."""
     started_at = time.monotonic()
     stop_on_termination()
@@ -72,7 +75,8 @@ def fit(data, target, task, drop, metric, time_budget, max_trials, seed, output,
         terminal_width,
     )
     from automl_meta.data import load_table
-    from automl_meta.export import check_outputs, save_fit
+    from automl_meta.export import check_outputs, save_fit, summary_path
+    from automl_meta.html_report import check_report_output, write_report
     from automl_meta.metrics import check_metric
     from automl_meta.search import fit as run_fit
 
@@ -80,6 +84,8 @@ def fit(data, target, task, drop, metric, time_budget, max_trials, seed, output,
                            seed=seed, n_jobs=n_jobs, strategy=strategy, metabase=metabase,
                            ensemble_size=ensemble_size, validation=validation)
     check_outputs(output, data)
+    if report is not None:  # before any search: matplotlib there, the file writable
+        check_report_output(report, data, output, summary_path(output))
     if metabase is not None:
         check_metabase(metabase, strategy)
     drop_columns = [c.strip() for c in drop.split(",") if c.strip()]
@@ -90,12 +96,14 @@ def fit(data, target, task, drop, metric, time_budget, max_trials, seed, output,
     result = run_fit(dataset, settings, on_trial=progress.update, started_at=started_at,
                      on_note=progress.note, on_tick=progress.tick)
     progress.finish()
-    model_path, summary_path = save_fit(result, dataset, settings, output)
+    model_path, summary = save_fit(result, dataset, settings, output)
     if not quiet:
         click.echo(leaderboard_text(result))
     line = f"{result_text(result)}, {result.seconds:.1f} s"
     click.echo(fit_width(line, terminal_width()) if sys.stdout.isatty() else line)
-    click.echo(f"wrote {model_path} (+ {summary_path.name})")
+    click.echo(f"wrote {model_path} (+ {summary.name})")
+    if report is not None:
+        click.echo(f"wrote {write_report(summary, report)}")
     if result.interrupted:
         click.echo("Interrupted: saved the best pipeline found so far.", err=True)
         sys.exit(interrupted_exit_code())

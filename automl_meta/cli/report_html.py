@@ -1,0 +1,25 @@
+"""`automl report`: the HTML report of a fit, made again from the JSON summary it wrote.
+
+(The terminal output of `fit` lives in cli/report.py; this is the file a browser opens.)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command("report")
+@click.argument("summary", type=click.Path(path_type=str))
+@click.option("--output", "-o", default=None, metavar="PATH",
+              help="HTML file to write. Default: the summary's name with .html (model.html).")
+def report(summary, output):
+    """Write the HTML report of a fit from SUMMARY, the JSON file `automl fit` wrote beside
+    the model (naming the model.pkl finds the model.json beside it)."""
+    from automl_meta.export import summary_path
+    from automl_meta.html_report import write_report
+
+    source = summary_path(summary) if Path(summary).suffix == ".pkl" else Path(summary)
+    written = write_report(source, output or source.with_suffix(".html"))
+    click.echo(f"wrote {written}")
