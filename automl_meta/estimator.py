@@ -23,6 +23,8 @@ from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d,
 
 from automl_meta.data import MIN_ROWS, Dataset, build_dataset, clean_input_frame, prepare_features, read_raw
 from automl_meta.errors import InvalidDataError
+from automl_meta.export import fit_summary
+from automl_meta.search import fit as run_fit
 from automl_meta.settings import FitSettings
 
 _DEFAULTS = FitSettings()
@@ -86,9 +88,6 @@ class _AutoMLEstimator(BaseEstimator):
         return self._fit_dataset(dataset)
 
     def _fit_dataset(self, dataset: Dataset) -> "_AutoMLEstimator":
-        from automl_meta.export import fit_summary
-        from automl_meta.search import fit as run_fit
-
         settings = self.settings()
         note = None if self.quiet else (lambda line: print(line, file=sys.stderr))
         for warning in dataset.warnings if note else ():

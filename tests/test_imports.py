@@ -1,6 +1,6 @@
 """The package's import graph: no cycles, and imports at the top of modules but for the
-heavy packages listed in automl_meta.lazy (and the CLI, which defers the library itself so
-that `automl --help` stays quick)."""
+heavy packages listed in automl_meta.lazy (and the CLI and the package's own __init__, which
+defer the library itself so that `automl --help` stays quick)."""
 
 from __future__ import annotations
 
@@ -54,7 +54,8 @@ def _graph() -> tuple[dict[str, set[str]], list[str]]:
         for node, target in _imports(tree, name, path.name == "__init__.py"):
             if id(node) in top:
                 graph[name] |= {m for m in _with_packages(target, name) if m in modules}
-            elif not name.startswith("automl_meta.cli") and target.split(".")[0] not in LAZY_MODULES:
+            elif not (name.startswith("automl_meta.cli") or name == "automl_meta") and \
+                    target.split(".")[0] not in LAZY_MODULES:
                 misplaced.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno} imports {target}")
     return graph, misplaced
 
