@@ -28,6 +28,7 @@ from automl_meta import __version__
 from automl_meta.data import Dataset, FeatureSchema, fingerprint, prepare_features, read_raw
 from automl_meta.errors import InvalidDataError, InvalidParameterError
 from automl_meta.evaluate import Status
+from automl_meta.metrics import all_scores
 from automl_meta.provenance import library_versions, version_differences
 
 METADATA_ATTR = "automl_meta_"
@@ -151,11 +152,11 @@ def model_warnings(model) -> list[str]:
     return [f"the model was made with {listed}: its predictions may differ from fit's"]
 
 
-def predict_table(model, path: str | Path, proba: bool = False) -> tuple[pd.DataFrame, list[str]]:
-    """Predict every row of a table with an exported model; return predictions and warnings."""
+def prepare_table(model, raw: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """A cleaned raw table as the model's input, prepared as fit prepared its rows; and notes
+    (columns ignored, cells read as missing). A column the model needs is an error."""
     meta = getattr(model, METADATA_ATTR)
     schema = FeatureSchema.from_dict(meta["schema"])
-    raw = read_raw(path)
     missing = [c for c in schema.raw_columns if c not in raw.columns]
     if missing:
         raise InvalidDataError(
@@ -166,13 +167,48 @@ def predict_table(model, path: str | Path, proba: bool = False) -> tuple[pd.Data
     notes = [f"ignored {len(extra)} column(s) not seen in fit: "
                 + ", ".join(repr(c) for c in extra[:20])] if extra else []
     X, prep_warnings = prepare_features(raw, schema)
+    return X, notes + prep_warnings
+
+
+def predict_table(model, path: str | Path, proba: bool = False) -> tuple[pd.DataFrame, list[str]]:
+    """Predict every row of a table with an exported model; return predictions and warnings."""
+    meta = getattr(model, METADATA_ATTR)
+    X, notes = prepare_table(model, read_raw(path))
     if meta["task_type"] == "regression" or not proba:
         out = pd.DataFrame({meta["target"]: model.predict(X)})
     else:
         probabilities = model.predict_proba(X)
         out = pd.DataFrame(probabilities, columns=[f"proba_{c}" for c in model.classes_])
         out.insert(0, meta["target"], np.asarray(model.classes_)[np.argmax(probabilities, axis=1)])
-    return out, notes + prep_warnings
+    return out, notes
+
+
+def score_frame(model, raw: pd.DataFrame) -> tuple[dict[str, float], int, list[str]]:
+    """Every metric of the model's task type on a labelled, cleaned table: the scores, the
+    rows scored, and notes. Rows without a label, or of a class fit never saw, are left out."""
+    meta = getattr(model, METADATA_ATTR)
+    target, task_type = meta["target"], meta["task_type"]
+    if target not in raw.columns:
+        raise InvalidDataError(f"Scoring needs the target column '{target}' in the table.")
+    X, notes = prepare_table(model, raw)
+    if task_type == "regression":
+        y = pd.to_numeric(raw[target], errors="coerce").to_numpy(dtype=float)
+        keep = np.isfinite(y)
+    else:
+        classes = tuple(str(c) for c in model.classes_)
+        y = raw[target].astype(str).to_numpy(dtype=object)
+        keep = raw[target].notna().to_numpy() & np.isin(y, classes)
+        unseen = int((raw[target].notna().to_numpy() & ~keep).sum())
+        if unseen:
+            notes.append(f"{unseen} row(s) of classes fit never saw are not scored")
+    if not keep.any():
+        raise InvalidDataError(f"No row of the table has a usable value of the target '{target}'.")
+    if (~keep).sum() and task_type == "regression":
+        notes.append(f"{int((~keep).sum())} row(s) without a numeric target are not scored")
+    X, y = X[keep], y[keep]
+    prediction = model.predict(X) if task_type == "regression" else model.predict_proba(X)
+    return all_scores(task_type, y, prediction, tuple(str(c) for c in model.classes_)
+                      if task_type != "regression" else ()), int(keep.sum()), notes
 
 
 def fit_summary(result, dataset: Dataset, settings) -> dict:

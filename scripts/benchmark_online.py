@@ -46,8 +46,8 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from automl_meta.corpus import read_manifest, table_file
-from automl_meta.data import FeatureSchema, prepare_features, read_raw
-from automl_meta.export import METADATA_ATTR
+from automl_meta.data import read_raw
+from automl_meta.export import METADATA_ATTR, score_frame
 from automl_meta.metrics import DEFAULT_METRIC, LOWER_IS_BETTER, all_scores
 from automl_meta.registry import TABLE
 from automl_meta.strategies import PROPOSERS
@@ -78,19 +78,10 @@ def split_table(path: Path, entry, seed: int, folder: Path) -> tuple[Path, pd.Da
 
 
 def test_scores(model, test: pd.DataFrame) -> tuple[str, dict[str, float], int]:
-    """Score an exported model on the cleaned test rows; returns task type, scores, rows used."""
-    meta = getattr(model, METADATA_ATTR)
-    X, _ = prepare_features(test, FeatureSchema.from_dict(meta["schema"]))
-    task_type = meta["task_type"]
-    y = test[meta["target"]]
-    if task_type == "regression":
-        y_true = pd.to_numeric(y, errors="coerce").to_numpy(dtype=float)
-        keep = np.isfinite(y_true)
-        return task_type, all_scores(task_type, y_true[keep], model.predict(X[keep])), int(keep.sum())
-    classes = tuple(str(c) for c in model.classes_)
-    keep = y.astype(str).isin(classes).to_numpy()  # a class never seen in training cannot be scored
-    proba = model.predict_proba(X[keep])
-    return task_type, all_scores(task_type, y[keep].astype(str).to_numpy(), proba, classes), int(keep.sum())
+    """Score an exported model on the cleaned test rows; returns task type, scores, rows used
+    (as `automl predict --score` scores them)."""
+    scores, used, _ = score_frame(model, test)
+    return getattr(model, METADATA_ATTR)["task_type"], scores, used
 
 
 TRAINED = {s.name: s.trained for s in TABLE if s.trained}  # strategy -> model it needs

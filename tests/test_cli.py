@@ -169,6 +169,37 @@ def test_predict_names_missing_and_extra_columns(fitted):
     assert len(result.stdout.splitlines()) == len(frame) + 1
 
 
+def test_predict_score_prints_every_metric_of_the_task_type(fitted):
+    """--score on a labelled table: the metrics equal those computed from --proba's output."""
+    from automl_meta.metrics import all_scores
+
+    folder, frame, _ = fitted
+    labelled = frame.copy()
+    labelled.loc[:4, "target"] = "unseen-class"  # not scored, and said so
+    labelled.to_csv(folder / "labelled.csv", index=False)
+    result = run(["predict", str(folder / "model.pkl"), str(folder / "labelled.csv"), "--score"])
+    assert result.exit_code == 0, result.output
+    printed = dict(line.split() for line in result.stdout.splitlines()[:-1])
+    assert set(printed) == {"log_loss", "accuracy", "balanced_accuracy", "roc_auc"}
+    assert result.stdout.splitlines()[-1] == f"({len(frame) - 5} rows scored)"
+    assert "5 row(s) of classes fit never saw" in result.stderr
+    run(["predict", str(folder / "model.pkl"), str(folder / "labelled.csv"), "--proba",
+         "--output", str(folder / "scored.csv")])
+    preds = pd.read_csv(folder / "scored.csv").iloc[5:]
+    classes = tuple(c.removeprefix("proba_") for c in preds if c.startswith("proba_"))
+    expected = all_scores("multiclass", frame["target"].iloc[5:].to_numpy(dtype=object),
+                          preds[[f"proba_{c}" for c in classes]].to_numpy(), classes)
+    for name, value in expected.items():
+        assert float(printed[name]) == pytest.approx(value, rel=1e-5)
+
+
+def test_predict_score_without_the_target_is_one_line(fitted):
+    folder, frame, _ = fitted
+    frame.drop(columns="target").to_csv(folder / "unlabelled.csv", index=False)
+    result = run(["predict", str(folder / "model.pkl"), str(folder / "unlabelled.csv"), "--score"])
+    assert_one_line_error(result, "Scoring needs the target column 'target'")
+
+
 def test_predict_rejects_a_file_that_is_not_a_model(tmp_path):
     (tmp_path / "m.pkl").write_bytes(pickle.dumps({"not": "a model"}))
     (tmp_path / "d.csv").write_text(GOOD)
