@@ -12,7 +12,7 @@ import pytest
 from automl_meta.data import MISSING_TOKENS, build_dataset, parse_text, prepare_features
 from automl_meta.preparation import category_texts, preparation
 
-HEADER = "id,num,count,code,grade,colour,flag,when,target"
+HEADER = "id,num,count,ratio,code,grade,colour,flag,when,target"
 STDLIB_AND_LIBRARIES = {"sklearn", "pandas", "numpy", "operator", "builtins", "copyreg", "_codecs",
                         "collections", "functools", "re", "datetime"}
 
@@ -28,7 +28,7 @@ def messy_rows(n: int, seed: int, codes_only: bool = False) -> list[str]:
         colour = rng.choice(["'red'", " green ", '"blue"', "'?'", "null", "'light blue' "])
         flag = rng.choice(["TRUE", "FALSE"])
         when = rng.choice(["2020-01-02", "2021-03-04 10:00", "?", "2019/12/31", " 2018-07-08 "])
-        rows.append(f"{100 + i},{num},{rng.integers(0, 50)},{code},{grade},{colour},{flag},"
+        rows.append(f"{100 + i},{num},{rng.integers(0, 50)},{rng.normal():.17g},{code},{grade},{colour},{flag},"
                     f"{when},{'ab'[int(rng.integers(0, 2))]}")
     return rows
 
@@ -44,7 +44,7 @@ def fitted_schema(n: int = 60):
 def test_the_messy_table_has_every_kind():
     dataset, _ = fitted_schema()
     schema = dataset.schema
-    assert schema.numeric == ("num", "count") and schema.datetime == ("when",)
+    assert schema.numeric == ("num", "count", "ratio") and schema.datetime == ("when",)
     assert schema.categorical == ("code", "grade", "colour", "flag") and "id" in schema.dropped
 
 
@@ -58,6 +58,7 @@ def test_read_csv_frame_is_prepared_as_the_loader_prepares_the_file(seed, codes_
     assert list(got.columns) == list(expected.columns)
     for column in expected.columns:
         pd.testing.assert_series_equal(got[column], expected[column], check_index_type=False)
+    assert from_pandas["count"].dtype == "int64" and from_pandas["ratio"].dtype == "float64"
     if codes_only:  # read_csv gave numbers and booleans; they are read as fit's text
         assert from_pandas["code"].dtype == "int64" and from_pandas["grade"].dtype == "float64"
         assert from_pandas["flag"].dtype == "bool" and set(got["code"]) <= {"01", "06", "12"}
@@ -74,7 +75,7 @@ def test_the_loaders_frame_and_a_text_frame_are_accepted_too():
 
 
 def test_identifier_and_extra_columns_are_ignored_and_order_does_not_matter():
-    dataset, step = fitted_schema()
+    _, step = fitted_schema()
     frame = pd.read_csv(io.StringIO("\n".join([HEADER, *messy_rows(20, seed=5)]) + "\n"))
     expected = step.transform(frame)
     shuffled = frame.drop(columns=["id", "target"]).assign(extra="?")
