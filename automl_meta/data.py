@@ -30,6 +30,14 @@ TASK_TYPES = ("binary", "multiclass", "regression")
 TASK_CHOICES = TASK_TYPES + ("classification",)
 MISSING_TOKENS = frozenset({"", "?", "NA", "N/A", "n/a", "NaN", "nan", "null", "NULL"})
 DATETIME_PARTS = ("year", "month", "day", "day_of_week", "hour")
+DATETIME_PARSING = {"errors": "coerce", "format": "mixed"}  # pandas.to_datetime's, per cell
+# A cell's cleaning, in order: spaces around it, one pair of matching quotes, spaces inside
+# them. Regular expressions, so that the pickle's preparation (preparation.py) runs the same.
+_AROUND = r"\A\s+|\s+\Z"
+CELL_CLEANING = ((_AROUND, ""), (r"(?s)\A(['\"])(.*)\1\Z", r"\2"), (_AROUND, ""))
+_CELL_CLEANING = tuple((re.compile(pattern), value) for pattern, value in CELL_CLEANING)
+TRUE_TEXTS = frozenset({"True", "TRUE", "true"})  # what pandas.read_csv reads as booleans
+FALSE_TEXTS = frozenset({"False", "FALSE", "false"})
 MIN_ROWS = 10
 _NUMERIC_SHARE = 0.95  # a column is numeric when this share of its non-missing cells parse
 _DATE_RE = re.compile(r"^\d{4}[-/.]\d{1,2}[-/.]\d{1,2}([ T]\d{1,2}:\d{2}(:\d{2})?)?|^\d{1,2}[-/.]\d{1,2}[-/.]\d{4}")
@@ -180,9 +188,8 @@ def parse_text(text: str, sep: str, source: str = "table") -> pd.DataFrame:
 
 
 def _clean_cell(value: str) -> str:
-    value = value.strip()
-    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-        value = value[1:-1].strip()
+    for pattern, replacement in _CELL_CLEANING:
+        value = pattern.sub(replacement, value)
     return value
 
 
@@ -231,7 +238,7 @@ def _is_datetime(values: pd.Series) -> bool:
 
 
 def _to_datetime(values: pd.Series) -> pd.Series:
-    return pd.to_datetime(values, errors="coerce", format="mixed")
+    return pd.to_datetime(values, **DATETIME_PARSING)
 
 
 def infer_schema(features: pd.DataFrame) -> tuple[FeatureSchema, list[str]]:

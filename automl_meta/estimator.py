@@ -23,7 +23,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d,
 
 from automl_meta.data import MIN_ROWS, Dataset, build_dataset, clean_input_frame, prepare_features, read_raw
 from automl_meta.errors import InvalidDataError
-from automl_meta.export import fit_summary
+from automl_meta.export import feature_model, fit_summary
 from automl_meta.search import fit as run_fit
 from automl_meta.settings import FitSettings
 
@@ -159,7 +159,7 @@ class _AutoMLEstimator(BaseEstimator):
     def predict(self, X) -> np.ndarray:
         """Predictions for the rows of X."""
         prepared = self._prepared(X)  # checks it is fitted first
-        return self.model_.predict(prepared)
+        return feature_model(self.model_).predict(prepared)
 
 
 class AutoMLClassifier(ClassifierMixin, _AutoMLEstimator):
@@ -197,7 +197,7 @@ class AutoMLClassifier(ClassifierMixin, _AutoMLEstimator):
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities of each row of X, columns in the order of classes_."""
         prepared = self._prepared(X)  # checks it is fitted first
-        return self.model_.predict_proba(prepared)[:, self._order()]
+        return feature_model(self.model_).predict_proba(prepared)[:, self._order()]
 
 
 class AutoMLRegressor(RegressorMixin, _AutoMLEstimator):

@@ -1,10 +1,12 @@
-"""The exported model file (a scikit-learn Pipeline, or a soft-voting ensemble of them),
-its summary, and predicting with it.
+"""The exported model file, its summary, and predicting with it.
 
-The pickle holds only scikit-learn / numpy / pandas objects, so it loads where automl_meta
-is not installed. What `automl predict` needs to prepare a new table the way `fit` did
-(the feature schema, the target, the classes) rides along as a dict attribute
-`automl_meta_` of the model: plain data, no class of ours.
+The pickle is `Pipeline([("prepare", <the loader's preparation>), ("model", <the model>)])`,
+the model a scikit-learn Pipeline or a soft-voting ensemble of them. It holds only
+scikit-learn / numpy / pandas / stdlib objects, so it loads where automl_meta is not
+installed, and it takes a raw table as `pandas.read_csv` gives it (preparation.py). What
+`automl predict` needs to prepare a new table the way `fit` did (the feature schema, the
+target, the classes) rides along as a dict attribute `automl_meta_` of the pickle: plain
+data, no class of ours.
 """
 
 from __future__ import annotations
@@ -23,16 +25,19 @@ import sklearn
 from sklearn.ensemble import VotingClassifier, VotingRegressor
 from sklearn.exceptions import InconsistentVersionWarning
 from sklearn.frozen import FrozenEstimator
+from sklearn.pipeline import Pipeline
 
 from automl_meta import __version__
 from automl_meta.data import Dataset, FeatureSchema, fingerprint, prepare_features, read_raw
 from automl_meta.errors import InvalidDataError, InvalidParameterError
 from automl_meta.evaluate import Status
 from automl_meta.metrics import all_scores
+from automl_meta.preparation import preparation
 from automl_meta.provenance import library_versions, version_differences
 
 METADATA_ATTR = "automl_meta_"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the pickle starts with the preparation step and takes raw tables
+PREPARE_STEP = "prepare"
 
 
 def summary_path(model_path: str | Path) -> Path:
@@ -100,13 +105,31 @@ def model_metadata(dataset: Dataset, metric: str, config: dict, space_version: s
             "training_fingerprint": fingerprint(dataset)}
 
 
+def exported_model(model, dataset: Dataset, metadata: dict) -> Pipeline:
+    """The model fitted on `dataset`'s prepared features behind the step that prepares a raw
+    table as the loader did, with predict's metadata: the object the pickle holds."""
+    categories = {column: dataset.X[column] for column in dataset.schema.categorical}
+    exported = Pipeline([(PREPARE_STEP, preparation(dataset.schema, categories)), ("model", model)])
+    setattr(exported, METADATA_ATTR, metadata)
+    return exported
+
+
+def feature_model(model):
+    """The part of an exported model that takes prepared features (prepare_features's frame):
+    all of it but the preparation step; the whole of a model file of format 1."""
+    if isinstance(model, Pipeline) and model.steps[0][0] == PREPARE_STEP:
+        return model.steps[-1][1]
+    return model
+
+
 def voting_model(members: list[tuple[str, bytes]], weights: list[int], task_type: str, X, y):
-    """Soft-voting ensemble of already fitted, pickled pipelines, weighted by pick counts.
+    """Soft-voting ensemble of already fitted, pickled (exported) pipelines, weighted by pick
+    counts; it takes prepared features.
 
     Members are wrapped in scikit-learn's FrozenEstimator, so fitting the voting model
     only records the classes: nothing is fitted twice.
     """
-    estimators = [(name, FrozenEstimator(pickle.loads(blob))) for name, blob in members]
+    estimators = [(name, FrozenEstimator(feature_model(pickle.loads(blob)))) for name, blob in members]
     if task_type == "regression":
         model = VotingRegressor(estimators, weights=list(weights))
     else:
@@ -175,9 +198,9 @@ def predict_table(model, path: str | Path, proba: bool = False) -> tuple[pd.Data
     meta = getattr(model, METADATA_ATTR)
     X, notes = prepare_table(model, read_raw(path))
     if meta["task_type"] == "regression" or not proba:
-        out = pd.DataFrame({meta["target"]: model.predict(X)})
+        out = pd.DataFrame({meta["target"]: feature_model(model).predict(X)})
     else:
-        probabilities = model.predict_proba(X)
+        probabilities = feature_model(model).predict_proba(X)
         out = pd.DataFrame(probabilities, columns=[f"proba_{c}" for c in model.classes_])
         out.insert(0, meta["target"], np.asarray(model.classes_)[np.argmax(probabilities, axis=1)])
     return out, notes
@@ -206,7 +229,8 @@ def score_frame(model, raw: pd.DataFrame) -> tuple[dict[str, float], int, list[s
     if (~keep).sum() and task_type == "regression":
         notes.append(f"{int((~keep).sum())} row(s) without a numeric target are not scored")
     X, y = X[keep], y[keep]
-    prediction = model.predict(X) if task_type == "regression" else model.predict_proba(X)
+    features = feature_model(model)
+    prediction = features.predict(X) if task_type == "regression" else features.predict_proba(X)
     return all_scores(task_type, y, prediction, tuple(str(c) for c in model.classes_)
                       if task_type != "regression" else ()), int(keep.sum()), notes
 

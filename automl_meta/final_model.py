@@ -20,7 +20,7 @@ from automl_meta.data import Dataset
 from automl_meta.ensemble import Ensemble, blend_scores, select
 from automl_meta.errors import AllTrialsFailedError
 from automl_meta.evaluate import Status, Trial
-from automl_meta.export import METADATA_ATTR, voting_model
+from automl_meta.export import exported_model, voting_model
 from automl_meta.runner import RefitResult, TrialRunner
 
 ENSEMBLE_SECONDS = 2.0  # selection, and assembling and pickling the ensemble in this process
@@ -112,8 +112,7 @@ def _assemble(kept: list[tuple[Trial, int]], results: dict[int, RefitResult], da
                          [w for _, w in kept], dataset.task_type, dataset.X, dataset.y)
     meta = metadata(kept[0][0].config)
     meta["ensemble"] = [{"trial": t.index, "config": t.config, "weight": w} for t, w in kept]
-    setattr(model, METADATA_ATTR, meta)
-    return pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
+    return pickle.dumps(exported_model(model, dataset, meta), protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def refit_members(runner: TrialRunner, members: list[tuple[Trial, int]], deadline: float,

@@ -25,7 +25,7 @@ from threadpoolctl import threadpool_limits
 from automl_meta.data import Dataset
 from automl_meta.errors import AutoMLMetaError
 from automl_meta.evaluate import Status, Trial, error_text, evaluate, refit
-from automl_meta.export import METADATA_ATTR
+from automl_meta.export import exported_model
 from automl_meta.forkserver import CONTEXT, main_not_rerun
 from automl_meta.space import SearchSpace, config_id
 
@@ -124,9 +124,10 @@ def _refit_job(config: dict, setup: WorkerSetup, metadata: dict | None, index: i
     """Fit on every row and pickle here, so the parent can write the bytes as they are."""
     start = time.perf_counter()
     try:
-        model = refit(config, setup.refit_dataset or setup.dataset, setup.space, setup.seed)
+        dataset = setup.refit_dataset or setup.dataset
+        model = refit(config, dataset, setup.space, setup.seed)
         if metadata is not None:
-            setattr(model, METADATA_ATTR, metadata)
+            model = exported_model(model, dataset, metadata)
         blob = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
     except MemoryError:
         return RefitResult(config, Status.MEMOUT, error="MemoryError during the final fit", index=index)

@@ -60,7 +60,7 @@ class SearchState:
 
 @dataclass
 class FitResult:
-    """What `fit` returns: the refitted pipeline (pickled as exported), every trial, how it went."""
+    """What `fit` returns: the exported model (pickled), every trial, how it went."""
 
     model_bytes: bytes
     best: Trial
@@ -83,7 +83,7 @@ class FitResult:
 
     @cached_property
     def model(self):
-        """The refitted scikit-learn Pipeline."""
+        """The exported model: the preparation step, then the refitted pipeline or ensemble."""
         return pickle.loads(self.model_bytes)
 
     def leaderboard(self) -> list[Trial]:

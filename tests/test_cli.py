@@ -209,13 +209,12 @@ def test_predict_rejects_a_file_that_is_not_a_model(tmp_path):
 
 def test_exported_model_loads_without_automl_meta(fitted):
     folder, frame, _ = fitted
-    load_table(folder / "train.csv").X.head(20).to_pickle(folder / "X.pkl")
     code = (
         "import sys, pickle, pandas as pd\n"
         "sys.modules['automl_meta'] = None  # any reference to our package now fails\n"
         f"model = pickle.load(open({str(folder / 'model.pkl')!r}, 'rb'))\n"
-        f"X = pd.read_pickle({str(folder / 'X.pkl')!r})\n"
-        "print(type(model).__module__, len(model.predict(X)), model.predict_proba(X).shape[1])\n")
+        f"X = pd.read_csv({str(folder / 'train.csv')!r}).head(20)  # the raw table\n"
+        "print(type(model[-1]).__module__, len(model.predict(X)), model.predict_proba(X).shape[1])\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=folder)
     assert out.returncode == 0, out.stderr
     members = json.loads((folder / "model.json").read_text())["ensemble"]["members"]

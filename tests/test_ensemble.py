@@ -13,7 +13,7 @@ from sklearn.metrics import roc_auc_score
 
 from automl_meta.ensemble import _auc_rows, blend, select
 from automl_meta.evaluate import Trial, refit
-from automl_meta.export import voting_model
+from automl_meta.export import feature_model, voting_model
 from automl_meta.runner import RefitResult
 from automl_meta.final_model import refit_members
 from automl_meta.search import FitSettings, fit
@@ -133,11 +133,11 @@ def ensemble_fits():
 def test_fit_exports_an_ensemble_of_its_best_trials(ensemble_fits):
     d, (result, _), _ = ensemble_fits
     members = result.ensemble["members"]
-    assert len(members) >= 2 and type(result.model).__name__ == "VotingClassifier"
-    assert [m["weight"] for m in members] == list(result.model.weights)
+    assert len(members) >= 2 and type(feature_model(result.model)).__name__ == "VotingClassifier"
+    assert [m["weight"] for m in members] == list(feature_model(result.model).weights)
     assert result.ensemble["scores"]["roc_auc"] >= result.best.scores["roc_auc"]
     assert all(m["refit_seconds"] > 0 for m in members)
-    assert len(result.model.predict(d.X)) == d.n_rows
+    assert len(feature_model(result.model).predict(d.X)) == d.n_rows
 
 
 def test_the_same_seed_gives_the_same_ensemble(ensemble_fits):
@@ -154,7 +154,7 @@ def test_ensemble_size_one_exports_the_best_pipeline_alone(ensemble_fits):
         sorted((t.index, t.config_id) for t in with_ensemble.trials)
     assert alone.model.automl_meta_["config"] == alone.best.config == with_ensemble.best.config
     space = SearchSpace("binary", n_rows=d.n_rows)
-    np.testing.assert_allclose(alone.model.predict_proba(d.X),
+    np.testing.assert_allclose(feature_model(alone.model).predict_proba(d.X),
                                refit(alone.best.config, d, space).predict_proba(d.X))
 
 

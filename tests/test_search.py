@@ -14,7 +14,7 @@ import pytest
 from automl_meta.data import build_dataset, clean_frame
 from automl_meta.errors import AllTrialsFailedError, InvalidParameterError
 from automl_meta.evaluate import Status, Trial
-from automl_meta.export import fit_summary
+from automl_meta.export import feature_model, fit_summary
 from automl_meta.runner import RefitResult
 from automl_meta.final_model import RefitFailure, refit_best, refit_note
 from automl_meta.search import (
@@ -41,7 +41,7 @@ def test_fit_returns_best_trial_refitted_on_all_rows(task):
     losses = [t.scores[result.metric] * (1 if task != "binary" else -1) for t in ok]
     assert result.best is ok[int(np.argmin(losses))]
     assert result.leaderboard()[0] is result.best
-    assert len(result.model.predict(d.X)) == d.n_rows
+    assert len(feature_model(result.model).predict(d.X)) == d.n_rows
     assert not result.interrupted and result.refit.fallback is False
     assert result.refit.trial is result.best and result.refit.errors == ()
 
@@ -115,7 +115,7 @@ def test_ctrl_c_with_every_worker_busy_still_refits_the_best(monkeypatch):
     monkeypatch.setattr(search.TrialRunner, "collect", collect)
     result = fit(d, FitSettings(time_budget=120, n_jobs=1))
     assert result.interrupted and result.best.status == "ok"
-    assert len(result.model.predict(d.X)) == d.n_rows
+    assert len(feature_model(result.model).predict(d.X)) == d.n_rows
 
 
 class _ScriptedRefits:
@@ -292,7 +292,7 @@ def test_classes_rarer_than_the_folds_are_named_and_the_fit_goes_on():
     assert any("60 class(es) have fewer rows than the 5 folds, no class fills" in w and "'c0' (3)" in w
                for w in d.warnings)
     result = fit(d, FitSettings(max_trials=2, time_budget=60, n_jobs=1, strategy="defaults"))
-    assert result.best.status == "ok" and len(result.model.predict(d.X)) == 180
+    assert result.best.status == "ok" and len(feature_model(result.model).predict(d.X)) == 180
 
 
 def test_the_baselines_do_not_open_a_metabase_for_a_cost_model_they_ignore(monkeypatch):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from automl_meta.evaluate import evaluate, make_folds
-from automl_meta.export import fit_summary
+from automl_meta.export import feature_model, fit_summary
 from automl_meta.search import FitSettings, fit
 from automl_meta.space import SearchSpace
 from automl_meta.validation import choose_validation, holdout_share, holdout_split, validated_rows
@@ -62,8 +62,8 @@ def test_a_fit_on_a_holdout_exports_an_ensemble_and_records_the_scheme():
     assert result.validation.scheme == "holdout"
     assert any(n.startswith("validation: a 20% holdout") for n in notes)
     assert all(t.oof is None or len(t.oof) == 80 for t in result.trials)
-    assert len(result.ensemble["members"]) >= 2 and type(result.model).__name__ == "VotingClassifier"
-    assert len(result.model.predict(d.X)) == d.n_rows
+    assert len(result.ensemble["members"]) >= 2 and type(feature_model(result.model)).__name__ == "VotingClassifier"
+    assert len(feature_model(result.model).predict(d.X)) == d.n_rows
     summary = json.loads(json.dumps(fit_summary(result, d, settings), default=str))
     assert summary["validation"]["scheme"] == "holdout"
     assert summary["validation"]["holdout_share"] == pytest.approx(0.2)

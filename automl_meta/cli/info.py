@@ -12,7 +12,7 @@ import click
 @click.option("--json", "as_json", is_flag=True, help="Print the model's metadata as JSON.")
 def info(model, as_json):
     """Describe a model written by `automl fit`: task, members, library versions."""
-    from automl_meta.export import METADATA_ATTR, load_model, model_warnings
+    from automl_meta.export import METADATA_ATTR, feature_model, load_model, model_warnings
 
     loaded = load_model(model)
     meta = getattr(loaded, METADATA_ATTR)
@@ -20,7 +20,7 @@ def info(model, as_json):
         click.echo(json.dumps(meta, indent=2, default=str))
         return
     members = meta.get("ensemble") or [{"config": meta["config"], "weight": 1}]
-    click.echo(f"{model}: {type(loaded).__name__} for the {meta['task_type']} target "
+    click.echo(f"{model}: {type(feature_model(loaded)).__name__} for the {meta['task_type']} target "
                f"'{meta['target']}' (metric {meta['metric']})")
     for m in members:
         click.echo(f"  weight {m['weight']:>3}  {m['config']['family']}")
