@@ -115,7 +115,7 @@ def test_fit_and_predict_need_no_extra(tmp_path):
 
     check = subprocess.run([sys.executable, "-c", "import openml"], env=env, capture_output=True)
     assert check.returncode != 0  # the blocker works
-    fitted = automl("fit", "d.csv", "--max-trials", "2", "--time-budget", "10", "--n-jobs", "1")
+    fitted = automl("fit", "d.csv", "--max-trials", "2", "--time-budget", "60", "--n-jobs", "1")  # ends after 2 trials
     assert fitted.returncode == 0, fitted.stderr
     assert "warm start from the nearest tasks" in fitted.stderr
     assert "instead" not in fitted.stderr  # the default strategy ran, no fallback
