@@ -18,6 +18,9 @@ import numpy as np
 from automl_meta.metrics import all_scores
 
 OOF_MEMORY_BYTES = 500 * 10**6  # out-of-fold predictions kept, in all (rows x outputs x 8)
+# Selection picks among the best trials only: over all of a search's trials (often 150 or
+# more) it fits the validated rows' noise on small tables (docs/benchmarks.md, "Selection pool").
+SELECTION_POOL = 20
 SELECTION_METRIC = {"accuracy": "log_loss", "balanced_accuracy": "log_loss"}
 _EPS = 1e-15  # probabilities are clipped here before the log, as metrics.log_loss does
 

@@ -17,7 +17,7 @@ from typing import Callable
 import numpy as np
 
 from automl_meta.data import Dataset
-from automl_meta.ensemble import Ensemble, blend_scores, select
+from automl_meta.ensemble import SELECTION_POOL, Ensemble, blend_scores, select
 from automl_meta.errors import AllTrialsFailedError
 from automl_meta.evaluate import Status, Trial
 from automl_meta.export import exported_model, voting_model
@@ -56,10 +56,10 @@ class RefitInfo:
 
 def select_members(ranked: list[Trial], data: Dataset, y: np.ndarray, metric: str, size: int
                    ) -> tuple[list[Trial], Ensemble, float] | None:
-    """Greedy ensemble selection over the trials whose predictions were kept (of the
-    validated rows, whose targets are `y`); None when the ensemble would be the best trial
-    alone. Returns candidates, ensemble, seconds."""
-    candidates = [t for t in ranked if t.oof is not None]
+    """Greedy ensemble selection over the best SELECTION_POOL trials whose predictions were
+    kept (of the validated rows, whose targets are `y`); None when the ensemble would be the
+    best trial alone. Returns candidates, ensemble, seconds."""
+    candidates = [t for t in ranked if t.oof is not None][:SELECTION_POOL]
     if size == 1 or len(candidates) < 2:
         return None
     start = time.perf_counter()

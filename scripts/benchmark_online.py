@@ -44,17 +44,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
+from sklearn.pipeline import Pipeline
 
 from automl_meta.corpus import read_manifest, table_file
 from automl_meta.data import read_raw
-from automl_meta.export import METADATA_ATTR, score_frame
+from automl_meta.export import METADATA_ATTR, feature_model, score_frame
 from automl_meta.metrics import DEFAULT_METRIC, LOWER_IS_BETTER, all_scores
 from automl_meta.registry import TABLE
 from automl_meta.strategies import PROPOSERS
 
 FIELDS = ["dataset", "task_type", "strategy", "seed", "budget", "exit_code", "wall_seconds",
           "metric", "test_score", "accuracy", "r2", "n_train", "n_test", "family", "trials",
-          "error"]
+          "error", "best_trial_score"]
 BESIDE = {"binary": "accuracy", "multiclass": "accuracy", "regression": "r2"}
 PEERS = ("flaml", "autogluon", "hgb", "rf")
 NEEDS_PEER_PYTHON = frozenset({"flaml", "autogluon"})  # hgb, rf: scikit-learn is here too
@@ -186,6 +187,21 @@ def with_scores(row: dict, task_type: str, scores: dict[str, float], used: int) 
             "accuracy": scores.get("accuracy", ""), "r2": scores.get("r2", ""), "n_test": used}
 
 
+def best_trial_score(model, summary: dict, test: pd.DataFrame) -> float | str:
+    """The test score of the run's best trial alone when the exported model is an ensemble
+    that holds its refit: the ensemble's own gain, free of the search's run-to-run noise.
+    Empty for a single model, or an ensemble without that trial."""
+    voting = feature_model(model)
+    members = getattr(voting, "named_estimators_", {})
+    member = members.get(f"trial_{summary['leaderboard'][0]['index']}")
+    if member is None:
+        return ""
+    alone = Pipeline([model.steps[0], ("model", member)])
+    setattr(alone, METADATA_ATTR, getattr(model, METADATA_ATTR))
+    scores, _, _ = score_frame(alone, test)
+    return scores[summary["metric"]]
+
+
 def run_automl(entry, spec: str, budget: float, seed: int, split: Split, extra: list[str]) -> dict:
     """`automl fit` as a user runs it, for a strategy entry; scored on the test rows."""
     strategy, options = parse_entry(spec)
@@ -202,7 +218,8 @@ def run_automl(entry, spec: str, budget: float, seed: int, split: Split, extra: 
     summary = pd.read_json(model_path.with_suffix(".json"), typ="series")
     row = with_scores(row, *test_scores(model, split.test))
     return {**row, "n_train": summary["data"]["rows"], "family": summary["best"]["config"]["family"],
-            "trials": sum(summary["trials"].values())}
+            "trials": sum(summary["trials"].values()),
+            "best_trial_score": best_trial_score(model, summary, split.test)}
 
 
 def peer_scores(pred: pd.DataFrame, test: pd.DataFrame, target: str) -> tuple[str, dict[str, float], int]:

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from automl_meta.ensemble import _auc_rows, blend, select
+from automl_meta.ensemble import SELECTION_POOL, _auc_rows, blend, select
 from automl_meta.evaluate import Trial, refit
 from automl_meta.export import feature_model, voting_model
 from automl_meta.runner import RefitResult
-from automl_meta.final_model import refit_members
+from automl_meta.final_model import refit_members, select_members
 from automl_meta.search import FitSettings, fit
 from automl_meta.space import SearchSpace
 from tests.conftest import make_dataset
@@ -52,6 +52,23 @@ def test_selection_is_never_worse_than_the_best_single_and_keeps_it_alone_when_n
     ensemble = select([best, worse], Y_REG, "regression", "rmse", (), size=25)
     assert (ensemble.members, ensemble.weights) == ((0,), (1,))
     assert ensemble.scores["rmse"] == pytest.approx(0.1)
+
+
+@pytest.mark.parametrize("position, picked", [(SELECTION_POOL - 1, True), (SELECTION_POOL, False)])
+def test_selection_picks_only_among_the_best_trials(position, picked):
+    """The complement of the best trial ranks `position` (0 = best): it is picked only in the pool."""
+    oofs = [Y_REG + 1.0] * (SELECTION_POOL + 5)
+    oofs[position] = Y_REG - 1.0  # alone as good as the others; averaged with them, perfect
+    ranked = [Trial(index=i, config={"family": "linear", "params": {}}, config_id=str(i),
+                    status="ok", oof=o) for i, o in enumerate(oofs)]
+    regression = make_dataset("regression")  # only its task type is read
+    chosen = select_members(ranked, regression, Y_REG, "rmse", size=25)
+    if not picked:
+        assert chosen is None  # every trial in the pool errs alike: the best alone
+        return
+    candidates, ensemble, _ = chosen
+    assert [candidates[i].index for i in ensemble.members] == [0, position]
+    assert ensemble.scores["rmse"] == pytest.approx(0.0)
 
 
 def test_equal_candidates_break_ties_to_the_first_given():
