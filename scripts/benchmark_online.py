@@ -403,8 +403,8 @@ def own_best_table(rows: list[dict], systems: list[str]) -> list[str]:
                  for r in rows if r["strategy"] == system and r.get("best_trial_score") not in (None, "")]
         if not pairs:
             continue
-        sign = np.array([1.0 if m in LOWER_IS_BETTER else -1.0 for _, m, _, _ in pairs])
-        ours, alone = np.array([p[2] for p in pairs]) * sign, np.array([p[3] for p in pairs]) * sign
+        losses = to_losses([p[1] for p in pairs], np.array([p[2:] for p in pairs]))
+        ours, alone = losses[:, 0], losses[:, 1]
         relative = (ours - alone) / np.abs(alone)
         over = [f"{name} {100 * r:.1f}%" for (name, *_), r in zip(pairs, relative) if r > 0.01]
         runs = sum(1 for r in rows if r["strategy"] == system and r.get("metric"))
