@@ -19,13 +19,26 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d, validate_data
+from sklearn.utils.validation import (
+    check_array,
+    check_is_fitted,
+    column_or_1d,
+    validate_data,
+)
 
-from automl_meta.data import MIN_ROWS, Dataset, build_dataset, clean_input_frame, prepare_features, read_raw
-from automl_meta.errors import InvalidDataError
-from automl_meta.export import feature_model, fit_summary
-from automl_meta.search import fit as run_fit
-from automl_meta.settings import FitSettings
+from automl_meta.core.data import (
+    MIN_ROWS,
+    Dataset,
+    build_dataset,
+    clean_input_frame,
+    prepare_features,
+    read_raw,
+)
+from automl_meta.core.errors import InvalidDataError
+from automl_meta.core.pipeline import feature_model
+from automl_meta.core.settings import FitSettings
+from automl_meta.output.model_file import fit_summary
+from automl_meta.search.loop import fit as run_fit
 
 _DEFAULTS = FitSettings()
 TARGET_COLUMN = "__target__"  # the target's column in the frame handed to the loader

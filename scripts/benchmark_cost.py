@@ -14,10 +14,10 @@ import argparse
 
 import numpy as np
 
-from automl_meta.cost import TaskCost, train_cost_model, training_rows
+from automl_meta.core.space import TASK_TYPES
+from automl_meta.learning.cost import TaskCost, train_cost_model, training_rows
 from automl_meta.metabase.locate import default_metabase_path
 from automl_meta.metabase.store import MetaBase
-from automl_meta.space import TASK_TYPES
 
 
 def held_out_errors(metabase, observed: list[int], n_folds: int, seed: int) -> dict:

@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from automl_meta.ensemble import select
+from automl_meta.search.ensemble import select
 
 CASES = [("binary", "roc_auc", 2), ("binary", "log_loss", 2), ("multiclass", "log_loss", 10),
          ("multiclass", "roc_auc", 10), ("regression", "rmse", 0)]

@@ -23,9 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from automl_meta.evaluate import Trial
 from automl_meta.metabase import MetaBase, Protocol, build_pool
 from automl_meta.metafeatures import metafeature_names
+from automl_meta.trials.evaluate import Trial
 
 TASK_TYPE = "binary"
 

@@ -27,8 +27,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from automl_meta.corpus import read_manifest
-from automl_meta.data import Dataset, FeatureSchema
+from automl_meta.core.data import Dataset, FeatureSchema
+from automl_meta.metabase.corpus import read_manifest
 from automl_meta.metabase.sources import load_entry
 from automl_meta.metafeatures import compute_metafeatures
 from automl_meta.metafeatures.design import build_design

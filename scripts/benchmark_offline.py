@@ -26,8 +26,8 @@ from offline_replay import (
     write_report,
 )
 
-from automl_meta.errors import AutoMLMetaError
-from automl_meta.registry import STRATEGIES
+from automl_meta.core.errors import AutoMLMetaError
+from automl_meta.core.registry import STRATEGIES
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130

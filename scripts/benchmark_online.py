@@ -46,12 +46,13 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
-from automl_meta.corpus import read_manifest, table_file
-from automl_meta.data import read_raw
-from automl_meta.export import METADATA_ATTR, feature_model, score_frame
-from automl_meta.metrics import DEFAULT_METRIC, LOWER_IS_BETTER, all_scores
-from automl_meta.registry import TABLE
-from automl_meta.strategies import PROPOSERS
+from automl_meta.core.data import read_raw
+from automl_meta.core.metrics import DEFAULT_METRIC, LOWER_IS_BETTER, all_scores
+from automl_meta.core.pipeline import METADATA_ATTR, feature_model
+from automl_meta.core.registry import TABLE
+from automl_meta.metabase.corpus import read_manifest, table_file
+from automl_meta.output.model_file import score_frame
+from automl_meta.search.strategies import PROPOSERS
 
 FIELDS = ["dataset", "task_type", "strategy", "seed", "budget", "exit_code", "wall_seconds",
           "metric", "test_score", "accuracy", "r2", "n_train", "n_test", "family", "trials",

@@ -26,14 +26,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from automl_meta import search
-from automl_meta.corpus import read_manifest, table_file
-from automl_meta.data import build_dataset, prepare_features, read_raw
-from automl_meta.ensemble import blend, select
-from automl_meta.evaluate import predict_matrix, refit
-from automl_meta.metrics import all_scores, to_loss
-from automl_meta.settings import FitSettings
-from automl_meta.space import SearchSpace
+from automl_meta.core.data import build_dataset, prepare_features, read_raw
+from automl_meta.core.metrics import all_scores, to_loss
+from automl_meta.core.settings import FitSettings
+from automl_meta.core.space import SearchSpace
+from automl_meta.metabase.corpus import read_manifest, table_file
+from automl_meta.search import loop as search
+from automl_meta.search.ensemble import blend, select
+from automl_meta.trials.evaluate import predict_matrix, refit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchmark_online import split_table  # noqa: E402  (the online benchmark's split)

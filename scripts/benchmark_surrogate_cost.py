@@ -22,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
+from automl_meta.core.space import SearchSpace
+from automl_meta.learning.surrogate import SurrogateSettings, meta_train
 from automl_meta.metabase.store import MetaBase
-from automl_meta.space import SearchSpace
-from automl_meta.surrogate import SurrogateSettings, meta_train
 
 N_OBSERVATIONS = (0, 1, 10, 50, 300)
 
@@ -47,10 +47,10 @@ def parse_args(argv=None) -> argparse.Namespace:
 def synthetic_metabase(path: Path, n_tasks: int, pool_size: int) -> Path:
     """Tasks of every type with random meta-features; each scores the pool by a random
     quadratic of its encoding (a pool of random configs: building the real design is slow)."""
-    from automl_meta.evaluate import Trial
+    from automl_meta.core.metrics import DEFAULT_METRIC
+    from automl_meta.core.space import TASK_TYPES, config_id
     from automl_meta.metabase.store import Protocol, TaskRecord
-    from automl_meta.metrics import DEFAULT_METRIC
-    from automl_meta.space import TASK_TYPES, config_id
+    from automl_meta.trials.evaluate import Trial
 
     rng = np.random.default_rng(0)
     with MetaBase.create(path, Protocol(n_folds=3, pool_size=pool_size)) as metabase:

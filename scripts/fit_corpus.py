@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from automl_meta.corpus import read_manifest, table_file
+from automl_meta.metabase.corpus import read_manifest, table_file
 
 FIELDS = ["name", "rows", "exit_code", "wall_seconds", "budget", "limit", "within_limit",
           "metric", "best_score", "family", "trials", "failed", "error"]

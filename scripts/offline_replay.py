@@ -28,20 +28,20 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from automl_meta.cost import TaskCost, record_size, train_cost_model
-from automl_meta.errors import InvalidParameterError
-from automl_meta.evaluate import Status, Trial
-from automl_meta.forkserver import CONTEXT
-from automl_meta.lazy import require
-from automl_meta.learned_embedding import fit_embedding
-from automl_meta.metabase.learning import FeatureTable, feature_table, loss_table
+from automl_meta.core.errors import InvalidParameterError
+from automl_meta.core.lazy import require
+from automl_meta.core.metrics import DEFAULT_METRIC, METRICS, from_loss, to_loss
+from automl_meta.core.registry import SPECS, STRATEGIES, TABLE
+from automl_meta.core.space import SearchSpace, config_id
+from automl_meta.learning.cost import TaskCost, record_size, train_cost_model
+from automl_meta.learning.learned_embedding import fit_embedding
+from automl_meta.learning.surrogate import SurrogateSettings, meta_train
+from automl_meta.learning.tables import FeatureTable, feature_table, loss_table
+from automl_meta.learning.warmstart import MetaKnowledge, TaskQuery
 from automl_meta.metabase.store import MetaBase, MetaBaseError, TaskRecord
-from automl_meta.metrics import DEFAULT_METRIC, METRICS, from_loss, to_loss
-from automl_meta.registry import SPECS, STRATEGIES, TABLE
-from automl_meta.space import SearchSpace, config_id
-from automl_meta.strategies import make_strategy
-from automl_meta.surrogate import SurrogateSettings, meta_train
-from automl_meta.warmstart import MetaKnowledge, TaskQuery
+from automl_meta.search.strategies import make_strategy
+from automl_meta.trials.evaluate import Status, Trial
+from automl_meta.trials.forkserver import CONTEXT
 
 CHECKPOINTS = (1, 3, 5, 10, 25, 50)
 SECONDS = (5, 15, 30, 60)  # the time axis: summed stored fit seconds of the configs picked

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from sklearn.datasets import make_classification, make_regression
 
-from automl_meta.data import Dataset, build_dataset, clean_frame
+from automl_meta.core.data import Dataset, build_dataset, clean_frame
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"  # shared/ lies beside the repo
 

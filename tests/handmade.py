@@ -16,11 +16,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from automl_meta.evaluate import Trial
+from automl_meta.core.metrics import DEFAULT_METRIC
+from automl_meta.core.space import config_id
 from automl_meta.metabase.pool import build_pool
 from automl_meta.metabase.store import MetaBase, Protocol, TaskRecord
-from automl_meta.metrics import DEFAULT_METRIC
-from automl_meta.space import config_id
+from automl_meta.trials.evaluate import Trial
 
 
 @dataclass(frozen=True)

@@ -12,13 +12,24 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scripts.offline_replay import (CURVE_COLUMNS, BenchmarkSettings, add_ranks,
-                                   build_knowledge, group_folds, load_test_task, task_groups, time_summary,
-                                   plan_benchmark, regret_curve, replay, run_benchmark,
-                                   summary)
-from automl_meta.errors import InvalidParameterError
+from automl_meta.core.errors import InvalidParameterError
+from automl_meta.learning.tables import FeatureTable
 from automl_meta.metabase import MetaBase, TaskRecord
-from automl_meta.metabase.learning import FeatureTable
+from scripts.offline_replay import (
+    CURVE_COLUMNS,
+    BenchmarkSettings,
+    add_ranks,
+    build_knowledge,
+    group_folds,
+    load_test_task,
+    plan_benchmark,
+    regret_curve,
+    replay,
+    run_benchmark,
+    summary,
+    task_groups,
+    time_summary,
+)
 from tests.handmade import HandTask, make_metabase
 
 NAN = math.nan

@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from automl_meta.cli import _flags, main, with_flags
-from automl_meta.data import load_table
+from automl_meta.core.data import load_table
 from tests.conftest import make_frame
 
 GOOD = make_frame("binary", n=80).to_csv(index=False)
@@ -171,7 +171,7 @@ def test_predict_names_missing_and_extra_columns(fitted):
 
 def test_predict_score_prints_every_metric_of_the_task_type(fitted):
     """--score on a labelled table: the metrics equal those computed from --proba's output."""
-    from automl_meta.metrics import all_scores
+    from automl_meta.core.metrics import all_scores
 
     folder, frame, _ = fitted
     labelled = frame.copy()
@@ -298,7 +298,7 @@ def test_a_damaged_default_metabase_falls_back_with_a_note(tmp_path, damaged_met
 
 @pytest.mark.parametrize("umask", [0o022, 0o077])
 def test_written_files_get_the_permissions_the_umask_gives(tmp_path, umask):
-    from automl_meta.export import write_atomic
+    from automl_meta.output.model_file import write_atomic
 
     old = os.umask(umask)
     try:
@@ -333,7 +333,7 @@ def test_a_model_made_with_other_versions_warns_once_and_info_shows_what_made_it
     ["metabase", "--debug", "info", "<missing>"],
 ])
 def test_debug_before_or_after_the_subcommand_shows_the_traceback(tmp_path, args):
-    from automl_meta.errors import AutoMLMetaError
+    from automl_meta.core.errors import AutoMLMetaError
 
     result = run([str(tmp_path / "nope") if a == "<missing>" else a for a in args])
     assert isinstance(result.exception, AutoMLMetaError), result.output  # raised, not one line
@@ -356,7 +356,7 @@ def test_v_before_or_after_the_subcommand_shows_the_library_log(tmp_path, before
 
 
 def test_metric_help_lists_the_metrics_of_each_task_type():
-    from automl_meta.metric_names import DEFAULT_METRIC, METRICS
+    from automl_meta.core.metric_names import DEFAULT_METRIC, METRICS
 
     result = run(["fit", "--help"])
     assert result.exit_code == 0

@@ -7,14 +7,20 @@ import math
 import numpy as np
 import pytest
 
-from automl_meta.cost import CostModel, TaskCost, dataset_size, size_features, train_cost_model
-from automl_meta.evaluate import Status, Trial
+from automl_meta.core.space import SearchSpace, config_id
+from automl_meta.learning.cost import (
+    CostModel,
+    TaskCost,
+    dataset_size,
+    size_features,
+    train_cost_model,
+)
+from automl_meta.learning.warmstart import load_trained
 from automl_meta.metabase.locate import artifact_path
 from automl_meta.metabase.pool import build_pool
 from automl_meta.metabase.protocol import MetaBaseError
 from automl_meta.metabase.store import MetaBase, Protocol, TaskRecord
-from automl_meta.space import SearchSpace, config_id
-from automl_meta.warmstart import load_trained
+from automl_meta.trials.evaluate import Status, Trial
 from tests.conftest import make_dataset
 
 ROWS = (300, 600, 1200, 2400, 4800, 9600)

@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from automl_meta.corpus import read_manifest
+from automl_meta.core.data import fingerprint, infer_task_type, load_table, subsample
+from automl_meta.core.errors import InvalidDataError, InvalidParameterError
+from automl_meta.metabase.corpus import read_manifest
 from automl_meta.metabase.sources import load_entry
-from automl_meta.data import fingerprint, infer_task_type, load_table, subsample
-from automl_meta.errors import InvalidDataError, InvalidParameterError
 from tests.conftest import make_dataset
 
 GOOD = "a,b,c,y\n" + "".join(f"{i % 7},{(i * 3) % 5},{'uv'[i % 2]},{'pq'[(i // 2) % 2]}\n" for i in range(40))

@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from automl_meta.ensemble import SELECTION_POOL, _auc_rows, blend, select
-from automl_meta.evaluate import Trial, refit
-from automl_meta.export import feature_model, voting_model
-from automl_meta.runner import RefitResult
-from automl_meta.final_model import refit_members, select_members
-from automl_meta.search import FitSettings, fit
-from automl_meta.space import SearchSpace
+from automl_meta.core.pipeline import feature_model, voting_model
+from automl_meta.core.space import SearchSpace
+from automl_meta.search.ensemble import SELECTION_POOL, _auc_rows, blend, select
+from automl_meta.search.final_model import refit_members, select_members
+from automl_meta.search.loop import FitSettings, fit
+from automl_meta.trials.evaluate import Trial, refit
+from automl_meta.trials.runner import RefitResult
 from tests.conftest import make_dataset
 
 Y_REG = np.array([0.0, 1.0, 2.0, 3.0, 4.0, 5.0])
@@ -225,7 +225,7 @@ def test_members_that_would_not_fit_in_time_are_not_started_lowest_weight_first(
 
 
 def test_a_dropped_member_is_told_and_the_exported_ensemble_lacks_it(monkeypatch):
-    import automl_meta.final_model as final_model
+    import automl_meta.search.final_model as final_model
 
     real = final_model.refit_members
 

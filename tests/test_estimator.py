@@ -19,7 +19,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from automl_meta import AutoMLClassifier, AutoMLRegressor, fit_table
 from automl_meta.cli.fit import fit as fit_command
-from automl_meta.settings import FitSettings
+from automl_meta.core.settings import FitSettings
 from tests.conftest import make_frame
 
 # Deterministic and quick: one trial of a family default, scored on a holdout, the best alone.

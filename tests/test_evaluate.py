@@ -8,10 +8,10 @@ import time
 import numpy as np
 import pytest
 
-from automl_meta.evaluate import Status, Trial, evaluate, make_folds
-from automl_meta.metrics import METRICS
-from automl_meta.runner import TrialRunner, WorkerSetup, _refit_job
-from automl_meta.space import SearchSpace
+from automl_meta.core.metrics import METRICS
+from automl_meta.core.space import SearchSpace
+from automl_meta.trials.evaluate import Status, Trial, evaluate, make_folds
+from automl_meta.trials.runner import TrialRunner, WorkerSetup, _refit_job
 from tests.conftest import make_dataset
 
 
@@ -154,6 +154,7 @@ def test_out_of_memory_is_recorded_as_memout():
 
 
 def test_a_worker_that_dies_mid_trial_is_reported_and_replaced():
+    import multiprocessing
     import os
     import signal
 
@@ -161,7 +162,8 @@ def test_a_worker_that_dies_mid_trial_is_reported_and_replaced():
     with TrialRunner(setup, n_workers=1) as runner:
         runner.wait_idle()
         runner.submit("evaluate", slow, 0, time_limit=120)
-        os.kill(runner.pids()[0], signal.SIGKILL)  # as the kernel's OOM killer does
+        [worker] = multiprocessing.active_children()
+        os.kill(worker.pid, signal.SIGKILL)  # as the kernel's OOM killer does
         [dead] = _collect_all(runner, 1)
         runner.wait_idle()
         runner.submit("evaluate", space.default_configs()[0], 1, time_limit=120)

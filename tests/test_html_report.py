@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from sklearn.datasets import load_iris
 
 from automl_meta.cli import main
-from automl_meta.html_report import report_html
+from automl_meta.output.html_report import report_html
 from tests.test_cli import assert_one_line_error
 
 ODD_COLUMN = "petal <b>length</b> & co"  # must come out escaped, never as markup

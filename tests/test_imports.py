@@ -1,17 +1,21 @@
 """The package's import graph: no cycles, and imports at the top of modules but for the
-heavy packages listed in automl_meta.lazy (and the CLI and the package's own __init__, which
+heavy packages listed in automl_meta.core.lazy (and the CLI and the package's own __init__, which
 defer the library itself so that `automl --help` stays quick)."""
 
 from __future__ import annotations
 
 import ast
+import tomllib
 from pathlib import Path
 
 import pytest
 
-from automl_meta.lazy import LAZY_MODULES
+from automl_meta.core.lazy import LAZY_MODULES
 
 PACKAGE = Path(__file__).resolve().parents[1] / "automl_meta"
+# The layer folders, lowest first: a module imports from its own layer and those before it.
+# The modules at the top of the package (the estimators) and cli/ may import any of them.
+LAYERS = ["core", "metafeatures", "trials", "metabase", "learning", "search", "output"]
 
 
 def _module_name(path: Path) -> str:
@@ -101,3 +105,24 @@ def test_imports_sit_at_the_top_of_modules_but_for_the_listed_heavy_packages():
 ])
 def test_the_cycle_finder_finds_cycles(graph, cycle):
     assert _cycle(graph) == cycle
+
+
+def _layer(module: str) -> int:
+    """Position of a module's layer in LAYERS; past the end for the top of the package."""
+    parts = module.split(".")
+    return LAYERS.index(parts[1]) if len(parts) > 1 and parts[1] in LAYERS else len(LAYERS)
+
+
+def test_layers_import_only_from_themselves_and_the_layers_below():
+    graph, _ = _graph()
+    upward = sorted(f"{name} imports {target}" for name, targets in graph.items()
+                    for target in targets if _layer(target) > _layer(name))
+    assert upward == []
+
+
+def test_every_layer_folder_is_a_package_of_the_install():
+    folders = {".".join(p.parent.relative_to(PACKAGE.parent).parts) for p in PACKAGE.rglob("__init__.py")}
+    with open(PACKAGE.parent / "pyproject.toml", "rb") as fh:
+        installed = set(tomllib.load(fh)["tool"]["setuptools"]["packages"])
+    assert folders == installed - {"automl_meta.default_metabase"}
+    assert {f"automl_meta.{layer}" for layer in LAYERS} <= folders

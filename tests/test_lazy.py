@@ -1,4 +1,4 @@
-"""The optional extras: the table of automl_meta.lazy agrees with pyproject.toml, a command
+"""The optional extras: the table of automl_meta.core.lazy agrees with pyproject.toml, a command
 that needs a missing extra says which in one line (exit 2), and fit and predict need none."""
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import pytest
 from click.testing import CliRunner
 
 from automl_meta.cli import main
-from automl_meta.errors import MissingExtraError
-from automl_meta.lazy import LAZY_MODULES, require
+from automl_meta.core.errors import MissingExtraError
+from automl_meta.core.lazy import LAZY_MODULES, require
 from tests.conftest import make_frame
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -16,8 +16,8 @@ import pytest
 from click.testing import CliRunner
 
 from automl_meta.cli import main
-from automl_meta.errors import InvalidParameterError
-from automl_meta.learned_embedding import (
+from automl_meta.core.errors import InvalidParameterError
+from automl_meta.learning.learned_embedding import (
     LearnedEmbedding,
     fit_embedding,
     load_for_metabase,
@@ -25,10 +25,15 @@ from automl_meta.learned_embedding import (
     train_for_metabase,
     transfer_distance,
 )
+from automl_meta.learning.warmstart import (
+    MetaKnowledge,
+    TaskQuery,
+    knn_order,
+    open_knowledge,
+)
 from automl_meta.metabase.locate import artifact_path
 from automl_meta.metabase.store import MetaBase, MetaBaseError
 from automl_meta.metafeatures.specs import METAFEATURE_GROUPS
-from automl_meta.warmstart import MetaKnowledge, TaskQuery, knn_order, open_knowledge
 from tests.handmade import HandTask, make_metabase
 
 POOL = 8
@@ -240,7 +245,7 @@ def test_transform_needs_no_torch(trained, tmp_path):
     path = trained.save(tmp_path / "e.npz")
     code = (
         "import sys, numpy as np\n"
-        "from automl_meta.learned_embedding import LearnedEmbedding\n"
+        "from automl_meta.learning.learned_embedding import LearnedEmbedding\n"
         f"e = LearnedEmbedding.load({str(path)!r})\n"
         "e.transform(e.scaling.transform(np.zeros((2, len(e.scaling.names)))))\n"
         "print('torch' in sys.modules)\n")

@@ -13,8 +13,8 @@ import pytest
 from click.testing import CliRunner
 
 from automl_meta.cli import main
-from automl_meta.data import load_table
-from automl_meta.errors import AutoMLMetaError
+from automl_meta.core.data import load_table
+from automl_meta.core.errors import AutoMLMetaError
 from tests.conftest import make_frame
 
 N_CASES = 300

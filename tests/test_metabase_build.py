@@ -13,8 +13,8 @@ import pytest
 from click.testing import CliRunner
 
 from automl_meta.cli import main
-from automl_meta.corpus import read_manifest
 from automl_meta.metabase.build import build_metabase, one_build_at_a_time
+from automl_meta.metabase.corpus import read_manifest
 from automl_meta.metabase.store import MetaBase, MetaBaseError, Protocol
 from tests.conftest import make_frame
 

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from automl_meta.metabase.learning import feature_table, load_beside, loss_table
+from automl_meta.learning.tables import feature_table, load_beside, loss_table
 from automl_meta.metabase.locate import artifact_path
 from automl_meta.metabase.protocol import MetaBaseError
 from automl_meta.metabase.store import MetaBase

@@ -8,9 +8,14 @@ import numpy as np
 import pytest
 from scipy.spatial.distance import cdist, pdist
 
-from automl_meta.errors import InvalidParameterError
-from automl_meta.metabase.pool import build_pool, centroidal, family_quotas, farthest_points
-from automl_meta.space import FAMILIES, TASK_TYPES, SearchSpace, config_id
+from automl_meta.core.errors import InvalidParameterError
+from automl_meta.core.space import FAMILIES, TASK_TYPES, SearchSpace, config_id
+from automl_meta.metabase.pool import (
+    build_pool,
+    centroidal,
+    family_quotas,
+    farthest_points,
+)
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,8 @@ import time
 import numpy as np
 import pytest
 
-from automl_meta.errors import InvalidParameterError
-from automl_meta.evaluate import Status, Trial
+from automl_meta.core.errors import InvalidParameterError
+from automl_meta.core.space import SearchSpace, config_id
 from automl_meta.metabase.pool import build_pool
 from automl_meta.metabase.store import (
     METRIC_COLUMNS,
@@ -23,7 +23,7 @@ from automl_meta.metabase.store import (
     TaskRecord,
     _round_significant,
 )
-from automl_meta.space import SearchSpace, config_id
+from automl_meta.trials.evaluate import Status, Trial
 
 POOL_SIZE = 7
 

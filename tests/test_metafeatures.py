@@ -13,8 +13,8 @@ import pytest
 from click.testing import CliRunner
 
 from automl_meta.cli import main
-from automl_meta.data import Dataset, FeatureSchema, build_dataset, clean_frame
-from automl_meta.errors import InvalidDataError, InvalidParameterError
+from automl_meta.core.data import Dataset, FeatureSchema, build_dataset, clean_frame
+from automl_meta.core.errors import InvalidDataError, InvalidParameterError
 from automl_meta.metafeatures import (
     GROUPS,
     METAFEATURE_GROUPS,

@@ -19,9 +19,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from automl_meta.corpus import ManifestEntry, read_manifest
+from automl_meta.core.data import Dataset
+from automl_meta.metabase.corpus import ManifestEntry, read_manifest
 from automl_meta.metabase.sources import load_entry
-from automl_meta.data import Dataset
 from automl_meta.metafeatures import OPENML_EXACT, compute_metafeatures
 from tests.conftest import CORPUS
 

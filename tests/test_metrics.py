@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from automl_meta.errors import InvalidParameterError
-from automl_meta.metrics import METRICS, all_scores, check_metric, to_loss
+from automl_meta.core.errors import InvalidParameterError
+from automl_meta.core.metrics import METRICS, all_scores, check_metric, to_loss
 
 
 def test_perfect_and_wrong_binary_predictions():

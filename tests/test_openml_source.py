@@ -22,12 +22,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from automl_meta import corpus
-from automl_meta.metabase import sources
-from automl_meta.corpus import ManifestEntry
-from automl_meta.data import build_dataset
-from automl_meta.errors import InvalidDataError, InvalidParameterError
-from automl_meta.openml_source import configure_openml, load_openml_raw, openml_entries
+from automl_meta.core.data import build_dataset
+from automl_meta.core.errors import InvalidDataError, InvalidParameterError
+from automl_meta.metabase import corpus, sources
+from automl_meta.metabase.corpus import ManifestEntry
+from automl_meta.metabase.openml_source import (
+    configure_openml,
+    load_openml_raw,
+    openml_entries,
+)
 from tests.conftest import CORPUS
 
 openml = pytest.importorskip("openml")

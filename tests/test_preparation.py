@@ -9,8 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from automl_meta.data import MISSING_TOKENS, build_dataset, parse_text, prepare_features
-from automl_meta.preparation import category_texts, preparation
+from automl_meta.core.data import (
+    MISSING_TOKENS,
+    build_dataset,
+    parse_text,
+    prepare_features,
+)
+from automl_meta.core.preparation import category_texts, preparation
 
 HEADER = "id,num,count,ratio,code,grade,colour,flag,when,target"
 STDLIB_AND_LIBRARIES = {"sklearn", "pandas", "numpy", "operator", "builtins", "copyreg", "_codecs",

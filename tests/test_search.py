@@ -11,13 +11,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from automl_meta.data import build_dataset, clean_frame
-from automl_meta.errors import AllTrialsFailedError, InvalidParameterError
-from automl_meta.evaluate import Status, Trial
-from automl_meta.export import feature_model, fit_summary
-from automl_meta.runner import RefitResult
-from automl_meta.final_model import RefitFailure, refit_best, refit_note
-from automl_meta.search import (
+from automl_meta.core.data import build_dataset, clean_frame
+from automl_meta.core.errors import AllTrialsFailedError, InvalidParameterError
+from automl_meta.core.pipeline import feature_model
+from automl_meta.core.space import SearchSpace, config_id
+from automl_meta.output.model_file import fit_summary
+from automl_meta.search.final_model import RefitFailure, refit_best, refit_note
+from automl_meta.search.loop import (
     Budget,
     FitSettings,
     _failure_summary,
@@ -25,8 +25,9 @@ from automl_meta.search import (
     run_search,
     safe_configs,
 )
-from automl_meta.space import SearchSpace, config_id
-from automl_meta.strategies import RandomProposer, Strategy, make_strategy
+from automl_meta.search.strategies import RandomProposer, Strategy, make_strategy
+from automl_meta.trials.evaluate import Status, Trial
+from automl_meta.trials.runner import RefitResult
 from tests.conftest import make_dataset
 
 
@@ -98,7 +99,7 @@ def test_bad_settings(kwargs, message):
 
 def test_ctrl_c_with_every_worker_busy_still_refits_the_best(monkeypatch):
     """The interrupt arrives while the only worker runs a long trial: that trial is abandoned."""
-    import automl_meta.search as search
+    import automl_meta.search.loop as search
 
     d = make_dataset("binary", n=150)
     calls = {"n": 0, "interrupted": False}
@@ -266,7 +267,7 @@ def test_with_two_workers_the_second_trial_is_the_linear_default_whatever_the_fi
 
 
 def test_fit_passes_the_refit_note_to_the_user(monkeypatch):
-    import automl_meta.search as search
+    import automl_meta.search.loop as search
 
     real = search.refit_best
 
@@ -296,7 +297,7 @@ def test_classes_rarer_than_the_folds_are_named_and_the_fit_goes_on():
 
 
 def test_the_baselines_do_not_open_a_metabase_for_a_cost_model_they_ignore(monkeypatch):
-    import automl_meta.strategy_choice as choice
+    import automl_meta.search.choice as choice
 
     def refuse(*args):
         raise AssertionError("random search needs no cost model")

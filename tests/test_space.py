@@ -16,8 +16,8 @@ from sklearn.datasets import make_classification, make_regression
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
-from automl_meta.errors import InvalidConfigError, InvalidParameterError
-from automl_meta.space import (
+from automl_meta.core.errors import InvalidConfigError, InvalidParameterError
+from automl_meta.core.space import (
     FAMILIES,
     INACTIVE,
     SPACE_VERSION,

@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import pytest
-
 import math
 
 import numpy as np
+import pytest
 
-from automl_meta.errors import InvalidParameterError
-from automl_meta.evaluate import Trial
+from automl_meta.core.errors import InvalidParameterError
+from automl_meta.core.registry import SPECS, STRATEGIES, SURROGATE_WARM_START
+from automl_meta.core.space import SearchSpace, config_id
+from automl_meta.learning.acquisition import expected_improvement
+from automl_meta.learning.learned_embedding import fit_embedding
+from automl_meta.learning.surrogate import SurrogateSettings, scratch_surrogate
+from automl_meta.learning.warmstart import MetaKnowledge, TaskQuery
 from automl_meta.metabase.store import MetaBase
-from automl_meta.acquisition import expected_improvement
-from automl_meta.space import SearchSpace, config_id
-from automl_meta.learned_embedding import fit_embedding
-from automl_meta.registry import SPECS, STRATEGIES, SURROGATE_WARM_START
-from automl_meta.strategies import GP_MIN_OBSERVATIONS, NEAR_COPY, make_strategy
-from automl_meta.surrogate import SurrogateSettings, scratch_surrogate
-from automl_meta.warmstart import MetaKnowledge, TaskQuery
+from automl_meta.search.strategies import GP_MIN_OBSERVATIONS, NEAR_COPY, make_strategy
+from automl_meta.trials.evaluate import Trial
 from tests.handmade import HandTask, make_metabase
 
 POOL = 16

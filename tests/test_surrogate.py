@@ -17,17 +17,17 @@ from click.testing import CliRunner
 from scipy.stats import spearmanr
 
 from automl_meta.cli import main
-from automl_meta.errors import InvalidParameterError
-from automl_meta.metabase.protocol import MetaBaseError
-from automl_meta.metabase.store import MetaBase
-from automl_meta.surrogate import (
+from automl_meta.core.errors import InvalidParameterError
+from automl_meta.core.space import SearchSpace
+from automl_meta.learning.surrogate import (
     Surrogate,
     SurrogateSettings,
     meta_train,
     normal_scores,
     scratch_surrogate,
 )
-from automl_meta.space import SearchSpace
+from automl_meta.metabase.protocol import MetaBaseError
+from automl_meta.metabase.store import MetaBase
 from tests.handmade import HandTask, make_metabase
 
 POOL = 32

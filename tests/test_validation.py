@@ -7,11 +7,17 @@ import json
 import numpy as np
 import pytest
 
-from automl_meta.evaluate import evaluate, make_folds
-from automl_meta.export import feature_model, fit_summary
-from automl_meta.search import FitSettings, fit
-from automl_meta.space import SearchSpace
-from automl_meta.validation import choose_validation, holdout_share, holdout_split, validated_rows
+from automl_meta.core.pipeline import feature_model
+from automl_meta.core.space import SearchSpace
+from automl_meta.core.validation import (
+    choose_validation,
+    holdout_share,
+    holdout_split,
+    validated_rows,
+)
+from automl_meta.output.model_file import fit_summary
+from automl_meta.search.loop import FitSettings, fit
+from automl_meta.trials.evaluate import evaluate, make_folds
 from tests.conftest import make_dataset
 
 

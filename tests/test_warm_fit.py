@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from automl_meta.data import fingerprint, load_table
-from automl_meta.metafeatures import compute_metafeatures
+from automl_meta.core.data import fingerprint, load_table
+from automl_meta.core.space import config_id
 from automl_meta.metabase.store import MetaBase
-from automl_meta.space import config_id
+from automl_meta.metafeatures import compute_metafeatures
 from tests.conftest import make_frame
 from tests.handmade import HandTask, make_metabase
 from tests.test_cli import assert_one_line_error, run

@@ -7,17 +7,17 @@ import math
 import numpy as np
 import pytest
 
-from automl_meta.embedding import CLIP, RobustScaling, TaskIndex
-from automl_meta.errors import InvalidParameterError
-from automl_meta.metabase.learning import normalized_regret
-from automl_meta.metabase.store import MetaBase
-from automl_meta.space import config_id
-from automl_meta.warmstart import (
+from automl_meta.core.errors import InvalidParameterError
+from automl_meta.core.space import config_id
+from automl_meta.learning.embedding import CLIP, RobustScaling, TaskIndex
+from automl_meta.learning.tables import normalized_regret
+from automl_meta.learning.warmstart import (
     MetaKnowledge,
     TaskQuery,
     knn_order,
     portfolio_order,
 )
+from automl_meta.metabase.store import MetaBase
 from tests.handmade import HandTask, make_metabase
 
 NAN = math.nan

@@ -40,7 +40,7 @@ class _OneLineErrors(click.Group):
             click.echo("Interrupted.", err=True)
             sys.exit(interrupted_exit_code())
         except Exception as exc:
-            from automl_meta.errors import AutoMLMetaError
+            from automl_meta.core.errors import AutoMLMetaError
 
             if debug:
                 raise

@@ -7,16 +7,16 @@ import time
 
 import click
 
-from automl_meta.cli.signals import interrupted_exit_code, stop_on_termination
 from automl_meta.cli.options import (
     check_metabase,
     seed_option,
     target_option,
     task_option,
 )
-from automl_meta.metric_names import help_text as metric_help
-from automl_meta.registry import STRATEGIES, help_text
-from automl_meta.settings import VALIDATIONS, FitSettings
+from automl_meta.cli.signals import interrupted_exit_code, stop_on_termination
+from automl_meta.core.metric_names import help_text as metric_help
+from automl_meta.core.registry import STRATEGIES, help_text
+from automl_meta.core.settings import VALIDATIONS, FitSettings
 
 
 def _positive(ctx, param, value):
@@ -64,7 +64,7 @@ def fit(data, target, task, drop, metric, time_budget, max_trials, seed, output,
     """Find the best model for DATA (CSV, TSV, .gz or parquet) and save it as a pickle."""
     started_at = time.monotonic()
     stop_on_termination()
-    from automl_meta.forkserver import warm_up
+    from automl_meta.trials.forkserver import warm_up
 
     warm_up()  # the workers' imports now overlap with ours and with loading the data
     from automl_meta.cli.report import (
@@ -74,11 +74,11 @@ def fit(data, target, task, drop, metric, time_budget, max_trials, seed, output,
         result_text,
         terminal_width,
     )
-    from automl_meta.data import load_table
-    from automl_meta.export import check_outputs, save_fit, summary_path
-    from automl_meta.html_report import check_report_output, write_report
-    from automl_meta.metrics import check_metric
-    from automl_meta.search import fit as run_fit
+    from automl_meta.core.data import load_table
+    from automl_meta.core.metrics import check_metric
+    from automl_meta.output.html_report import check_report_output, write_report
+    from automl_meta.output.model_file import check_outputs, save_fit, summary_path
+    from automl_meta.search.loop import fit as run_fit
 
     settings = FitSettings(metric=metric, time_budget=time_budget, max_trials=max_trials,
                            seed=seed, n_jobs=n_jobs, strategy=strategy, metabase=metabase,

@@ -12,7 +12,8 @@ import click
 @click.option("--json", "as_json", is_flag=True, help="Print the model's metadata as JSON.")
 def info(model, as_json):
     """Describe a model written by `automl fit`: task, members, library versions."""
-    from automl_meta.export import METADATA_ATTR, feature_model, load_model, model_warnings
+    from automl_meta.core.pipeline import METADATA_ATTR, feature_model
+    from automl_meta.output.model_file import load_model, model_warnings
 
     loaded = load_model(model)
     meta = getattr(loaded, METADATA_ATTR)

@@ -134,7 +134,10 @@ def train_embedding(path, out, seed):
     """Learn the task embedding of a meta-base (tied to its content by a hash)."""
     import numpy as np
 
-    from automl_meta.learned_embedding import LearnedEmbedding, train_for_metabase
+    from automl_meta.learning.learned_embedding import (
+        LearnedEmbedding,
+        train_for_metabase,
+    )
     from automl_meta.metabase.locate import default_metabase_path
     from automl_meta.metabase.store import MetaBase
     from automl_meta.metafeatures.specs import METAFEATURE_GROUPS
@@ -162,9 +165,9 @@ def train_surrogate(path, out, seed, meta_steps, quiet):
     """Meta-train the ranking surrogate on every task of a meta-base (tied to its content)."""
     import sys
 
+    from automl_meta.learning.surrogate import SurrogateSettings, meta_train
     from automl_meta.metabase.locate import default_metabase_path
     from automl_meta.metabase.store import MetaBase
-    from automl_meta.surrogate import SurrogateSettings, meta_train
 
     steps = {} if meta_steps is None else {"meta_steps": meta_steps}
     settings = SurrogateSettings(seed=seed, **steps)
@@ -193,7 +196,7 @@ def train_surrogate(path, out, seed, meta_steps, quiet):
 @_training_options(".cost.npz", None)
 def train_cost(path, out, seed):
     """Learn what configs cost (fit seconds) from a meta-base's trials (tied to its content)."""
-    from automl_meta.cost import train_cost_model
+    from automl_meta.learning.cost import train_cost_model
     from automl_meta.metabase.locate import default_metabase_path
     from automl_meta.metabase.store import MetaBase
 

@@ -28,7 +28,7 @@ def grouped_text(values: dict[str, float], groups: dict[str, str], header: str) 
 @click.option("--json", "as_json", is_flag=True, help="Print one flat JSON object: name -> number.")
 def metafeatures(data, target, task, seed, as_json):
     """Compute the meta-features of DATA (CSV, TSV, .gz or parquet)."""
-    from automl_meta.data import load_table
+    from automl_meta.core.data import load_table
     from automl_meta.metafeatures import METAFEATURE_GROUPS, compute_metafeatures
 
     dataset = load_table(data, target=target, task=task)

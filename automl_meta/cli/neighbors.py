@@ -31,9 +31,13 @@ def neighbors(data, target, task, k, n_configs, metric, metabase, representation
     if metabase is not None:
         check_metabase(metabase, "knn-learned" if representation == "learned" else None)
     from automl_meta.cli.report import neighbors_text
-    from automl_meta.data import load_table
-    from automl_meta.metrics import check_metric
-    from automl_meta.warmstart import describe_neighbors, open_knowledge, task_query
+    from automl_meta.core.data import load_table
+    from automl_meta.core.metrics import check_metric
+    from automl_meta.learning.warmstart import (
+        describe_neighbors,
+        open_knowledge,
+        task_query,
+    )
 
     dataset = load_table(data, target=target, task=task)
     metric = check_metric(metric, dataset.task_type)

@@ -49,9 +49,9 @@ def with_common_options(command: click.Command) -> click.Command:
 def check_metabase(path: str, strategy: str | None = None) -> None:
     """Fail fast, before any work, when --metabase names something that is not a meta-base,
     or lacks the model trained on it that the strategy needs (its embedding, its surrogate)."""
+    from automl_meta.core.registry import spec
+    from automl_meta.learning.warmstart import load_trained
     from automl_meta.metabase.store import MetaBase
-    from automl_meta.registry import spec
-    from automl_meta.warmstart import load_trained
 
     with MetaBase.open(path) as metabase:
         metabase.content_hash()  # reads every task and trial: a damaged file shows now

@@ -16,8 +16,8 @@ import click
               "(instead of the predictions, unless --output writes them).")
 def predict(model, data, output, proba, score):
     """Predict every row of DATA with MODEL; columns are checked against those seen in fit."""
-    from automl_meta.data import read_raw
-    from automl_meta.export import (
+    from automl_meta.core.data import read_raw
+    from automl_meta.output.model_file import (
         check_writable,
         load_model,
         model_warnings,

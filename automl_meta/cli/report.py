@@ -152,7 +152,7 @@ def _differing(trials) -> list[str]:
 def leaderboard_text(result, rows: int = LEADERBOARD_ROWS, width: int | None = None) -> str:
     """The top trials as an aligned text table within width (the terminal's); ensemble
     members carry their weight; the params that differ between rows come first."""
-    from automl_meta.evaluate import Status
+    from automl_meta.trials.evaluate import Status
 
     width = width or terminal_width()
     members = _members(result)

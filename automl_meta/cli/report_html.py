@@ -17,8 +17,8 @@ import click
 def report(summary, output):
     """Write the HTML report of a fit from SUMMARY, the JSON file `automl fit` wrote beside
     the model (naming the model.pkl finds the model.json beside it)."""
-    from automl_meta.export import summary_path
-    from automl_meta.html_report import write_report
+    from automl_meta.output.html_report import write_report
+    from automl_meta.output.model_file import summary_path
 
     source = summary_path(summary) if Path(summary).suffix == ".pkl" else Path(summary)
     written = write_report(source, output or source.with_suffix(".html"))

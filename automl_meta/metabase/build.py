@@ -17,19 +17,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
-
-from automl_meta.corpus import ManifestEntry
-from automl_meta.data import Dataset, fingerprint, subsample
-from automl_meta.errors import AutoMLMetaError
-from automl_meta.evaluate import Trial, make_folds
+from automl_meta.core.data import Dataset, fingerprint, subsample
+from automl_meta.core.errors import AutoMLMetaError
+from automl_meta.core.provenance import library_versions
+from automl_meta.core.space import SearchSpace, config_id
+from automl_meta.metabase.corpus import ManifestEntry
 from automl_meta.metabase.dask_exec import DaskCluster, dask_distributed
 from automl_meta.metabase.pool import build_pool
-from automl_meta.provenance import library_versions
 from automl_meta.metabase.sources import check_packages, load_entry
 from automl_meta.metabase.store import MetaBase, MetaBaseError, Protocol, TaskRecord
 from automl_meta.metafeatures import compute_metafeatures
-from automl_meta.runner import Runner, TrialRunner, WorkerSetup, default_memory_limit_mb, run_all
-from automl_meta.space import SearchSpace, config_id
+from automl_meta.trials.evaluate import Trial, make_folds
+from automl_meta.trials.runner import (
+    Runner,
+    TrialRunner,
+    WorkerSetup,
+    default_memory_limit_mb,
+    run_all,
+)
 
 log = logging.getLogger(__name__)
 

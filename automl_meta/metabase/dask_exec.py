@@ -17,10 +17,10 @@ import multiprocessing
 import time
 from types import ModuleType
 
-from automl_meta.errors import AutoMLMetaError
-from automl_meta.evaluate import Status, Trial, evaluate
-from automl_meta.lazy import require
-from automl_meta.runner import TrialRunner, WorkerSetup
+from automl_meta.core.errors import AutoMLMetaError
+from automl_meta.core.lazy import require
+from automl_meta.trials.evaluate import Status, Trial, evaluate
+from automl_meta.trials.runner import TrialRunner, WorkerSetup
 
 log = logging.getLogger(__name__)
 TASKS_PER_THREAD = 2  # Dask tasks kept in flight per worker thread: none waits for work

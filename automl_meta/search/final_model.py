@@ -1,0 +1,201 @@
+"""The model a fit exports: the best trial refitted on every row, or the ensemble of the
+best trials, refitted in parallel in the workers and assembled as a soft-voting model.
+
+What does not fit in the time left is dropped (the ensemble's members, lowest weight
+first) or refitted late without a limit (the best alone, when nothing else is left): a
+model late rather than none, and the user is told.
+"""
+
+from __future__ import annotations
+
+import math
+import pickle
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from automl_meta.core.data import Dataset
+from automl_meta.core.errors import AllTrialsFailedError
+from automl_meta.core.pipeline import exported_model, voting_model
+from automl_meta.search.ensemble import SELECTION_POOL, Ensemble, blend_scores, select
+from automl_meta.trials.evaluate import Status, Trial
+from automl_meta.trials.runner import RefitResult, TrialRunner
+
+ENSEMBLE_SECONDS = 2.0  # selection, and assembling and pickling the ensemble in this process
+
+
+@dataclass(frozen=True)
+class RefitFailure:
+    """A final fit that gave no model: the trial refitted, how it ended and why."""
+
+    trial: int
+    status: Status
+    reason: str
+
+    def __str__(self) -> str:
+        return f"trial {self.trial}: {self.status}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class RefitInfo:
+    """How the exported model was refitted: the trial it is (an ensemble's: the best), the
+    seconds, whether it fell back from the leaderboard's first, the refits that failed."""
+
+    trial: Trial
+    seconds: float
+    fallback: bool
+    errors: tuple[RefitFailure, ...] = ()
+
+    def to_dict(self) -> dict:
+        """model.json's "refit" record; each error as "trial N: status: reason"."""
+        return {"seconds": self.seconds, "fallback": self.fallback,
+                "errors": [str(e) for e in self.errors]}
+
+
+def select_members(ranked: list[Trial], data: Dataset, y: np.ndarray, metric: str, size: int
+                   ) -> tuple[list[Trial], Ensemble, float] | None:
+    """Greedy ensemble selection over the best SELECTION_POOL trials whose predictions were
+    kept (of the validated rows, whose targets are `y`); None when the ensemble would be the
+    best trial alone. Returns candidates, ensemble, seconds."""
+    candidates = [t for t in ranked if t.oof is not None][:SELECTION_POOL]
+    if size == 1 or len(candidates) < 2:
+        return None
+    start = time.perf_counter()
+    ensemble = select([t.oof for t in candidates], y, data.task_type, metric, data.classes, size)
+    if len(ensemble.members) < 2:
+        return None
+    return candidates, ensemble, time.perf_counter() - start
+
+
+def export_ensemble(runner: TrialRunner, ranked: list[Trial],
+                     chosen: tuple[list[Trial], Ensemble, float], y: np.ndarray,
+                     dataset: Dataset, deadline: float, estimate: Callable[[Trial], float],
+                     metadata: Callable[[dict], dict]) -> tuple[bytes, RefitInfo, dict]:
+    """Refit the ensemble's members and assemble them; what does not fit is dropped.
+
+    Falls back to `_refit_best` when no member could be refitted. Returns the model
+    bytes, the refit info (as `_refit_best` gives) and the ensemble's record.
+    """
+    candidates, ensemble, selection_seconds = chosen
+    members = sorted(((candidates[i], w) for i, w in zip(ensemble.members, ensemble.weights)),
+                     key=lambda m: -m[1])  # highest weight first; stable: then best first
+    start = time.monotonic()
+    results, dropped = refit_members(runner, members, deadline - ENSEMBLE_SECONDS, estimate, metadata)
+    kept = [(t, w) for t, w in members if t.index in results]
+    record = {"picks": ensemble.size, "selection_seconds": round(selection_seconds, 3),
+              "selected_scores": ensemble.scores, "dropped": dropped}
+    if not kept:
+        model_bytes, info = refit_best(runner, ranked, deadline, metadata)
+        record.update(members=[{"trial": info.trial.index, "config": info.trial.config,
+                                "weight": 1, "refit_seconds": info.seconds}],
+                      scores=info.trial.scores)
+        return model_bytes, info, record
+    record["members"] = [{"trial": t.index, "config": t.config, "weight": w,
+                          "refit_seconds": round(results[t.index].seconds, 3)} for t, w in kept]
+    position = {t.index: i for i, t in enumerate(candidates)}
+    record["scores"] = ensemble.scores if not dropped else blend_scores(
+        [t.oof for t in candidates], [position[t.index] for t, _ in kept], [w for _, w in kept],
+        y, dataset.task_type, dataset.classes)
+    alone = kept[0][0] if len(kept) == 1 else ranked[0]
+    model_bytes = results[alone.index].model_bytes if len(kept) == 1 else \
+        _assemble(kept, results, dataset, metadata)
+    info = RefitInfo(alone, round(time.monotonic() - start, 3), fallback=alone is not ranked[0])
+    return model_bytes, info, record
+
+
+def _assemble(kept: list[tuple[Trial, int]], results: dict[int, RefitResult], dataset: Dataset,
+              metadata: Callable[[dict], dict]) -> bytes:
+    """The soft-voting model of the refitted members, with predict's metadata, pickled."""
+    model = voting_model([(f"trial_{t.index}", results[t.index].model_bytes) for t, _ in kept],
+                         [w for _, w in kept], dataset.task_type, dataset.X, dataset.y)
+    meta = metadata(kept[0][0].config)
+    meta["ensemble"] = [{"trial": t.index, "config": t.config, "weight": w} for t, w in kept]
+    return pickle.dumps(exported_model(model, dataset, meta), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def refit_members(runner: TrialRunner, members: list[tuple[Trial, int]], deadline: float,
+                   estimate: Callable[[Trial], float], metadata: Callable[[dict], dict]
+                   ) -> tuple[dict[int, RefitResult], list[dict]]:
+    """Refit members on every row in parallel, highest weight first, by the deadline.
+
+    A member whose estimated refit no longer fits in the time left is not started; one
+    that fails or runs out of time is dropped. Ctrl-C keeps what has finished. Returns
+    the successful refits by trial index and the dropped members with their reasons.
+    """
+    queue, results, dropped, running = list(members), {}, [], {}
+    weight = dict((t.index, w) for t, w in members)
+    try:
+        while queue or running:
+            while queue and runner.idle():
+                trial, w = queue.pop(0)
+                left = deadline - time.monotonic()
+                if running or results:  # the first member is always tried
+                    if estimate(trial) > left:
+                        dropped.append({"trial": trial.index, "weight": w,
+                                        "reason": "its refit would not fit in the time left"})
+                        continue
+                runner.submit("refit", trial.config, trial.index, max(1.0, left), metadata(trial.config))
+                running[trial.index] = trial
+            if results and not queue:
+                runner.retire_lost_workers()  # what still runs is all there is to wait for
+            for result in runner.collect(timeout=0.5):
+                running.pop(result.index, None)
+                if result.status == Status.OK:
+                    results[result.index] = result
+                else:
+                    dropped.append({"trial": result.index, "weight": weight[result.index],
+                                    "reason": f"{result.status}: {result.error_text()}"})
+    except KeyboardInterrupt:
+        runner.cancel()
+        if not results:
+            raise
+        dropped += [{"trial": i, "weight": weight[i], "reason": "interrupted"} for i in running]
+        dropped += [{"trial": t.index, "weight": w, "reason": "interrupted"} for t, w in queue]
+    return results, dropped
+
+
+def dropped_note(ensemble: dict) -> str:
+    """Tell the user which members the exported ensemble lacks, and why."""
+    dropped = ensemble["dropped"]
+    reasons = sorted({d["reason"].split(": ", 1)[0] for d in dropped})
+    return (f"Note: the ensemble lost {len(dropped)} of its {len(dropped) + len(ensemble['members'])} "
+            f"members (trials {', '.join(str(d['trial']) for d in dropped)}: {'; '.join(reasons)}); "
+            f"exported {len(ensemble['members'])}.")
+
+
+def refit_note(best: Trial, info: RefitInfo) -> str:
+    """Tell the user that the exported model is not the plain refit of the leaderboard's first."""
+    trial = info.trial
+    what = (f"trial {trial.index} ({trial.config.get('family', '?')}) instead" if info.fallback
+            else "it after a second fit without a time limit")
+    why = f"{info.errors[0].status}: {info.errors[0].reason}"
+    return (f"Note: the final fit of trial {best.index} on all rows failed ({why}); exported {what}, "
+            "so the run took longer than its budget.")
+
+
+def refit_best(runner: TrialRunner, ranked: list[Trial], refit_deadline: float,
+                metadata: Callable[[dict], dict]) -> tuple[bytes, RefitInfo]:
+    """Refit the best trial on every row by the deadline. If that fails, refit without a
+    limit the fastest of the ten best (the best itself again when it only ran out of
+    time): a model late rather than none."""
+    errors: list[RefitFailure] = []
+    trial = ranked[0]
+    for timed in (True, False):
+        runner.wait_idle()
+        limit = max(1.0, refit_deadline - time.monotonic()) if timed else math.inf
+        runner.submit("refit", trial.config, trial.index, limit, metadata(trial.config))
+        result: list[RefitResult] = []
+        while not result:
+            result = runner.collect(timeout=1.0)
+        if result[0].status == Status.OK:
+            return result[0].model_bytes, RefitInfo(trial, round(result[0].seconds, 3),
+                                                    trial is not ranked[0], tuple(errors))
+        status = result[0].status
+        errors.append(RefitFailure(trial.index, status, result[0].error_text()))
+        others = ranked[:10] if status == Status.TIMEOUT else ranked[1:10]
+        if not others:
+            break
+        trial = min(others, key=lambda t: t.fit_seconds)
+    raise AllTrialsFailedError("The final fit on all rows failed: " + "; ".join(map(str, errors)))

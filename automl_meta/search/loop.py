@@ -1,0 +1,326 @@
+"""The search loop and `fit`: propose, evaluate under a time budget, then refit the best.
+
+Time accounting: the budget counts from `started_at` (the caller's start, loading
+included). Trials are only started while there is time left for them and for the final
+refit; the refit gets the slack of 10% + a few seconds that the budget contract allows.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import pickle
+import time
+from dataclasses import dataclass, field
+from functools import cached_property, partial
+from typing import Callable, Sequence
+
+from automl_meta.core.data import Dataset, subsample
+from automl_meta.core.errors import AllTrialsFailedError
+from automl_meta.core.lazy import import_in_background
+from automl_meta.core.metrics import check_metric, to_loss
+from automl_meta.core.pipeline import model_metadata
+from automl_meta.core.settings import FitSettings
+from automl_meta.core.space import SearchSpace, config_id
+from automl_meta.core.validation import (
+    Validation,
+    choose_validation,
+    holdout_split,
+    validated_rows,
+)
+from automl_meta.learning.warmstart import WarmStartSource
+from automl_meta.search.choice import choose_strategy
+from automl_meta.search.ensemble import OOF_MEMORY_BYTES, oof_bytes
+from automl_meta.search.final_model import (
+    ENSEMBLE_SECONDS,
+    RefitInfo,
+    dropped_note,
+    export_ensemble,
+    refit_best,
+    refit_note,
+    select_members,
+)
+from automl_meta.search.strategies import Strategy
+from automl_meta.trials.evaluate import Status, Trial, error_text, make_folds
+from automl_meta.trials.runner import TrialRunner, WorkerSetup, default_memory_limit_mb
+
+_SPAWN_SECONDS = 1.0  # a worker replaced after a timeout: fork, data transfer
+_WRITE_SECONDS = 2.0  # kept after the refit for writing the files and exiting
+_FIRST_REFIT_SECONDS = 2.0  # kept for refitting a first, cheap success found late
+SAFE_FAMILIES = ("linear", "hist_gradient_boosting")  # their defaults run until a first success
+
+
+@dataclass
+class SearchState:
+    """Progress of a running search, passed to the progress callback after each trial."""
+
+    metric: str
+    time_budget: float
+    elapsed: float = 0.0
+    n_done: int = 0
+    n_failed: int = 0  # failed or out of memory
+    n_timeout: int = 0
+    best: Trial | None = None
+
+
+@dataclass
+class FitResult:
+    """What `fit` returns: the exported model (pickled), every trial, how it went."""
+
+    model_bytes: bytes
+    best: Trial
+    trials: list[Trial]
+    metric: str
+    task_type: str
+    n_search_rows: int
+    interrupted: bool = False
+    refit: RefitInfo | None = None  # set by `fit`
+    seconds: float = 0.0
+    strategy: str = ""
+    warm_start: WarmStartSource = field(default_factory=WarmStartSource)
+    ensemble: dict | None = None  # members, weights, scores; None: the best trial alone
+    validation: Validation | None = None  # how the trials were scored
+
+    @property
+    def neighbors(self) -> list[tuple[str, float]]:
+        """(name, distance) of the nearest tasks the warm start came from, nearest first."""
+        return self.warm_start.neighbors
+
+    @cached_property
+    def model(self):
+        """The exported model: the preparation step, then the refitted pipeline or ensemble."""
+        return pickle.loads(self.model_bytes)
+
+    def leaderboard(self) -> list[Trial]:
+        """Trials best first (failed last), ties broken by trial order."""
+        return sorted(self.trials, key=lambda t: (_loss(self.metric, t), t.index))
+
+
+def _loss(metric: str, trial: Trial) -> float:
+    return to_loss(metric, trial.scores.get(metric, math.nan)) if trial.status == Status.OK else math.inf
+
+
+def _best_first(trials: Sequence[Trial], metric: str) -> list[Trial]:
+    """Successful trials, best first, ties broken by trial order."""
+    return sorted((t for t in trials if t.status == Status.OK), key=lambda t: (_loss(metric, t), t.index))
+
+
+def _n_workers(n_jobs: int) -> int:
+    cores = os.cpu_count() or 1
+    return cores if n_jobs == -1 else max(1, min(n_jobs, cores))
+
+
+def _refit_estimate(trial: Trial | None, validation: Validation, row_ratio: float) -> float:
+    """Seconds a refit of this trial on every row should take, with margin."""
+    if trial is None:
+        return 0.0
+    per_fit = trial.fit_seconds / validation.n_folds
+    return 1.5 * per_fit / validation.train_share * max(1.0, row_ratio) + _SPAWN_SECONDS
+
+
+def _makespan(seconds: Sequence[float], n_workers: int) -> float:
+    """Wall time of jobs started in this order, each on the first free worker."""
+    free = [0.0] * max(1, n_workers)
+    for job in seconds:
+        free[free.index(min(free))] += job
+    return max(free)
+
+
+def _final_reserve(trials: list[Trial], best: Trial | None, settings: FitSettings, metric: str,
+                   validation: Validation, row_ratio: float, n_workers: int) -> float:
+    """Seconds to keep for the final refit: the best alone, or with an ensemble the refits
+    of the likely members (the best 2 per worker) run in parallel."""
+    single = _refit_estimate(best, validation, row_ratio)
+    if settings.ensemble_size == 1:
+        return single
+    ranked = _best_first(trials, metric)
+    likely = [_refit_estimate(t, validation, row_ratio) for t in ranked[:2 * n_workers]]
+    return max(single, _makespan(likely, n_workers)) + ENSEMBLE_SECONDS
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Deadlines of one fit: trials end by `deadline`, the final refit by `hard_deadline`."""
+
+    started_at: float
+    seconds: float
+
+    @property
+    def deadline(self) -> float:
+        return self.started_at + self.seconds
+
+    @property
+    def hard_deadline(self) -> float:
+        return self.deadline + 0.1 * self.seconds + 5.0 - _WRITE_SECONDS
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started_at
+
+
+def run_search(runner: TrialRunner, strategy: Strategy, settings: FitSettings, budget: Budget,
+               metric: str, row_ratio: float = 1.0,
+               on_trial: Callable[[Trial, SearchState], None] | None = None,
+               safe_configs: Sequence[dict] = (),
+               validation: Validation | None = None,
+               on_tick: Callable[[SearchState], None] | None = None) -> tuple[list[Trial], bool]:
+    """Ask, evaluate, tell until the budget or max_trials; return trials and interrupted.
+
+    A trial starts only while there is time for it and for refitting the best so far;
+    the refit may use the slack between `deadline` and `hard_deadline`. `safe_configs`
+    (cheap ones) make sure a slow first proposal cannot leave nothing to export: with
+    several workers the first of them runs beside the strategy's first proposal; until a
+    trial succeeds, they run after each failure; with one worker, the strategy's trials
+    get at most half the time left until then.
+    """
+    state = SearchState(metric=metric, time_budget=settings.time_budget)
+    validation = validation or Validation("cv", settings.n_folds)
+    slack = budget.hard_deadline - budget.deadline
+    trials: list[Trial] = []
+    sources: dict[int, str] = {}
+    submitted = 0
+    safe = list(safe_configs)
+    submitted_ids: set[str] = set()
+    try:
+        while True:
+            now = time.monotonic()
+            if state.best is None:  # nothing to export yet: the slack is better spent here
+                stop_at = budget.hard_deadline - _FIRST_REFIT_SECONDS
+            else:
+                reserve = _final_reserve(trials, state.best, settings, metric, validation,
+                                         row_ratio, runner.n_workers) - slack
+                stop_at = budget.deadline - max(0.0, reserve)
+                runner.cap_deadlines(stop_at)  # trials started before the first success
+            more = settings.max_trials is None or submitted < settings.max_trials
+            while more and runner.idle() and now < stop_at - 0.5:
+                limit = min(stop_at - now, settings.max_trial_seconds or math.inf)
+                safe = [c for c in safe if config_id(c) not in submitted_ids]
+                beside_first = runner.n_workers > 1 and submitted == 1  # whatever the first does
+                if safe and (beside_first or (state.best is None and trials)):
+                    config, sources[submitted] = safe.pop(0), "default"
+                    strategy.skip(config)
+                else:
+                    if state.best is None and safe and runner.n_workers == 1:
+                        limit = min(limit, 0.5 * (stop_at - now))  # leave time for a safe config
+                    remaining = max(0.0, budget.deadline - now) / settings.time_budget
+                    config, sources[submitted] = strategy.ask(limit, remaining)
+                submitted_ids.add(config_id(config))
+                runner.submit("evaluate", config, submitted, limit)
+                submitted += 1
+                more = settings.max_trials is None or submitted < settings.max_trials
+            if not runner.busy() and (not more or now >= stop_at - 0.5):
+                return trials, False
+            for trial in runner.collect(timeout=0.5):
+                trial.source = sources.get(trial.index, "")
+                trial.finished_at = budget.elapsed()
+                _record(trial, trials, strategy, state, metric)
+                state.elapsed = budget.elapsed()
+                if on_trial:
+                    on_trial(trial, state)
+            if on_tick:  # at least every half second: a progress display stays alive
+                state.elapsed = budget.elapsed()
+                on_tick(state)
+    except KeyboardInterrupt:
+        return trials, True
+
+
+def _record(trial: Trial, trials: list[Trial], strategy: Strategy, state: SearchState, metric: str) -> None:
+    trials.append(trial)
+    strategy.tell(trial)
+    state.n_done += 1
+    state.n_timeout += trial.status == Status.TIMEOUT
+    state.n_failed += trial.status not in (Status.OK, Status.TIMEOUT)
+    if trial.status == Status.OK and (state.best is None or _loss(metric, trial) < _loss(metric, state.best)):
+        state.best = trial
+    kept = 0  # the best trials' predictions stay, up to the memory cap
+    for t in (t for t in _best_first(trials, metric) if t.oof is not None):
+        kept += oof_bytes(t.oof)
+        if kept > OOF_MEMORY_BYTES:
+            t.oof = None
+
+
+def safe_configs(space: SearchSpace) -> list[dict]:
+    """Configs that finish fast on about any table: the linear model's and HGB's defaults."""
+    return [c for c in space.default_configs() if c["family"] in SAFE_FAMILIES]
+
+
+def _search_rows(settings: FitSettings) -> int:
+    """Rows searched on: all for long budgets, a sample for short ones (refit uses all)."""
+    if settings.max_search_rows:
+        return settings.max_search_rows
+    return int(min(100_000, max(5_000, settings.time_budget * 500)))
+
+
+def fit(dataset: Dataset, settings: FitSettings = FitSettings(),
+        on_trial: Callable[[Trial, SearchState], None] | None = None,
+        started_at: float | None = None,
+        on_note: Callable[[str], None] | None = None,
+        on_tick: Callable[[SearchState], None] | None = None) -> FitResult:
+    """Search configs for `dataset` within the time budget and refit the best on all rows.
+
+    `started_at` (time.monotonic()) lets a caller count its own start-up in the budget.
+    Ctrl-C during the search stops it and still refits the best trial so far
+    (`interrupted` is then True). `on_note` receives one-line notes worth showing a user
+    (where the warm start came from, or why there is none); `on_tick` the search's
+    state every half second.
+    """
+    metric = check_metric(settings.metric, dataset.task_type)
+    budget = Budget(time.monotonic() if started_at is None else started_at, settings.time_budget)
+    search_data = subsample(dataset, _search_rows(settings), settings.seed)
+    space = SearchSpace(dataset.task_type, n_rows=dataset.n_rows)
+    validation = choose_validation(search_data.n_rows, search_data.X.shape[1], settings.time_budget,
+                                   settings.n_folds, settings.validation)
+    if on_note:
+        on_note(validation.describe())
+    strategy, warm_start = choose_strategy(dataset, settings, space, metric, on_note, search_data,
+                                           validation)
+    for module in strategy.proposer.warm_up:
+        import_in_background(module)  # seconds of imports, done while the first trials run
+    if warm_start.tasks and on_note:
+        on_note("warm start from the nearest tasks: "
+                + ", ".join(f"{name} ({distance:.3g})" for name, distance in warm_start.neighbors))
+    folds = (make_folds(search_data.y, search_data.task_type, settings.n_folds, settings.seed)
+             if validation.scheme == "cv" else
+             holdout_split(search_data.y, search_data.task_type, validation.holdout_share, settings.seed))
+    y_valid = search_data.y[validated_rows(folds)]
+    n_workers = _n_workers(settings.n_jobs)
+    setup = WorkerSetup(search_data, space, folds, settings.seed, default_memory_limit_mb(n_workers),
+                        refit_dataset=dataset if search_data is not dataset else None)
+    with TrialRunner(setup, n_workers) as runner:
+        trials, interrupted = run_search(runner, strategy, settings, budget, metric,
+                                         dataset.n_rows / search_data.n_rows, on_trial,
+                                         safe_configs(space), validation, on_tick)
+        runner.cancel()  # trials still running after Ctrl-C
+        ranked = _best_first(trials, metric)
+        if not ranked:
+            raise AllTrialsFailedError(_failure_summary(trials))
+        metadata = partial(model_metadata, dataset, metric, space_version=space.version)
+        chosen = select_members(ranked, search_data, y_valid, metric, settings.ensemble_size)
+        ensemble = None
+        if chosen is None:
+            model_bytes, refit = refit_best(runner, ranked, budget.hard_deadline, metadata)
+        else:
+            estimate = partial(_refit_estimate, validation=validation,
+                               row_ratio=dataset.n_rows / search_data.n_rows)
+            model_bytes, refit, ensemble = export_ensemble(
+                runner, ranked, chosen, y_valid, dataset, budget.hard_deadline, estimate, metadata)
+    if refit.errors and on_note:
+        on_note(refit_note(ranked[0], refit))
+    if ensemble and ensemble["dropped"] and on_note:
+        on_note(dropped_note(ensemble))
+    return FitResult(model_bytes=model_bytes, best=refit.trial, trials=trials, metric=metric,
+                     task_type=dataset.task_type, n_search_rows=search_data.n_rows,
+                     interrupted=interrupted, refit=refit, seconds=budget.elapsed(),
+                     strategy=strategy.name, warm_start=warm_start, ensemble=ensemble,
+                     validation=validation)
+
+
+def _failure_summary(trials: list[Trial]) -> str:
+    if not trials:
+        return "No trial finished within the time budget; raise the 'time_budget' parameter."
+    reasons: dict[str, int] = {}
+    for t in trials:  # the same error raised at different lines counts as one reason
+        reason = error_text(t.error_type, t.error)
+        reasons[reason] = reasons.get(reason, 0) + 1
+    common = max(reasons, key=reasons.get)
+    return (f"All {len(trials)} trials failed; the most common reason ({reasons[common]}x): {common}. "
+            "When they timed out, raising the 'time_budget' parameter helps.")

@@ -1,0 +1,1 @@
+"""Running trials: one config scored in a worker process within a time limit."""
