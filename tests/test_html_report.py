@@ -99,7 +99,8 @@ def test_summary_records_each_trials_time_and_source(fitted):
     assert len(board) == 6 and all(t["source"] for t in board)
     times = [t["finished_at"] for t in sorted(board, key=lambda t: t["index"])]
     assert all(0 < t <= summary["seconds"] for t in times)
-    assert any(t["source"] == "warm-start" for t in board)
+    assert {t["source"] for t in board} <= {"default", "warm-start", "surrogate", "gp", "random"}
+    assert any(t["source"] == "default" for t in board)  # the default strategy starts there
 
 
 def test_the_leaderboard_table_has_every_trial_best_first(fitted):

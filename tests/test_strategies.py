@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
 import pytest
 
 from automl_meta.core.errors import InvalidParameterError
-from automl_meta.core.registry import SPECS, STRATEGIES, SURROGATE_WARM_START
+from automl_meta.core.registry import SPECS, STRATEGIES
 from automl_meta.core.space import SearchSpace, config_id
 from automl_meta.learning.acquisition import expected_improvement
 from automl_meta.learning.learned_embedding import fit_embedding
 from automl_meta.learning.surrogate import SurrogateSettings, scratch_surrogate
 from automl_meta.learning.warmstart import MetaKnowledge, TaskQuery
 from automl_meta.metabase.store import MetaBase
-from automl_meta.search.strategies import GP_MIN_OBSERVATIONS, NEAR_COPY, make_strategy
+from automl_meta.search.strategies import (
+    FAMILY_RUN,
+    GP_MIN_OBSERVATIONS,
+    NEAR_COPY,
+    make_strategy,
+)
 from automl_meta.trials.evaluate import Trial
 from tests.handmade import HandTask, make_metabase
 
@@ -180,11 +186,13 @@ def test_surrogate_strategy_needs_a_meta_trained_surrogate(knowledge):
 
 
 @pytest.mark.parametrize("name", sorted(SURROGATE_STRATEGIES))
-def test_surrogate_strategies_start_short_then_the_surrogate_proposes(name, knowledge):
-    _, pool = knowledge
-    strategy = _make(name, SearchSpace("binary", 500), 0, knowledge, candidates=pool)
-    sources = [source for _, source in _drive_sources(strategy, SURROGATE_WARM_START + 2)]
-    assert sources == ["warm-start"] * SURROGATE_WARM_START + ["surrogate"] * 2
+def test_surrogate_strategies_start_with_each_default_then_the_surrogate_proposes(name, knowledge):
+    space = SearchSpace("binary", 500)
+    strategy = _make(name, space, 0, knowledge)
+    defaults = space.default_configs()
+    driven = _drive_sources(strategy, len(defaults) + 2)
+    assert [c for c, _ in driven[:len(defaults)]] == defaults
+    assert [s for _, s in driven] == ["default"] * len(defaults) + ["surrogate"] * 2
     assert strategy.name == name
 
 
@@ -199,18 +207,21 @@ def _drive_sources(strategy, n):
 
 
 def test_surrogate_strategy_proposes_the_candidate_of_highest_acquisition(knowledge):
-    """After the warm start, the proposal is the untried pool config that the surrogate,
-    fine-tuned on the observations so far, values most: the strategy adds no choice of
-    its own."""
+    """After the warm start, the proposal is the untried pool config, not a near-copy of a
+    tried one, that the surrogate, fine-tuned on the observations so far, values most: the
+    strategy adds no choice of its own."""
     _, pool = knowledge
     space = SearchSpace("binary", 500)
     strategy = _make("surrogate", space, 0, knowledge, candidates=pool)
-    observed = _drive_sources(strategy, SURROGATE_WARM_START + 2)
+    observed = _drive_sources(strategy, len(strategy._queue) + 2)
     x = np.array([space.encode(c) for c, _ in observed])
     losses = -np.array([0.5 + i / 100 for i in range(len(observed))])  # roc_auc, as told
     adapted = strategy.proposer.surrogate.adapt({"f": 0.0}, x, losses, task_type="binary")
     tried = {config_id(c) for c, _ in observed}
-    left = [c for c in pool if config_id(c) not in tried]
+    dims = space.model_dims
+    left = [c for c in pool if config_id(c) not in tried and all(
+        c["family"] != t["family"] or np.abs(space.encode(c) - x[i])[dims].max() > NEAR_COPY
+        for i, (t, _) in enumerate(observed))]
     scores = adapted.acquisition(np.array([space.encode(c) for c in left]))
     config, source = strategy.ask()
     assert source == "surrogate"
@@ -283,6 +294,60 @@ def test_no_proposal_is_a_near_copy_of_a_tried_config():
         tried.append(x)
         strategy.tell(Trial(index=i, config=config, config_id=config_id(config), status="ok",
                             scores={"roc_auc": 1.0 - math.log10(config["params"]["C"]) ** 2 / 9}))
+
+
+def test_a_config_differing_only_in_preprocessing_is_a_near_copy():
+    """Online, perturbing the best config often resamples only a preprocessing param; on
+    most tables that changes nothing, so those candidates must not be proposed again."""
+    space = SearchSpace("binary", 500)
+    best = _linear(1.0)
+    strategy = make_strategy("gp", space, 0)
+    strategy._queue = []
+    for i, c in enumerate([1.0, 1e-3, 1e3, 1e-1]):
+        config = _linear(c)
+        strategy.tell(Trial(index=i, config=config, config_id=config_id(config), status="ok",
+                            scores={"roc_auc": 1.0 - math.log10(c) ** 2 / 9}))
+    variants = [{**best, "params": {**best["params"], **change}}
+                for change in ({"impute": "mean"}, {"missing_indicator": True},
+                               {"scale": "robust"})]
+    assert strategy.proposer._distinct(variants + [_linear(10.0)]) == [_linear(10.0)]
+    told = [space.encode(_linear(c))[space.model_dims] for c in (1.0, 1e-3, 1e3, 1e-1)]
+    for i in range(4, 24):
+        config, _ = strategy.ask(time_left=1000.0)
+        if config["family"] == "linear":
+            x = space.encode(config)[space.model_dims]
+            assert min(np.abs(x - t).max() for t in told) > NEAR_COPY, config["params"]
+            told.append(x)
+        strategy.tell(Trial(index=i, config=config, config_id=config_id(config), status="ok",
+                            scores={"roc_auc": 0.5}))
+
+
+# The surrogate here is an untrained network (the mechanics): it need not find the forests.
+@pytest.mark.parametrize("name, learns", [("gp", True), ("portfolio", True), ("surrogate", False)])
+def test_one_family_gets_at_most_family_run_proposals_in_a_row(name, learns, knowledge):
+    """Random forests score far above the rest; the search still looks at another family
+    after every FAMILY_RUN proposals of one."""
+    space = SearchSpace("binary", 500)
+    strategy = _make(name, space, 0, knowledge)
+    proposed = []
+    for i in range(40):
+        config, source = strategy.ask(time_left=1000.0)
+        if source in ("gp", "surrogate"):
+            proposed.append(config["family"])
+        score = 0.95 if config["family"] == "random_forest" else 0.6
+        strategy.tell(Trial(index=i, config=config, config_id=config_id(config), status="ok",
+                            scores={"roc_auc": score}))
+    runs = [len(list(group)) for _, group in itertools.groupby(proposed)]
+    assert max(runs) <= FAMILY_RUN
+    assert not learns or proposed.count("random_forest") > len(proposed) / 2  # still mostly it
+
+
+def test_the_model_dims_are_the_model_params_only():
+    space = SearchSpace("regression")
+    names = np.array(space.vector_names)[space.model_dims]
+    assert "linear.alpha" in names and "knn.weights=distance" in names
+    assert not any(n.startswith("family=") or n.split("=")[0] in ("impute", "scale",
+                   "missing_indicator", "categorical") for n in names)
 
 
 class _ConfigCost:

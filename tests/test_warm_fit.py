@@ -122,7 +122,7 @@ def _fit_on_a_copy(world, tmp_path, *options):
 
 def test_fit_with_the_surrogate_needs_one_trained_on_that_metabase(world, tmp_path):
     copy, model, args = _fit_on_a_copy(world, tmp_path, "--strategy", "surrogate",
-                                       "--max-trials", "5")
+                                       "--max-trials", "9")  # 7 family defaults, then 2 more
     assert_one_line_error(run(args), "train-surrogate")
     assert not model.exists()
     trained = run(["metabase", "train-surrogate", "--metabase", str(copy), "--meta-steps", "20"])
@@ -132,7 +132,7 @@ def test_fit_with_the_surrogate_needs_one_trained_on_that_metabase(world, tmp_pa
     summary = json.loads(model.with_suffix(".json").read_text())
     assert summary["strategy"] == "surrogate"
     sources = [t["source"] for t in sorted(summary["leaderboard"], key=lambda t: t["index"])]
-    assert sources[0] == "warm-start" and "surrogate" in sources
+    assert sources[0] == "default" and "surrogate" in sources
 
 
 def test_default_strategy_is_the_surrogate_and_falls_back_to_knn_without_one(world, tmp_path):

@@ -301,6 +301,9 @@ class SearchSpace:
             f for f in FAMILIES if not (f == "svm" and too_big))
         self.vector_names: tuple[str, ...] = _layout(self._domains)
         self._index = {name: i for i, name in enumerate(self.vector_names)}
+        # The encoding's model-param dimensions: neither the family block nor preprocessing.
+        self.model_dims = np.array([not (n.startswith("family=") or n.split("=")[0] in PREP_PARAMS)
+                                    for n in self.vector_names])
 
     def __repr__(self) -> str:
         return f"SearchSpace(task_type={self.task_type!r}, n_rows={self.n_rows!r})"

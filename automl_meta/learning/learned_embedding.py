@@ -414,7 +414,7 @@ def _optimise(torch, x: np.ndarray, parts, groups, fingerprints: np.ndarray,
     proj = (torch.randn(n_features, dim, generator=generator, dtype=torch.float64)
             * 0.01 / np.sqrt(n_features)).requires_grad_(True)
     log_beta = torch.zeros(1, dtype=torch.float64, requires_grad=True)
-    optimizer = _Adam([log_w, proj, log_beta], float(params["learning_rate"]))
+    optimizer = torch.optim.Adam([log_w, proj, log_beta], lr=float(params["learning_rate"]))
     xt = torch.as_tensor(x, dtype=torch.float64)
     train = np.ones(len(x), dtype=bool) if held is None else ~held
     temperature = float(params["temperature"])
@@ -436,9 +436,10 @@ def _optimise(torch, x: np.ndarray, parts, groups, fingerprints: np.ndarray,
                     for pairs in check))
         if step == steps or not fit:
             break
-        optimizer.step(loss(fit, log_beta)[0]
-                       + float(params["diagonal_penalty"]) * (log_w ** 2).mean()
-                       + float(params["weight_decay"]) * (proj ** 2).sum())
+        optimizer.zero_grad()
+        (loss(fit, log_beta)[0] + float(params["diagonal_penalty"]) * (log_w ** 2).mean()
+         + float(params["weight_decay"]) * (proj ** 2).sum()).backward()
+        optimizer.step()
     return (np.exp(log_w.detach().numpy()), proj.detach().numpy().copy()), history
 
 
@@ -489,32 +490,6 @@ def _cross_entropy(torch, z, weights, log_betas, blocks: list[_Pairs]):
         log_q = torch.log_softmax(logits, dim=2).masked_fill(~pairs.allowed[None], 0.0)
         total = total - (pairs.target[None] * log_q).sum(dim=(1, 2))
     return total / sum(len(pairs.anchors) for pairs in blocks)
-
-
-class _Adam:
-    """Adam (Kingma & Ba 2015) on a few tensors; torch.optim would import torch._dynamo,
-    seconds of start-up for nothing here."""
-
-    def __init__(self, tensors, learning_rate: float, betas=(0.9, 0.999), eps: float = 1e-8):
-        self.tensors, self.learning_rate, self.betas, self.eps = tensors, learning_rate, betas, eps
-        self.moments = [(t.detach() * 0, t.detach() * 0) for t in tensors]
-        self.count = 0
-
-    def step(self, loss) -> None:
-        """Backpropagate loss and move every tensor one step."""
-        import torch
-
-        grads = torch.autograd.grad(loss, self.tensors, allow_unused=True)
-        self.count += 1
-        b1, b2 = self.betas
-        with torch.no_grad():
-            for tensor, grad, (m, v) in zip(self.tensors, grads, self.moments):
-                if grad is None:
-                    continue
-                m.mul_(b1).add_(grad, alpha=1 - b1)
-                v.mul_(b2).addcmul_(grad, grad, value=1 - b2)
-                step = self.learning_rate / (1 - b1 ** self.count)
-                tensor.sub_(step * m / ((v / (1 - b2 ** self.count)).sqrt() + self.eps))
 
 
 def _thermometer(x: np.ndarray, knots: np.ndarray) -> np.ndarray:
