@@ -54,6 +54,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--surrogate-steps", type=int, default=defaults.surrogate_steps,
                         help="meta-training steps of each fold's surrogate "
                              "(default: SurrogateSettings')")
+    parser.add_argument("--time-budget", type=float, default=defaults.time_budget,
+                        help="seconds of stored fit time per replay; each proposal is told "
+                             "the time left, as in automl fit (default: no budget, "
+                             "proposals are counted)")
     parser.add_argument("--out", required=True, help="folder for curves.csv, table.md, plot.png")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     return parser.parse_args(argv)
@@ -65,7 +69,7 @@ def settings_from(args: argparse.Namespace) -> BenchmarkSettings:
         strategies=tuple(s.strip() for s in args.strategies.split(",") if s.strip()),
         n_trials=args.trials, n_seeds=args.seeds, metric=args.metric, n_folds=args.folds,
         fold_seed=args.fold_seed, n_jobs=args.jobs, surrogate_steps=args.surrogate_steps,
-        group_by=args.group_by)
+        group_by=args.group_by, time_budget=args.time_budget)
 
 
 def show_progress(done: int, total: int) -> None:

@@ -65,6 +65,9 @@ class BenchmarkSettings:
     n_jobs: int = 1
     surrogate_steps: int | None = None  # meta-steps per fold (None: SurrogateSettings')
     group_by: str = "near"  # tasks that share a fold: "near" (see task_groups) or "fingerprint"
+    # None: proposals are counted, not timed (HPO-B). Seconds: each replay is a search of
+    # that much stored fit time, every proposal told the time left, as automl fit's are.
+    time_budget: float | None = None
 
     def validate(self) -> None:
         if self.group_by not in GROUPINGS:
@@ -84,6 +87,12 @@ class BenchmarkSettings:
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise InvalidParameterError(
                     f"The '{name}' parameter must be an int >= {low}. Got {value!r} instead.")
+        budget = self.time_budget
+        if budget is not None and (isinstance(budget, bool) or not isinstance(budget, (int, float))
+                                   or not math.isfinite(budget) or budget <= 0):
+            raise InvalidParameterError(
+                f"The 'time_budget' parameter must be a number of seconds > 0. "
+                f"Got {budget!r} instead.")
         known = sorted({m for metrics in METRICS.values() for m in metrics})
         if self.metric is not None and self.metric not in known:
             raise InvalidParameterError(
@@ -357,16 +366,28 @@ def build_knowledge(metabase: MetaBase, train: Sequence[str], strategies: Sequen
     return out
 
 
-def replay(strategy, task: TestTask, n_trials: int) -> np.ndarray:
+def replay(strategy, task: TestTask, n_trials: int, time_budget: float | None = None
+           ) -> np.ndarray:
     """Let the strategy pick up to n_trials candidates of the task, telling it each stored
     result; return its regret curve and the summed fit seconds after each pick
-    (2 x n_trials; after the candidates run out both carry on)."""
+    (2 x n_trials; after the candidates or the time run out both carry on).
+
+    With a `time_budget` (seconds of stored fit time) each pick is asked with the time left
+    and the share of the budget remaining, as a search of `automl fit` asks; picks stop
+    once the budget is spent.
+    """
     position = {config_id(c): i for i, c in enumerate(task.candidates)}
     losses = task.losses
     observed, spent = [], []
+    total = 0.0
     with threadpool_limits(1):  # same arithmetic whatever --jobs is; one process per core
         for index in range(min(n_trials, len(task.candidates))):
-            config, _ = strategy.ask()
+            if time_budget is None:
+                config, _ = strategy.ask()
+            elif total < time_budget:
+                config, _ = strategy.ask(time_budget - total, 1.0 - total / time_budget)
+            else:
+                break
             i = position.get(config_id(config))
             if i is None:
                 raise InvalidParameterError(
@@ -379,6 +400,7 @@ def replay(strategy, task: TestTask, n_trials: int) -> np.ndarray:
                                 scores={task.metric: task.scores[i]} if ok else {}))
             observed.append(losses[i])
             spent.append(seconds)
+            total += seconds
     finite = losses[np.isfinite(losses)]
     cumulative = np.cumsum(spent) if spent else np.zeros(1)
     cumulative = np.concatenate([cumulative, np.full(n_trials - len(spent), cumulative[-1])])
@@ -386,8 +408,9 @@ def replay(strategy, task: TestTask, n_trials: int) -> np.ndarray:
                       cumulative[:n_trials]])
 
 
-def _replay_job(key: tuple, strategy, task: TestTask, n_trials: int) -> tuple[tuple, np.ndarray]:
-    return key, replay(strategy, task, n_trials)
+def _replay_job(key: tuple, strategy, task: TestTask, n_trials: int,
+                time_budget: float | None = None) -> tuple[tuple, np.ndarray]:
+    return key, replay(strategy, task, n_trials, time_budget)
 
 
 def _jobs(plan: BenchmarkPlan) -> Iterator[tuple[tuple, object, TestTask]]:
@@ -433,10 +456,11 @@ def run_benchmark(plan: BenchmarkPlan,
 
     if settings.n_jobs == 1:
         for key, strategy, task in _jobs(plan):
-            record(*_replay_job(key, strategy, task, settings.n_trials))
+            record(*_replay_job(key, strategy, task, settings.n_trials, settings.time_budget))
     else:
         with ProcessPoolExecutor(settings.n_jobs, mp_context=CONTEXT) as pool:
-            futures = [pool.submit(_replay_job, key, strategy, task, settings.n_trials)
+            futures = [pool.submit(_replay_job, key, strategy, task, settings.n_trials,
+                                   settings.time_budget)
                        for key, strategy, task in _jobs(plan)]
             try:
                 for future in as_completed(futures):
@@ -518,12 +542,16 @@ def markdown_report(curves: pd.DataFrame, plan: BenchmarkPlan, command: str) -> 
              f"{settings.fold_seed})" if settings.test_metabase is None
              else f"learned from {settings.metabase}, tested on {settings.test_metabase}")
     regret, rank = summary(curves)
+    timing = ("Proposals are counted, not timed" if settings.time_budget is None else
+              f"Each replay is a search of {settings.time_budget:g} s of stored fit time: "
+              "every proposal sees the time left and the share of the budget remaining, and "
+              "picks stop when it is spent")
     return "\n".join([
         "# Offline benchmark (HPO-B protocol)", "",
         f"Command: `{command}`", "",
         f"{_count(plan.n_tasks, 'test task')} ({types}), {_count(settings.n_seeds, 'seed')}, "
         f"{split}; {_count(len(plan.skipped), 'task')} skipped. Metric: "
-        f"{settings.metric or _default_metrics()}.", "",
+        f"{settings.metric or _default_metrics()}. {timing}.", "",
         "Mean normalised regret (lower is better):", "", markdown_table(regret, 4), "",
         "Mean rank (1 = best; ties share the average rank):", "", markdown_table(rank, 2), "",
         "Mean normalised regret after t seconds of the picked configs' stored fit times "

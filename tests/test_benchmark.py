@@ -44,8 +44,10 @@ class Scripted:
     def __init__(self, configs):
         self._configs = list(configs)
         self.told = []
+        self.asked = []  # (time_left, remaining) of each ask
 
-    def ask(self):
+    def ask(self, time_left=math.inf, remaining=0.0):
+        self.asked.append((time_left, remaining))
         return self._configs.pop(0), "scripted"
 
     def tell(self, trial):
@@ -102,6 +104,23 @@ def test_replay_lower_is_better_and_picks_running_out(small):
     # rmse 5, 2, 3, 1: best 1, worst 5; after the 4 candidates the last value carries on
     assert curve == pytest.approx([1.0, 0.25, 0.25, 0.0, 0.0, 0.0])
     assert seconds == pytest.approx([0.1, 0.2, 0.3, 0.4, 0.4, 0.4])
+
+
+def test_a_budgeted_replay_tells_each_pick_the_time_left_and_stops_when_it_is_spent(small):
+    task = _task(small, "mixed")
+    pool = small.pool("binary")
+    strategy = Scripted([pool[i] for i in (5, 1, 7, 0, 3, 4)])
+    curve, seconds = replay(strategy, task, n_trials=6, time_budget=0.25)
+    # 0.1 s per success: after 3 picks 0.3 s is spent, so the 4th is never asked for
+    asked = np.array(strategy.asked)
+    assert asked == pytest.approx(np.array([[0.25, 1.0], [0.15, 0.6], [0.05, 0.2]]))
+    assert len(strategy.told) == 3
+    # losses -0.5, -0.8, -0.95 (best -0.95, worst -0.5); the last pick carries on
+    assert curve == pytest.approx([1.0, 0.15 / 0.45, 0.0, 0.0, 0.0, 0.0])
+    assert seconds == pytest.approx([0.1, 0.2, 0.3, 0.3, 0.3, 0.3])
+    unbudgeted = Scripted([pool[i] for i in (5, 1, 7, 0, 3, 4)])
+    replay(unbudgeted, task, n_trials=6)
+    assert unbudgeted.asked == [(math.inf, 0.0)] * 6  # counted, not timed: the HPO-B protocol
 
 
 def test_regret_curve_by_hand():
@@ -264,6 +283,7 @@ def script():
     (["--folds", "1"], "'n_folds' parameter must be an int >= 2"),
     (["--metric", "auc"], "'metric' parameter must be one of"),
     (["--folds", "9"], "'n_folds' parameter must be at most the number of distinct tasks"),
+    (["--time-budget", "0"], "'time_budget' parameter must be a number of seconds > 0. Got 0.0"),
 ])
 def test_cli_bad_options(script, corpus, tmp_path, capsys, options, message):
     code = script.main(["--metabase", str(corpus), "--out", str(tmp_path / "out"), *options])
