@@ -62,7 +62,8 @@ SPECS = {spec.name: spec for spec in TABLE}
 STRATEGIES = tuple(SPECS)
 # In the offline benchmark with near-duplicate tasks grouped: mean regret at most gp's at
 # every trial checkpoint and the lowest at 15, 30 and 60 s of fit time (docs/benchmarks.md).
-# Online at 60 s it is 4th of the 5 strategies, within noise of all of them.
+# Online it is 4th of the 5 strategies at 60 s and 2nd at 10 s, behind the best by about
+# 1.2 standard errors of the rank difference (docs/benchmarks.md).
 # Left to its default, fit falls back to FALLBACK_STRATEGY when the meta-base has no
 # surrogate.
 DEFAULT_STRATEGY = "surrogate"

@@ -187,7 +187,8 @@ class GPProposer:
     With a `cost` (a cost.TaskCost), the value of a candidate is its acquisition per
     predicted second of the trial (`trial_seconds`) to the power `remaining` (cost-aware
     BO, Snoek et al. 2012, with the decay of CArBO, Lee et al. 2020: cost counts fully at
-    the start, not at all at the end), and a candidate predicted to take longer than the time left is not proposed.
+    the start, not at all at the end), and a candidate predicted to take longer than the
+    time left is not proposed.
     Near-copies of configs already tried (NEAR_COPY) are never proposed, nor more than
     FAMILY_RUN proposals of one family in a row.
     """
