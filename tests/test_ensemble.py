@@ -6,6 +6,7 @@ import pickle
 import subprocess
 import sys
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -222,6 +223,34 @@ def test_members_that_would_not_fit_in_time_are_not_started_lowest_weight_first(
     assert runner.submitted == [0, 1] and sorted(results) == [0, 1]
     assert [(d["trial"], d["weight"]) for d in dropped] == [(2, 1)]
     assert "would not fit" in dropped[0]["reason"]
+
+
+class _LargeModels(_ScriptedRunner):
+    """Every refit gives a model of 2 MB."""
+
+    def collect(self, timeout):
+        return [replace(r, model_bytes=bytes(2_000_000)) for r in super().collect(timeout)]
+
+
+def test_members_that_would_make_the_ensemble_too_large_to_write_in_time_are_dropped(monkeypatch):
+    import automl_meta.search.final_model as final_model
+
+    monkeypatch.setattr(final_model, "ASSEMBLY_SECONDS_PER_MB", 1.0)  # 2 s per member
+    # Refits take no time: members 2 and 3 start once 4 s of assembly are held, and are
+    # dropped when they come back at 6 MB.
+    runner = _LargeModels({i: "ok" for i in range(4)})
+    results, dropped = refit_members(runner, _members(4), time.monotonic() + 5,
+                                     estimate=lambda t: 0.0, metadata=lambda c: {})
+    assert sorted(results) == [0, 1] and runner.submitted == [0, 1, 2, 3]
+    assert [(d["trial"], d["weight"]) for d in dropped] == [(2, 2), (3, 1)]
+    assert all("(6 MB) would not be assembled" in d["reason"] for d in dropped)
+    # Refits of 1.5 s: with 4 s of assembly held, the rest are not started.
+    runner = _LargeModels({i: "ok" for i in range(4)})
+    results, dropped = refit_members(runner, _members(4), time.monotonic() + 5,
+                                     estimate=lambda t: 1.5, metadata=lambda c: {})
+    assert sorted(results) == [0, 1] and runner.submitted == [0, 1]
+    assert [d["trial"] for d in dropped] == [2, 3]
+    assert all("would not fit" in d["reason"] for d in dropped)
 
 
 def test_a_dropped_member_is_told_and_the_exported_ensemble_lacks_it(monkeypatch):

@@ -3,6 +3,7 @@ that needs a missing extra says which in one line (exit 2), and fit and predict 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -40,7 +41,7 @@ def test_each_extra_installs_the_packages_the_table_says_it_does():
 
 def test_the_core_has_torch_and_no_package_of_an_extra():
     core = _names(PROJECT["dependencies"])
-    assert "torch" in core and LAZY_MODULES["torch"] == ""  # fit's default strategy runs it
+    assert "torch" in core and LAZY_MODULES["torch"] == ""  # the surrogate strategy runs it
     assert not core & set(EXTRA_MODULES)
 
 
@@ -118,7 +119,8 @@ def test_fit_and_predict_need_no_extra(tmp_path):
     fitted = automl("fit", "d.csv", "--max-trials", "2", "--time-budget", "60", "--n-jobs", "1")  # ends after 2 trials
     assert fitted.returncode == 0, fitted.stderr
     assert "warm start from the nearest tasks" in fitted.stderr
-    assert "instead" not in fitted.stderr  # the default strategy ran, no fallback
+    assert "Note:" not in fitted.stderr  # the shipped meta-base and its cost model were used
+    assert json.loads((tmp_path / "model.json").read_text())["strategy"] == "portfolio"
     predicted = automl("predict", "model.pkl", "d.csv", "--output", "p.csv")
     assert predicted.returncode == 0, predicted.stderr
     assert len((tmp_path / "p.csv").read_text().splitlines()) == 81

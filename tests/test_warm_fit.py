@@ -135,19 +135,31 @@ def test_fit_with_the_surrogate_needs_one_trained_on_that_metabase(world, tmp_pa
     assert sources[0] == "default" and "surrogate" in sources
 
 
-def test_default_strategy_is_the_surrogate_and_falls_back_to_knn_without_one(world, tmp_path):
+def test_default_strategy_is_the_portfolio_and_says_when_the_metabase_has_no_cost_model(
+        world, tmp_path):
     copy, model, args = _fit_on_a_copy(world, tmp_path, "--max-trials", "3")
-    untrained = run(args)  # a meta-base of the user's own, no surrogate trained on it yet
+    untrained = run(args)  # a meta-base of the user's own, no cost model trained on it yet
     assert untrained.exit_code == 0, untrained.output
-    assert "No surrogate beside" in untrained.output
-    assert "Warm-starting with knn instead" in untrained.output
-    assert json.loads(model.with_suffix(".json").read_text())["strategy"] == "knn"
-    assert run(["metabase", "train-surrogate", "--metabase", str(copy), "--meta-steps", "20"]
-               ).exit_code == 0
+    assert "No cost model beside" in untrained.output
+    assert "Without a cost model, candidates are ranked by expected improvement alone" \
+        in untrained.output
+    assert "warm start from the nearest tasks: close" in untrained.output
+    assert json.loads(model.with_suffix(".json").read_text())["strategy"] == "portfolio"
+    assert run(["metabase", "train-cost", "--metabase", str(copy)]).exit_code == 0
     trained = run(args)
     assert trained.exit_code == 0, trained.output
-    assert "Warm-starting with knn" not in trained.output
-    assert json.loads(model.with_suffix(".json").read_text())["strategy"] == "surrogate"
+    assert "Note:" not in trained.output
+    summary = json.loads(model.with_suffix(".json").read_text())
+    assert summary["strategy"] == "portfolio"
+    assert [t["task"] for t in summary["warm_start_tasks"]] == ["close", "other"]
+
+
+def test_a_named_metabase_with_a_damaged_cost_model_is_a_one_line_error(world, tmp_path):
+    copy, model, args = _fit_on_a_copy(world, tmp_path, "--max-trials", "3")
+    cost = copy.with_name(copy.stem + ".cost.npz")
+    cost.write_bytes(b"not a cost model")
+    assert_one_line_error(run(args), str(cost))
+    assert not model.exists()
 
 
 @pytest.mark.parametrize("strategy, missing", [("surrogate", "No surrogate beside"),

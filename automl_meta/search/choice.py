@@ -28,7 +28,7 @@ from automl_meta.learning.warmstart import (
     task_query,
     warm_start_source,
 )
-from automl_meta.metabase.locate import default_metabase_path
+from automl_meta.metabase.locate import artifact_path, default_metabase_path
 from automl_meta.metabase.protocol import MetaBaseError
 from automl_meta.metabase.store import MetaBase
 from automl_meta.search.strategies import PROPOSERS, Strategy, make_strategy
@@ -41,8 +41,9 @@ def choose_strategy(dataset: Dataset, settings: FitSettings, space: SearchSpace,
     """The strategy settings ask for, and where its warm start came from (the nearest
     tasks, what won there, their meta-features beside the new task's).
 
-    The cost model beside the meta-base, when there is one, tells the strategy what a
-    config would cost on `search_data` (the rows trials run on; default: dataset).
+    The cost model beside the meta-base tells the strategy what a config would cost on
+    `search_data` (the rows trials run on; default: dataset); without one (a note says so)
+    candidates are ranked by expected improvement alone.
 
     With the default meta-base, what cannot be used falls back and says so through
     on_note: no meta-base (not installed, nothing of this task type) to GP-BO without a
@@ -52,10 +53,12 @@ def choose_strategy(dataset: Dataset, settings: FitSettings, space: SearchSpace,
     """
     entry = spec(settings.strategy or DEFAULT_STRATEGY)
     sized = (search_data or dataset, validation or Validation("cv", settings.n_folds))
+    strict = settings.metabase is not None
     if not entry.needs_metabase:
-        return make_strategy(entry.name, space, settings.seed, metric=metric,
-                             cost=_cost_beside(settings.metabase, *sized)
-                             if PROPOSERS[entry.proposer].uses_cost else None), WarmStartSource()
+        cost = (_cost_beside(settings.metabase, *sized, on_note)
+                if PROPOSERS[entry.proposer].uses_cost else None)
+        return make_strategy(entry.name, space, settings.seed, metric=metric, cost=cost), \
+            WarmStartSource()
     try:
         knowledge = _open_knowledge(settings.metabase, dataset.task_type)
     except AutoMLMetaError as exc:
@@ -66,7 +69,7 @@ def choose_strategy(dataset: Dataset, settings: FitSettings, space: SearchSpace,
         return make_strategy(NO_METABASE_STRATEGY, space, settings.seed, metric=metric), \
             WarmStartSource()
     with closing(knowledge.metabase):  # all that follows is read now
-        cost = _task_cost(knowledge.metabase, *sized)
+        cost = _task_cost(knowledge.metabase, *sized, on_note, strict)
         surrogate = None
         try:
             if entry.representation == "learned":
@@ -74,7 +77,7 @@ def choose_strategy(dataset: Dataset, settings: FitSettings, space: SearchSpace,
             elif entry.trained == "surrogate":
                 surrogate = load_trained(knowledge.metabase, "surrogate")
         except AutoMLMetaError as exc:
-            if settings.metabase is not None and settings.strategy is not None:
+            if strict and settings.strategy is not None:
                 raise
             if on_note:
                 on_note(f"Note: {exc} Warm-starting with {FALLBACK_STRATEGY} instead.")
@@ -85,22 +88,40 @@ def choose_strategy(dataset: Dataset, settings: FitSettings, space: SearchSpace,
         return strategy, warm_start_source(knowledge, query, DEFAULT_K)
 
 
-def _task_cost(metabase, data: Dataset, validation: Validation) -> TaskCost | None:
-    """The cost model saved beside an open meta-base, on this task; None without one."""
+def _task_cost(metabase, data: Dataset, validation: Validation,
+               on_note: Callable[[str], None] | None, strict: bool) -> TaskCost | None:
+    """The cost model saved beside an open meta-base, on this task. None without one, with
+    a note; a cost model that is there but cannot be used is an error when `strict` (the
+    user named the meta-base), a note otherwise."""
     try:
         model = load_trained(metabase, "cost")
-    except AutoMLMetaError:
+    except AutoMLMetaError as exc:
+        if strict and artifact_path(metabase.path, "cost").is_file():
+            raise
+        _no_cost(exc, on_note)
         return None
     return TaskCost(model, data.task_type, dataset_size(data), validation.training_work)
 
 
-def _cost_beside(path: str | None, data: Dataset, validation: Validation) -> TaskCost | None:
-    """_task_cost of the meta-base at path (None: the default one), if it can be opened."""
+def _cost_beside(path: str | None, data: Dataset, validation: Validation,
+                 on_note: Callable[[str], None] | None) -> TaskCost | None:
+    """_task_cost of the meta-base at path (None: the default one). A meta-base the user
+    named must be readable; the default one that is not is a note."""
     try:
         with MetaBase.open(path or default_metabase_path()) as metabase:
-            return _task_cost(metabase, data, validation)
-    except AutoMLMetaError:
+            metabase.content_hash()  # reads every trial: a damaged file fails here, not later
+            return _task_cost(metabase, data, validation, on_note, strict=path is not None)
+    except AutoMLMetaError as exc:
+        if path is not None:
+            raise
+        _no_cost(exc, on_note)
         return None
+
+
+def _no_cost(exc: Exception, on_note: Callable[[str], None] | None) -> None:
+    if on_note:
+        on_note(f"Note: {exc} Without a cost model, candidates are ranked by expected "
+                "improvement alone.")
 
 
 def _open_knowledge(path: str | None, task_type: str):
