@@ -62,8 +62,8 @@ TABLE = (
 SPECS = {spec.name: spec for spec in TABLE}
 STRATEGIES = tuple(SPECS)
 # Online (docs/benchmarks.md, 30 corpus tables, leave-fold-out meta-bases), mean rank of
-# the 5 strategies at 10 / 30 / 60 s: portfolio 3.00 / 2.73 / 2.85, gp 2.52 / 3.07 / 2.92;
-# pooled over the budgets they are level (2.86 and 2.83, standard errors 0.16 and 0.13).
+# the 5 strategies at 10 / 30 / 60 s: portfolio 3.00 / 2.73 / 2.85, gp 2.52 / 3.03 / 2.92;
+# pooled over the budgets they are level (2.86 and 2.82, standard errors 0.16 and 0.13).
 # portfolio is ahead at 30 s and at the default budget (60 s), with the peers at 60 s
 # (1.95 against gp's 2.05 of 5), and offline in seconds at every t (its warm start orders
 # strong configs by predicted value per predicted second); gp is ahead at 10 s and in the
