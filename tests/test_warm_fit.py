@@ -8,6 +8,7 @@ import pytest
 
 from automl_meta.core.data import fingerprint, load_table
 from automl_meta.core.space import config_id
+from automl_meta.metabase.locate import artifact_path
 from automl_meta.metabase.store import MetaBase
 from automl_meta.metafeatures import compute_metafeatures
 from tests.conftest import make_frame
@@ -156,7 +157,7 @@ def test_default_strategy_is_the_portfolio_and_says_when_the_metabase_has_no_cos
 
 def test_a_named_metabase_with_a_damaged_cost_model_is_a_one_line_error(world, tmp_path):
     copy, model, args = _fit_on_a_copy(world, tmp_path, "--max-trials", "3")
-    cost = copy.with_name(copy.stem + ".cost.npz")
+    cost = artifact_path(copy, "cost")
     cost.write_bytes(b"not a cost model")
     assert_one_line_error(run(args), str(cost))
     assert not model.exists()
