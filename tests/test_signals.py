@@ -89,3 +89,33 @@ def test_an_early_ctrl_c_to_the_whole_job_prints_no_traceback(tmp_path, delay):
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 130, stderr
     assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr
+
+
+_CAUGHT_INTERRUPT_PROBE = '''
+import sys
+
+import automl_meta.core.data
+from automl_meta.cli import main
+
+
+def _ctrl_c(*args, **kwargs):
+    # The user's Ctrl-C lands while a string is exec()'d, as when a dataclass or a namedtuple
+    # is defined during an import, and the interrupt is caught outside it (here, in ours).
+    exec("raise KeyboardInterrupt")
+    raise KeyboardInterrupt
+
+
+automl_meta.core.data.load_table = _ctrl_c  # called once fit has imported all it needs
+main(["fit", sys.argv[1], "--time-budget", "10"])
+'''
+
+
+def test_ctrl_c_inside_an_exec_under_python_m_still_exits_130(tmp_path):
+    """Under `python -m`, CPython ends the process with SIGINT (-2, not 130) if the last
+    exec() of a string ended in KeyboardInterrupt, caught or not, unless that is cleared."""
+    make_frame("binary", n=100).to_csv(tmp_path / "d.csv", index=False)
+    (tmp_path / "caught_interrupt_probe.py").write_text(_CAUGHT_INTERRUPT_PROBE)
+    proc = subprocess.run([sys.executable, "-m", "caught_interrupt_probe", str(tmp_path / "d.csv")],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert proc.returncode == 130, proc.stderr
+    assert proc.stderr.endswith("Interrupted.\n"), proc.stderr

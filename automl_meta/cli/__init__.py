@@ -19,7 +19,7 @@ from automl_meta.cli.neighbors import neighbors
 from automl_meta.cli.options import with_common_options
 from automl_meta.cli.predict import predict
 from automl_meta.cli.report_html import report
-from automl_meta.cli.signals import interrupted_exit_code
+from automl_meta.cli.signals import exit_interrupted
 
 EXIT_BAD_INPUT = 2
 
@@ -38,7 +38,7 @@ class _OneLineErrors(click.Group):
             fail(exc.format_message(), debug)
         except (click.Abort, KeyboardInterrupt):
             click.echo("Interrupted.", err=True)
-            sys.exit(interrupted_exit_code())
+            exit_interrupted()
         except Exception as exc:
             from automl_meta.core.errors import AutoMLMetaError
 

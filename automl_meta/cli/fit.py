@@ -13,7 +13,7 @@ from automl_meta.cli.options import (
     target_option,
     task_option,
 )
-from automl_meta.cli.signals import interrupted_exit_code, stop_on_termination
+from automl_meta.cli.signals import exit_interrupted, stop_on_termination
 from automl_meta.core.metric_names import help_text as metric_help
 from automl_meta.core.registry import STRATEGIES, help_text
 from automl_meta.core.settings import VALIDATIONS, FitSettings
@@ -106,4 +106,4 @@ def fit(data, target, task, drop, metric, time_budget, max_trials, seed, output,
         click.echo(f"wrote {write_report(summary, report)}")
     if result.interrupted:
         click.echo("Interrupted: saved the best pipeline found so far.", err=True)
-        sys.exit(interrupted_exit_code())
+        exit_interrupted()
