@@ -18,8 +18,7 @@ import json
 import math
 import numbers
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, ClassVar, Union
+from typing import Any
 
 import numpy as np
 from sklearn.calibration import CalibratedClassifierCV
@@ -45,13 +44,18 @@ from sklearn.preprocessing import (
 )
 from sklearn.svm import SVC, SVR
 
+from automl_meta.core import boosting
+from automl_meta.core.domains import Bool, Choice, Domain, Float, Int
 from automl_meta.core.errors import InvalidConfigError, InvalidParameterError
 
-SPACE_VERSION = "2"  # 2: HGB early stopping; SVM calibration that survives rare classes
+# 2: HGB early stopping; SVM calibration that survives rare classes. 3: LightGBM, XGBoost
+# and CatBoost (the families of version 2, their configs and pipelines are unchanged).
+SPACE_VERSION = "3"
 TASK_TYPES = ("binary", "multiclass", "regression")
-FAMILIES = (
+SKLEARN_FAMILIES = (
     "linear", "random_forest", "extra_trees", "hist_gradient_boosting", "knn", "svm", "mlp",
 )
+FAMILIES = SKLEARN_FAMILIES + boosting.FAMILIES
 SVM_MAX_ROWS = 10_000
 PREP_PARAMS = ("impute", "missing_indicator", "scale", "categorical")
 MISSING_CATEGORY = "__missing__"
@@ -62,93 +66,6 @@ INACTIVE = 0.0  # encoded value of a param the config does not have
 SVM_CALIBRATION_FOLDS = 3
 HGB_VALIDATION_FRACTION = 0.1  # early stopping holds out this share of the training rows
 _FLOAT_DIGITS = 10  # significant digits kept by canonical_json
-_SAMPLE_DIGITS = 4  # significant digits of sampled floats: readable, stable configs
-
-
-@dataclass(frozen=True)
-class Float:
-    """A real interval, optionally log-scaled for sampling and encoding."""
-
-    low: float
-    high: float
-    log: bool = False
-    integer: ClassVar[bool] = False
-
-    def contains(self, value: Any) -> bool:
-        return (_is_number(value) and math.isfinite(value) and self.low <= value <= self.high
-                and (not self.integer or value == int(value)))
-
-    def sample(self, rng: np.random.Generator) -> Any:
-        top = self.high + 1 if self.integer else self.high  # ints: floor of [low, high + 1)
-        if self.log:
-            value = math.exp(rng.uniform(math.log(self.low), math.log(top)))
-        else:
-            value = rng.uniform(self.low, top)
-        if self.integer:
-            return min(int(value), self.high)
-        return min(max(float(f"{value:.{_SAMPLE_DIGITS}g}"), self.low), self.high)
-
-    def unit(self, value: float) -> float:
-        """Position of value in [low, high], on a log scale if asked, clipped against rounding."""
-        if self.log:
-            position = math.log(value / self.low) / math.log(self.high / self.low)
-        else:
-            position = (value - self.low) / (self.high - self.low)
-        return min(max(position, 0.0), 1.0)
-
-    def describe(self) -> str:
-        kind = "an int" if self.integer else "a float"
-        return f"{kind} in [{self.low:g}, {self.high:g}]" + (" (log scale)" if self.log else "")
-
-
-@dataclass(frozen=True)
-class Int(Float):
-    """An integer interval, optionally log-scaled for sampling and encoding."""
-
-    low: int
-    high: int
-    log: bool = False
-    integer: ClassVar[bool] = True
-
-
-@dataclass(frozen=True)
-class Choice:
-    """A set of string options, one-hot encoded."""
-
-    options: tuple[str, ...]
-
-    def contains(self, value: Any) -> bool:
-        return isinstance(value, str) and value in self.options
-
-    def sample(self, rng: np.random.Generator) -> str:
-        return self.options[int(rng.integers(len(self.options)))]
-
-    def describe(self) -> str:
-        return "one of {" + ", ".join(repr(o) for o in self.options) + "}"
-
-
-@dataclass(frozen=True)
-class Bool:
-    """A flag, encoded as 0.0 / 1.0."""
-
-    def contains(self, value: Any) -> bool:
-        return isinstance(value, (bool, np.bool_))
-
-    def sample(self, rng: np.random.Generator) -> bool:
-        return bool(rng.integers(2))
-
-    def unit(self, value: bool) -> float:
-        return float(value)
-
-    def describe(self) -> str:
-        return "a bool"
-
-
-Domain = Union[Float, Int, Choice, Bool]
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
 
 
 def _imputed(scale: tuple[str, ...] | None, categorical: tuple[str, ...]) -> dict[str, Domain]:
@@ -197,6 +114,7 @@ def _domains(task_type: str) -> dict[str, dict[str, Domain]]:
                 "activation": Choice(("relu", "tanh")),
                 "alpha": Float(1e-7, 0.1, log=True),
                 "learning_rate_init": Float(1e-4, 0.1, log=True)},
+        **boosting.domains(task_type),
     }
 
 
@@ -221,6 +139,7 @@ def _defaults(task_type: str) -> dict[str, dict[str, Any]]:
         "svm": svm,
         "mlp": {**scaled, "width": 100, "depth": 1, "activation": "relu",
                 "alpha": 1e-4, "learning_rate_init": 1e-3},
+        **boosting.defaults(task_type),
     }
 
 
@@ -320,17 +239,24 @@ class SearchSpace:
         """One config per offered family, with that family's default params."""
         return [{"family": f, "params": dict(self._defaults[f])} for f in self.families]
 
-    def sample(self, n: int, seed: int) -> list[dict]:
-        """n distinct random configs, reproducible from seed; families drawn uniformly."""
+    def sample(self, n: int, seed: int, families: Sequence[str] | None = None) -> list[dict]:
+        """n distinct random configs, reproducible from seed; families drawn uniformly from
+        `families` (default: every offered family)."""
         if not isinstance(n, numbers.Integral) or isinstance(n, bool) or n < 0:
             raise InvalidParameterError(
                 f"The 'n' parameter must be an int >= 0. Got {n!r} instead.")
+        families = self.families if families is None else tuple(families)
+        unknown = [f for f in families if f not in self.families]
+        if unknown or not families:
+            raise InvalidParameterError(
+                f"The 'families' parameter must be a non-empty subset of {_one_of(self.families)}. "
+                f"Got {list(families)!r} instead.")
         rng = np.random.default_rng(seed)
         configs: dict[str, dict] = {}
         for _ in range(100 * n):
             if len(configs) == n:
                 return list(configs.values())
-            family = self.families[int(rng.integers(len(self.families)))]
+            family = families[int(rng.integers(len(families)))]
             params = {name: d.sample(rng) for name, d in self._domains[family].items()}
             config = {"family": family, "params": params}
             configs.setdefault(config_id(config), config)
@@ -421,9 +347,24 @@ class SearchSpace:
         params = self._typed(family, config["params"])
         classification = self.task_type != "regression"
         counts = _class_counts(y) if classification and y is not None else None
-        model = _MODELS[family](params, classification, seed, len(categorical), counts)
-        prep = _preprocessor(params, numeric, categorical)
+        if family in boosting.FAMILIES:
+            model = boosting.build(family, params, classification, seed, len(numeric),
+                                   len(categorical), counts)
+            native = boosting.native_categories(family, params)
+            prep = _preprocessor(params, numeric, categorical,
+                                 native=family if native else None)
+        else:
+            model = _MODELS[family](params, classification, seed, len(categorical), counts)
+            prep = _preprocessor(params, numeric, categorical)
         return Pipeline([("prep", prep), ("model", model)])
+
+    def fit(self, config: dict, pipeline: Pipeline, X, y: Sequence, seed: int = 0) -> Pipeline:
+        """The fitted `to_pipeline(config, ...)`: `pipeline.fit(X, y)`, but the boosting
+        libraries stop early on an inner validation split (core/boosting.py)."""
+        family = config["family"]
+        if family not in boosting.FAMILIES:
+            return pipeline.fit(X, y)
+        return boosting.fit(family, pipeline, X, y, self.task_type != "regression", seed)
 
     def _typed(self, family: str, params: dict) -> dict[str, Any]:
         """Params as Python types their estimators expect (a JSON 1 for a Float becomes 1.0)."""
@@ -445,15 +386,19 @@ def _stratified_split_fits(counts: np.ndarray | None, test_fraction: float) -> b
                 and counts.sum() - n_test >= len(counts))
 
 
-def _preprocessor(params: dict, numeric: list[str], categorical: list[str]) -> ColumnTransformer:
-    """Categorical columns first, so their output indices are known before fitting (HGB)."""
+def _preprocessor(params: dict, numeric: list[str], categorical: list[str],
+                  native: str | None = None) -> ColumnTransformer:
+    """Categorical columns first, so their output indices are known before fitting (HGB and
+    the boosting libraries); `native` names a boosting library that takes them itself."""
     transformers = []
     if categorical:
-        transformers.append(("cat", _categorical_steps(params["categorical"]), categorical))
+        steps = _native_steps(native) if native else _categorical_steps(params["categorical"])
+        transformers.append(("cat", steps, categorical))
     if numeric:
         transformers.append(("num", _numeric_steps(params), numeric))
-    return ColumnTransformer(transformers, remainder="drop", sparse_threshold=0.0,
+    prep = ColumnTransformer(transformers, remainder="drop", sparse_threshold=0.0,
                              verbose_feature_names_out=False)
+    return prep.set_output(transform="pandas") if native == "catboost" else prep
 
 
 def _numeric_steps(params: dict) -> Any:
@@ -479,6 +424,17 @@ def _categorical_steps(encoding: str) -> Pipeline:
             handle_unknown="use_encoded_value", unknown_value=-1, encoded_missing_value=-1,
             max_categories=ORDINAL_MAX_CATEGORIES)
     imputer = SimpleImputer(strategy="constant", fill_value=MISSING_CATEGORY)
+    return Pipeline([("impute", imputer), ("encode", encoder)])
+
+
+def _native_steps(library: str) -> Pipeline:
+    """Categories for a library's own handling: CatBoost takes the text itself (a pandas
+    frame keeps it); LightGBM and XGBoost take codes, NaN for a category unseen in fit."""
+    imputer = SimpleImputer(strategy="constant", fill_value=MISSING_CATEGORY)
+    if library == "catboost":
+        return Pipeline([("impute", imputer)])
+    encoder = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan,
+                             max_categories=ORDINAL_MAX_CATEGORIES)
     return Pipeline([("impute", imputer), ("encode", encoder)])
 
 

@@ -26,6 +26,7 @@ from automl_meta.metabase.dask_exec import DaskCluster, dask_distributed
 from automl_meta.metabase.pool import build_pool
 from automl_meta.metabase.sources import check_packages, load_entry
 from automl_meta.metabase.store import MetaBase, MetaBaseError, Protocol, TaskRecord
+from automl_meta.metabase.upgrade import upgrade_space
 from automl_meta.metafeatures import compute_metafeatures
 from automl_meta.trials.evaluate import Trial, make_folds
 from automl_meta.trials.runner import (
@@ -126,6 +127,8 @@ def build_metabase(entries: Sequence[ManifestEntry], out: str | Path, protocol: 
     Rerunning with the same arguments resumes: stored trials are never evaluated again.
     With `use_dask` (or a `scheduler` address) trials run on a Dask cluster; otherwise in
     `workers` local processes. A task that cannot be loaded is reported, not fatal.
+    A meta-base of an older search space whose pool this one extends (version 2) is
+    upgraded in place first: its trials are kept and only the new configs run.
     Tasks whose size the manifest gives run smallest first, so that an interrupted build
     already covers most tasks. A package of the build extra that the sources or Dask need
     and is missing fails at once (MissingExtraError), before the file is made.
@@ -136,6 +139,9 @@ def build_metabase(entries: Sequence[ManifestEntry], out: str | Path, protocol: 
     entries = sorted(entries, key=lambda e: e.n_cells if e.n_cells is not None else 0)
     protocol = Protocol(**{**protocol.to_dict(), "library_versions": library_versions()}) \
         if not protocol.library_versions else protocol
+    with one_build_at_a_time(out):
+        if upgrade_space(out, protocol):
+            log.info("extended %s to the pool of this search space version", out)
     with one_build_at_a_time(out), MetaBase.create(out, protocol) as metabase:
         ensure_pools(metabase, task_types_of(entries))
         pool_sizes = {t: len(metabase.pool(t)) for t in ("binary", "multiclass", "regression")}

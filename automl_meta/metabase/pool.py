@@ -29,11 +29,13 @@ import numbers
 import numpy as np
 from scipy.spatial.distance import cdist
 
+from automl_meta.core.boosting import FAMILIES as BOOSTING_FAMILIES
 from automl_meta.core.errors import InvalidParameterError
-from automl_meta.core.space import SearchSpace
+from automl_meta.core.space import FAMILIES, SKLEARN_FAMILIES, SearchSpace
 
 CANDIDATES_PER_CONFIG = 30
 LLOYD_ITERATIONS = 20
+NEW_FAMILY_CONFIGS = 16  # per boosting family: each family's default and 15 more
 
 
 def family_quotas(families: tuple[str, ...], size: int) -> dict[str, int]:
@@ -86,20 +88,31 @@ def centroidal(candidates: np.ndarray, fixed: np.ndarray, chosen: list[int],
     return chosen
 
 
-def build_pool(task_type: str, size: int = 128, seed: int = 0) -> list[dict]:
-    """`size` distinct configs of `SearchSpace(task_type)`: every family's default + a
-    family-balanced, space-filling sample (see the module docstring)."""
-    space = SearchSpace(task_type)  # n_rows=None: every family, svm included
-    families = space.families
-    if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < len(families):
-        raise InvalidParameterError(
-            f"The 'size' parameter must be an int >= {len(families)} (one default per family). "
-            f"Got {size!r} instead.")
+def generation_quotas(size: int) -> list[tuple[tuple[str, ...], int]]:
+    """(families, configs) of each generation of the pool: each family added after space
+    version 2 gets NEW_FAMILY_CONFIGS (fewer in a pool under 10 per family, where every
+    family gets an even share); the scikit-learn families share the rest, as they did."""
+    per_new = min(NEW_FAMILY_CONFIGS, size // len(FAMILIES))
+    return [(SKLEARN_FAMILIES, size - per_new * len(BOOSTING_FAMILIES)),
+            (BOOSTING_FAMILIES, per_new * len(BOOSTING_FAMILIES))]
+
+
+def extended_size(size_v2: int) -> int:
+    """The pool size whose first generation is a space-version-2 pool of `size_v2`."""
+    for per_new in range(NEW_FAMILY_CONFIGS, -1, -1):
+        size = size_v2 + per_new * len(BOOSTING_FAMILIES)
+        if generation_quotas(size)[0][1] == size_v2:
+            return size
+    raise InvalidParameterError(f"No pool of this version extends a pool of {size_v2} configs.")
+
+
+def _generation(space: SearchSpace, families: tuple[str, ...], size: int, seed: int) -> list[dict]:
+    """`size` configs of `families`: defaults, then space-filling picks, families interleaved."""
     defaults = {c["family"]: c for c in space.default_configs()}
-    candidates = [c for c in space.sample(CANDIDATES_PER_CONFIG * int(size), seed)
+    candidates = [c for c in space.sample(CANDIDATES_PER_CONFIG * size, seed, families)
                   if c != defaults[c["family"]]]
     ranked: dict[str, list[dict]] = {}
-    for family, quota in family_quotas(families, int(size)).items():
+    for family, quota in family_quotas(families, size).items():
         own = [c for c in candidates if c["family"] == family]
         vectors = np.array([space.encode(c) for c in own]).reshape(len(own), -1)
         start = space.encode(defaults[family])[None, :]
@@ -109,3 +122,20 @@ def build_pool(task_type: str, size: int = 128, seed: int = 0) -> list[dict]:
         ranked[family] = [defaults[family]] + [own[i] for i in picks]
     rounds = max(len(r) for r in ranked.values())
     return [ranked[f][i] for i in range(rounds) for f in families if i < len(ranked[f])]
+
+
+def build_pool(task_type: str, size: int = 176, seed: int = 0) -> list[dict]:
+    """`size` distinct configs of `SearchSpace(task_type)`: the scikit-learn families' generation
+    (exactly the pool of space version 2 of its size), then the boosting libraries'; each
+    holds every family's default and a family-balanced, space-filling sample."""
+    space = SearchSpace(task_type)  # n_rows=None: every family, svm included
+    minimum = 2 * len(SKLEARN_FAMILIES) + len(BOOSTING_FAMILIES)
+    if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < minimum:
+        raise InvalidParameterError(
+            f"The 'size' parameter must be an int >= {minimum} (each family's default and "
+            f"more). Got {size!r} instead.")
+    pool: list[dict] = []
+    for families, quota in generation_quotas(int(size)):
+        if quota:
+            pool += _generation(space, families, quota, seed)
+    return pool

@@ -37,7 +37,7 @@ class Protocol:
     max_rows: int = 10_000
     seed: int = 0
     trial_seconds: float = 120.0
-    pool_size: int = 128
+    pool_size: int = 176
     space_version: str = SPACE_VERSION
     library_versions: dict = field(default_factory=dict)
 

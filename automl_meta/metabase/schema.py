@@ -146,6 +146,9 @@ def _protocol_of(meta: dict[str, str], path: Path) -> Protocol:
             f"{path} has meta-base schema version {meta['schema_version']}, but this automl-meta "
             f"reads schema version {SCHEMA_VERSION}. {rebuild}")
     if meta.get("space_version") != SPACE_VERSION:
+        if meta.get("space_version") == "2":  # metabase/upgrade.py extends it in place
+            rebuild = ("Extend it to this version, keeping its trials: rerun the "
+                       "`automl metabase build` that made it with --pool-size 176.")
         raise MetaBaseError(
             f"{path} was built with search space version {meta.get('space_version')}, but this "
             f"automl-meta uses search space version {SPACE_VERSION}. {rebuild}")

@@ -120,7 +120,7 @@ def evaluate(config: dict, dataset: Dataset, space: SearchSpace,
                 model = space.to_pipeline(config, dataset.numeric, dataset.categorical,
                                           seed=seed, y=dataset.y[train])
                 start = time.perf_counter()
-                model.fit(dataset.X.iloc[train], dataset.y[train])
+                model = space.fit(config, model, dataset.X.iloc[train], dataset.y[train], seed)
                 trial.fit_seconds += time.perf_counter() - start
                 start = time.perf_counter()
                 oof[test] = predict_matrix(model, dataset.X.iloc[test], dataset.task_type,
@@ -161,4 +161,4 @@ def refit(config: dict, dataset: Dataset, space: SearchSpace, seed: int = 0):
         warnings.simplefilter("ignore")
         model = space.to_pipeline(config, dataset.numeric, dataset.categorical, seed=seed,
                                   y=dataset.y)
-        return model.fit(dataset.X, dataset.y)
+        return space.fit(config, model, dataset.X, dataset.y, seed)

@@ -1,0 +1,184 @@
+"""The gradient-boosting libraries LightGBM, XGBoost and CatBoost as model families: their
+domains, defaults, estimators, and the fit that stops early on an inner validation split.
+
+Ranges follow the public search spaces of FLAML (`flaml/automl/model.py`), AutoGluon
+(`tabular/models/{lgb,xgboost,catboost}/hyperparameters`) and TabRepo's configs, narrowed
+to what a search of seconds to minutes can afford; each family's default is the library's
+own, but for CatBoost's learning rate (its "auto" rate depends on the data; 0.05 is
+AutoGluon's CatBoost default) and the regularisation floors a log scale needs.
+
+The number of boosting rounds is a cap: every fit holds out VALIDATION_FRACTION of its
+rows (stratified for classes) and stops after EARLY_STOPPING_ROUNDS rounds without
+improvement, predicting with the best round, as the HistGradientBoosting family does.
+Many classes multiply a round's cost (one tree per class), so the cap shrinks with them
+(`round_cap`). The libraries are imported when a model is built: `automl --help` stays quick.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from typing import Any, Sequence
+
+import numpy as np
+from sklearn.ensemble import VotingClassifier
+from sklearn.frozen import FrozenEstimator
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import Pipeline
+
+from automl_meta.core.domains import Choice, Domain, Float, Int
+
+FAMILIES = ("lightgbm", "xgboost", "catboost")
+MODULES = {"lightgbm": "lightgbm", "xgboost": "xgboost", "catboost": "catboost"}
+VALIDATION_FRACTION = 0.1
+EARLY_STOPPING_ROUNDS = 50
+# Rounds x classes a fit may spend: 26 classes cap the rounds at 192, 100 classes at 50
+# (MIN_ROUNDS); binary and regression fits are never capped below their domain's top.
+CLASS_ROUNDS = 5_000
+MIN_ROUNDS = 50
+ROUNDS = Int(50, 2000, log=True)
+
+
+def domains(task_type: str) -> dict[str, dict[str, Domain]]:
+    """Each boosting family's param domains (the same for every task type)."""
+    return {
+        "lightgbm": {
+            "categorical": Choice(("native", "ordinal", "onehot")),
+            "n_estimators": ROUNDS,
+            "learning_rate": Float(0.005, 0.5, log=True),
+            "num_leaves": Int(4, 256, log=True),
+            "min_child_samples": Int(2, 100, log=True),
+            "colsample_bytree": Float(0.3, 1.0),
+            "subsample": Float(0.5, 1.0),
+            "reg_lambda": Float(1e-6, 10.0, log=True),
+        },
+        "xgboost": {
+            "categorical": Choice(("native", "ordinal", "onehot")),
+            "n_estimators": ROUNDS,
+            "learning_rate": Float(0.005, 0.5, log=True),
+            "max_depth": Int(2, 12),
+            "min_child_weight": Float(0.1, 20.0, log=True),
+            "colsample_bytree": Float(0.3, 1.0),
+            "subsample": Float(0.5, 1.0),
+            "reg_lambda": Float(1e-3, 100.0, log=True),
+        },
+        "catboost": {
+            "categorical": Choice(("native", "onehot")),
+            "n_estimators": ROUNDS,
+            "learning_rate": Float(0.005, 0.3, log=True),
+            "depth": Int(3, 10),
+            "l2_leaf_reg": Float(0.5, 30.0, log=True),
+            "max_ctr_complexity": Int(1, 4),
+        },
+    }
+
+
+def defaults(task_type: str) -> dict[str, dict[str, Any]]:
+    """Each boosting family's default config: the library's defaults (see the module doc)."""
+    return {
+        "lightgbm": {"categorical": "native", "n_estimators": 100, "learning_rate": 0.1,
+                     "num_leaves": 31, "min_child_samples": 20, "colsample_bytree": 1.0,
+                     "subsample": 1.0, "reg_lambda": 1e-6},
+        "xgboost": {"categorical": "native", "n_estimators": 100, "learning_rate": 0.3,
+                    "max_depth": 6, "min_child_weight": 1.0, "colsample_bytree": 1.0,
+                    "subsample": 1.0, "reg_lambda": 1.0},
+        "catboost": {"categorical": "native", "n_estimators": 1000, "learning_rate": 0.05,
+                     "depth": 6, "l2_leaf_reg": 3.0, "max_ctr_complexity": 4},
+    }
+
+
+def round_cap(n_estimators: int, n_classes: int) -> int:
+    """Rounds a fit may run: the config's cap, lowered when many classes multiply its cost."""
+    if n_classes <= 2:
+        return n_estimators
+    return min(n_estimators, max(MIN_ROUNDS, CLASS_ROUNDS // n_classes))
+
+
+def native_categories(family: str, params: dict) -> bool:
+    """Whether the library itself handles the categorical columns (they come first)."""
+    return params["categorical"] == "native"
+
+
+def build(family: str, p: dict, classification: bool, seed: int, n_numeric: int,
+          n_categorical: int, counts: np.ndarray | None) -> Any:
+    """The unfitted estimator of a boosting config, on one thread, seeded."""
+    library = importlib.import_module(MODULES[family])
+    n_classes = len(counts) if counts is not None else 2
+    rounds = round_cap(p["n_estimators"], n_classes if classification else 1)
+    native = native_categories(family, p) and n_categorical > 0
+    if family == "lightgbm":
+        cls = library.LGBMClassifier if classification else library.LGBMRegressor
+        extra = {"categorical_feature": list(range(n_categorical))} if native else {}
+        return cls(n_estimators=rounds, learning_rate=p["learning_rate"],
+                   num_leaves=p["num_leaves"], min_child_samples=p["min_child_samples"],
+                   colsample_bytree=p["colsample_bytree"], subsample=p["subsample"],
+                   subsample_freq=1 if p["subsample"] < 1 else 0, reg_lambda=p["reg_lambda"],
+                   n_jobs=1, random_state=seed, verbose=-1, **extra)
+    if family == "xgboost":
+        cls = library.XGBClassifier if classification else library.XGBRegressor
+        types = ["c"] * n_categorical + ["q"] * n_numeric if native else None
+        return cls(n_estimators=rounds, learning_rate=p["learning_rate"],
+                   max_depth=p["max_depth"], min_child_weight=p["min_child_weight"],
+                   colsample_bytree=p["colsample_bytree"], subsample=p["subsample"],
+                   reg_lambda=p["reg_lambda"], tree_method="hist", enable_categorical=native,
+                   feature_types=types, n_jobs=1, random_state=seed, verbosity=0)
+    cls = library.CatBoostClassifier if classification else library.CatBoostRegressor
+    return cls(iterations=rounds, learning_rate=p["learning_rate"], depth=p["depth"],
+               l2_leaf_reg=p["l2_leaf_reg"], max_ctr_complexity=p["max_ctr_complexity"],
+               cat_features=list(range(n_categorical)) if native else None,
+               thread_count=1, random_seed=seed, verbose=False, allow_writing_files=False)
+
+
+def _rows(X: Any, index: np.ndarray) -> Any:
+    return X.iloc[index] if hasattr(X, "iloc") else X[index]
+
+
+def _inner_split(y: np.ndarray, classification: bool, seed: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """(train, validation) row indices for early stopping; None when a class is too rare
+    for a stratified hold-out (then the fit runs its whole round cap on every row)."""
+    rows = np.arange(len(y))
+    n_valid = math.ceil(VALIDATION_FRACTION * len(y))
+    if classification:
+        _, counts = np.unique(y, return_counts=True)
+        if counts.min() < 2 or n_valid < len(counts) or len(y) - n_valid < len(counts):
+            return None
+    elif len(y) < 20:
+        return None
+    return tuple(train_test_split(rows, test_size=n_valid, random_state=seed,
+                                  stratify=y if classification else None))
+
+
+def _fit_booster(family: str, model: Any, X: Any, y: np.ndarray, split, seed: int) -> Any:
+    if split is None:
+        if family == "xgboost":
+            model.set_params(early_stopping_rounds=None)
+        return model.fit(X, y)
+    train, valid = split
+    X_train, y_train, X_valid, y_valid = _rows(X, train), y[train], _rows(X, valid), y[valid]
+    if family == "lightgbm":
+        stop = importlib.import_module("lightgbm").early_stopping(EARLY_STOPPING_ROUNDS, verbose=False)
+        return model.fit(X_train, y_train, eval_set=[(X_valid, y_valid)], callbacks=[stop])
+    if family == "xgboost":
+        model.set_params(early_stopping_rounds=EARLY_STOPPING_ROUNDS)
+        return model.fit(X_train, y_train, eval_set=[(X_valid, y_valid)], verbose=False)
+    return model.fit(X_train, y_train, eval_set=(X_valid, y_valid),
+                     early_stopping_rounds=EARLY_STOPPING_ROUNDS)
+
+
+def fit(family: str, pipeline: Pipeline, X: Any, y: Sequence, classification: bool,
+        seed: int) -> Pipeline:
+    """Fit a boosting config's Pipeline([("prep", ...), ("model", booster)]) with early stopping.
+
+    Classifiers learn on label codes 0..K-1 (XGBoost accepts nothing else) and are
+    returned inside a one-member soft VotingClassifier, which maps predictions back to
+    the labels and gives every library the same 1-d `predict` and `classes_`.
+    """
+    prep, model = pipeline.steps[0][1], pipeline.steps[-1][1]
+    Xt = prep.fit_transform(X, y)
+    y = np.asarray(y)
+    target = np.unique(y, return_inverse=True)[1] if classification else y.astype(float)
+    booster = _fit_booster(family, model, Xt, target, _inner_split(target, classification, seed),
+                           seed)
+    if classification:
+        booster = VotingClassifier([(family, FrozenEstimator(booster))], voting="soft").fit(Xt, y)
+    return Pipeline([("prep", prep), ("model", booster)])
