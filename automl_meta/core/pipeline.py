@@ -26,7 +26,7 @@ def model_metadata(dataset: Dataset, metric: str, config: dict, space_version: s
     return {"format_version": FORMAT_VERSION, "target": dataset.target,
             "task_type": dataset.task_type, "classes": list(dataset.classes),
             "schema": dataset.schema.to_dict(), "metric": metric, "config": config,
-            "space_version": space_version, "versions": library_versions(),
+            "space_version": space_version, "versions": library_versions([config["family"]]),
             "training_fingerprint": fingerprint(dataset)}
 
 

@@ -3,12 +3,9 @@ corrected on the new task's own trials as they finish.
 
 Model: per task type and model family, a ridge regression of log(fit seconds of a
 cross-validation) on the config's encoding, the task's size (log rows, log features after
-one-hot encoding, log classes, log columns) and the products of the encoding with log rows
-and log features. Chosen over gradient boosting (scikit-learn's HistGradientBoosting, 300
-iterations, on the same inputs) on held-out tasks of the default meta-base (5 group folds
-over tasks, median absolute error of log seconds): ridge 0.343 / 0.339 / 0.383 for binary
-/ multiclass / regression, boosting 0.314 / 0.385 / 0.400; ridge also saves to a small
-.npz. docs/benchmarks.md ("Cost model") has its accuracy on new tasks.
+one-hot encoding, log classes, log columns) and the products of the encoding with log rows,
+log features and log classes. Ridge was chosen over gradient boosting on held-out tasks and
+saves to a small .npz (docs/benchmarks.md, "Cost model", has both and its accuracy).
 
 On a new task the prediction is first rescaled by the validation's work (the fits it makes
 times the share of rows each sees, against the meta-base protocol's), then shifted by the median
@@ -31,7 +28,7 @@ from automl_meta.core.space import FAMILIES, SPACE_VERSION, TASK_TYPES
 from automl_meta.learning.tables import loss_table
 from automl_meta.metabase.protocol import MetaBaseError
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: encoding x log classes in the design
 RIDGE_ALPHA = 10.0  # of 0.1 to 300, the best held-out error summed over task types
 SHRINK = 2.0  # the task's shift counts n / (n + SHRINK) after n observed trials
 # Seconds a trial costs beyond its fit: sending it to a worker, predicting, scoring. Added
@@ -63,10 +60,12 @@ def dataset_size(dataset) -> np.ndarray:
 
 
 def _design(vectors: np.ndarray, size: np.ndarray) -> np.ndarray:
-    """Rows of [encoding, size, encoding x log rows, encoding x log features, rows x features]."""
+    """Rows of [encoding, size, encoding x log rows, encoding x log features, encoding x log
+    classes (a boosting round fits a tree per class), rows x features]."""
     vectors = np.atleast_2d(np.asarray(vectors, dtype=float))
     s = np.broadcast_to(np.asarray(size, dtype=float), (len(vectors), N_SIZE))
-    return np.hstack([vectors, s, vectors * s[:, :1], vectors * s[:, 1:2], s[:, :1] * s[:, 1:2]])
+    return np.hstack([vectors, s, vectors * s[:, :1], vectors * s[:, 1:2], vectors * s[:, 2:3],
+                      s[:, :1] * s[:, 1:2]])
 
 
 @dataclass(frozen=True, eq=False)
@@ -199,13 +198,18 @@ class TaskCost:
         self.model, self.task_type, self.size = model, task_type, np.asarray(size, dtype=float)
         self._work = math.log(max(training_work, 1e-3) / max(1, model.folds - 1))
         self._residuals: list[float] = []
+        self._unseen: dict[str, list[float]] = {}  # family the model lacks -> observed log s
 
     def seconds(self, families: Sequence[str], vectors: np.ndarray) -> np.ndarray:
-        """Predicted fit seconds of each config's evaluation on this task."""
+        """Predicted fit seconds of each config's evaluation on this task. A family the
+        model has not seen costs the median of its own trials here once one has finished,
+        and until then the median prediction of the others."""
         log = self.model.log_seconds(self.task_type, families, vectors, self.size)
         known = np.isfinite(log)
-        fallback = np.nanmedian(log) if known.any() else 0.0
-        return np.exp(np.where(known, log, fallback) + self._work + self.shift())
+        fallback = np.nanmedian(log) + self._work + self.shift() if known.any() else 0.0
+        observed = np.array([np.median(self._unseen[f]) if f in self._unseen else fallback
+                             for f in families])
+        return np.exp(np.where(known, log + self._work + self.shift(), observed))
 
     def shift(self) -> float:
         """log(observed / predicted), from the trials so far, shrunk while they are few."""
@@ -219,3 +223,5 @@ class TaskCost:
         predicted = self.model.log_seconds(self.task_type, [family], vector, self.size)[0]
         if math.isfinite(predicted):
             self._residuals.append(math.log(fit_seconds) - predicted - self._work)
+        else:
+            self._unseen.setdefault(family, []).append(math.log(fit_seconds))

@@ -19,6 +19,7 @@ import numpy as np
 from automl_meta.core.data import Dataset
 from automl_meta.core.errors import AllTrialsFailedError
 from automl_meta.core.pipeline import exported_model, voting_model
+from automl_meta.core.provenance import library_versions
 from automl_meta.search.ensemble import SELECTION_POOL, Ensemble, blend_scores, select
 from automl_meta.trials.evaluate import Status, Trial
 from automl_meta.trials.runner import RefitResult, TrialRunner
@@ -121,6 +122,7 @@ def _assemble(kept: list[tuple[Trial, int]], results: dict[int, RefitResult], da
                          [w for _, w in kept], dataset.task_type, dataset.X, dataset.y)
     meta = metadata(kept[0][0].config)
     meta["ensemble"] = [{"trial": t.index, "config": t.config, "weight": w} for t, w in kept]
+    meta["versions"] = library_versions(t.config["family"] for t, _ in kept)
     return pickle.dumps(exported_model(model, dataset, meta), protocol=pickle.HIGHEST_PROTOCOL)
 
 
