@@ -227,6 +227,20 @@ class BuildProgressLine:
             click.echo("", file=self.stream)
 
 
+def _pool_lines(pool: dict) -> list[str]:
+    """The pool per family: configs of each task type, and trials stored of those expected."""
+    if not pool:
+        return []
+    lines = ["pool by family:  configs (binary/multiclass/regression)  trials ok, timeout, "
+             "failed of expected"]
+    for family, entry in pool.items():
+        configs = "/".join(str(entry["configs"].get(t, 0)) for t in ("binary", "multiclass", "regression"))
+        t = entry["trials"]
+        failed = t.get("failed", 0) + t.get("memout", 0)
+        lines.append(f"  {family:<24}{configs:<12}{t['ok']:>7}, {t['timeout']}, {failed} of {entry['expected']}")
+    return lines
+
+
 def metabase_info_text(info: dict) -> str:
     """`automl metabase info` as text: tasks by type, configs, trials by status, protocol."""
     def pairs(d: dict) -> str:
@@ -236,6 +250,7 @@ def metabase_info_text(info: dict) -> str:
              f"tasks:   {pairs(info['tasks'])}",
              f"configs: {pairs(info['configs'])}",
              f"trials:  {pairs(info['trials'])}"]
+    lines += _pool_lines(info.get("pool", {}))
     failed = info.get("failed_tasks", {})
     if failed:
         lines.append(f"failed:  {len(failed)} task(s) could not be used:")

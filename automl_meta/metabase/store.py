@@ -460,6 +460,12 @@ class MetaBase:
             configs = dict(conn.execute(
                 "SELECT task_type, count(*) FROM configs GROUP BY task_type"))
             trials = dict(conn.execute("SELECT status, count(*) FROM trials GROUP BY status"))
+            pool = conn.execute("SELECT task_type, family, count(*) FROM configs "
+                                "GROUP BY task_type, family ORDER BY min(pool_index)").fetchall()
+            by_family = conn.execute(
+                "SELECT c.family, t.status, count(*) FROM trials t JOIN tasks k ON k.id = t.task_id "
+                "JOIN configs c ON c.task_type = k.task_type AND c.config_id = t.config_id "
+                "GROUP BY c.family, t.status").fetchall()
         wal = self.path.with_name(self.path.name + "-wal")
         size = self.path.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
         return {"path": str(self.path), "schema_version": int(meta["schema_version"]),
@@ -467,6 +473,7 @@ class MetaBase:
                 "tasks": {t: tasks.get(t, 0) for t in TASK_TYPES},
                 "configs": {t: configs.get(t, 0) for t in TASK_TYPES},
                 "trials": {s.value: trials.get(s.value, 0) for s in Status},
+                "pool": _pool_summary(pool, by_family, tasks),
                 "failed_tasks": failed,
                 "protocol": self.protocol.to_dict(), "size_bytes": size}
 
@@ -546,3 +553,18 @@ def _content_hash(conn: sqlite3.Connection) -> str:
             digest.update(repr(row).encode("utf-8"))
         digest.update(b"|")
     return digest.hexdigest()
+
+
+def _pool_summary(pool: list[tuple], by_family: list[tuple], tasks: dict[str, int]) -> dict:
+    """{family: {"configs": {task type: n}, "trials": {status: n}, "expected": n}}, families in
+    pool order: how each family is represented, and how dense its trials are."""
+    summary: dict[str, dict] = {}
+    for task_type, family, n in pool:
+        entry = summary.setdefault(family, {"configs": {}, "trials": {s.value: 0 for s in Status},
+                                            "expected": 0})
+        entry["configs"][task_type] = n
+        entry["expected"] += n * tasks.get(task_type, 0)
+    for family, status, n in by_family:
+        if family in summary:
+            summary[family]["trials"][status] = n
+    return summary
