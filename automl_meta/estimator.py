@@ -56,6 +56,7 @@ class _AutoMLEstimator(BaseEstimator):
                  metabase: str | None = _DEFAULTS.metabase, n_folds: int = _DEFAULTS.n_folds,
                  max_trial_seconds: float | None = _DEFAULTS.max_trial_seconds,
                  max_search_rows: int | None = _DEFAULTS.max_search_rows,
+                 families: Sequence[str] | None = _DEFAULTS.families,
                  drop: Sequence[str] = (), quiet: bool = False) -> None:
         self.time_budget = time_budget
         self.metric = metric
@@ -69,6 +70,7 @@ class _AutoMLEstimator(BaseEstimator):
         self.n_folds = n_folds
         self.max_trial_seconds = max_trial_seconds
         self.max_search_rows = max_search_rows
+        self.families = families
         self.drop = drop
         self.quiet = quiet
 

@@ -16,7 +16,7 @@ from automl_meta.learning.cost import (
     train_cost_model,
 )
 from automl_meta.learning.warmstart import load_trained
-from automl_meta.metabase.locate import artifact_path
+from automl_meta.metabase.locate import artifact_path, default_metabase_path
 from automl_meta.metabase.pool import build_pool
 from automl_meta.metabase.protocol import MetaBaseError
 from automl_meta.metabase.store import MetaBase, Protocol, TaskRecord
@@ -119,3 +119,33 @@ def test_a_family_the_model_never_saw_gets_the_median_prediction(metabase):
 def test_a_dataset_size_counts_each_categorical_level():
     d = make_dataset("multiclass", n=120)  # 4 numeric columns, "colour" with 3 levels
     np.testing.assert_allclose(dataset_size(d), np.log1p([120, 4 + 3, 3, 5]))
+
+
+def test_a_family_the_model_never_saw_takes_its_own_observed_times_once_it_has_run(metabase):
+    model = train_cost_model(metabase)
+    only_linear = CostModel({k: v for k, v in model.coefficients.items() if k == "binary/linear"}, 3)
+    space = SearchSpace("binary")
+    configs = {c["family"]: c for c in space.default_configs()}
+    x = np.vstack([space.encode(configs["linear"]), space.encode(configs["catboost"])])
+    cost = TaskCost(only_linear, "binary", size_features(1000, 8, 2, 5), 2)
+    for seconds in (30.0, 50.0, 40.0):
+        cost.observe("catboost", x[1], seconds)
+    linear, catboost = cost.seconds(["linear", "catboost"], x)
+    assert catboost == pytest.approx(40.0)  # the median of what it measured here
+    assert linear < 1.0
+
+
+def test_the_shipped_cost_model_predicts_a_thousand_round_catboost_on_50000_rows_slow():
+    with MetaBase.open(default_metabase_path()) as metabase:
+        model = load_trained(metabase, "cost")
+    space = SearchSpace("binary")
+    catboost = next(c for c in space.default_configs() if c["family"] == "catboost")
+    assert catboost["params"]["n_estimators"] == 1000
+    linear = space.default_configs()[0]
+    x = np.vstack([space.encode(catboost), space.encode(linear)])
+    small = TaskCost(model, "binary", size_features(1_000, 20, 2, 20), 4)
+    large = TaskCost(model, "binary", size_features(50_000, 20, 2, 20), 4)
+    big_catboost, big_linear = large.seconds(["catboost", "linear"], x)
+    small_catboost, _ = small.seconds(["catboost", "linear"], x)
+    assert big_catboost > 60 and big_catboost > 10 * big_linear
+    assert big_catboost > 5 * small_catboost

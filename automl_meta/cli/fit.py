@@ -14,15 +14,27 @@ from automl_meta.cli.options import (
     task_option,
 )
 from automl_meta.cli.signals import exit_interrupted, stop_on_termination
+from automl_meta.core.errors import InvalidParameterError
+from automl_meta.core.families import FAMILY_NAMES
 from automl_meta.core.metric_names import help_text as metric_help
 from automl_meta.core.registry import STRATEGIES, help_text
-from automl_meta.core.settings import VALIDATIONS, FitSettings
+from automl_meta.core.settings import VALIDATIONS, FitSettings, check_families
 
 
 def _positive(ctx, param, value):
     if value is not None and not value > 0:
         raise click.BadParameter(f"must be a positive number. Got {value} instead.", ctx, param)
     return value
+
+
+def _families(ctx, param, value):
+    if value is None:
+        return None
+    try:
+        return check_families([f.strip() for f in value.split(",") if f.strip()])
+    except InvalidParameterError:
+        raise click.BadParameter(f"must be comma-separated names of {', '.join(FAMILY_NAMES)}. "
+                                 f"Got {value!r} instead.", ctx, param) from None
 
 
 @click.command()
@@ -53,6 +65,9 @@ def _positive(ctx, param, value):
               show_default=True, help="How trials are scored: cv (k-fold cross-validation), "
               "holdout (one stratified split), or auto: cv while rows x columns is small for "
               "the budget, else a holdout of 1-20% of the rows.")
+@click.option("--families", default=None, metavar="NAMES", callback=_families,
+              help="Comma-separated model families to search (default: all of "
+              f"{', '.join(FAMILY_NAMES)}).")
 @click.option("--metabase", default=None, metavar="PATH",
               help="Meta-base to warm-start from (default: the one shipped with automl-meta).")
 @click.option("--report", default=None, metavar="PATH",
@@ -60,7 +75,7 @@ def _positive(ctx, param, value):
               "time, leaderboard, ensemble); needs matplotlib: pip install 'automl-meta[report]'.")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the result line.")
 def fit(data, target, task, drop, metric, time_budget, max_trials, seed, output, n_jobs, strategy,
-        ensemble_size, validation, metabase, report, quiet):
+        ensemble_size, validation, families, metabase, report, quiet):
     """Find the best model for DATA (CSV, TSV, .gz or parquet) and save it as a pickle."""
     started_at = time.monotonic()
     stop_on_termination()
@@ -82,7 +97,7 @@ def fit(data, target, task, drop, metric, time_budget, max_trials, seed, output,
 
     settings = FitSettings(metric=metric, time_budget=time_budget, max_trials=max_trials,
                            seed=seed, n_jobs=n_jobs, strategy=strategy, metabase=metabase,
-                           ensemble_size=ensemble_size, validation=validation)
+                           ensemble_size=ensemble_size, validation=validation, families=families)
     check_outputs(output, data)
     if report is not None:  # before any search: matplotlib there, the file writable
         check_report_output(report, data, output, summary_path(output))

@@ -27,8 +27,9 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
 from automl_meta.core.domains import Choice, Domain, Float, Int
+from automl_meta.core.families import BOOSTING_FAMILIES
 
-FAMILIES = ("lightgbm", "xgboost", "catboost")
+FAMILIES = BOOSTING_FAMILIES
 MODULES = {"lightgbm": "lightgbm", "xgboost": "xgboost", "catboost": "catboost"}
 VALIDATION_FRACTION = 0.1
 EARLY_STOPPING_ROUNDS = 50

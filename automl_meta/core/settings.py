@@ -9,6 +9,7 @@ import math
 from dataclasses import dataclass
 
 from automl_meta.core.errors import InvalidParameterError
+from automl_meta.core.families import FAMILY_NAMES
 from automl_meta.core.registry import spec
 
 VALIDATIONS = ("auto", "cv", "holdout")  # how trials are scored; see automl_meta.core.validation
@@ -30,6 +31,8 @@ class FitSettings:
     max_search_rows: int | None = None
     ensemble_size: int = 25  # greedy picks; more buys nothing measurable (TabRepo); 1: the best alone
     validation: str = "auto"  # "cv", "holdout", or "auto": chosen by size and budget (validation.py)
+    families: tuple[str, ...] | None = None  # model families to search; None: every family
+
 
     def __post_init__(self) -> None:
         """Checked once, when made: a FitSettings that exists is valid."""
@@ -48,5 +51,18 @@ class FitSettings:
             raise InvalidParameterError(
                 f"The 'validation' parameter must be one of {{{', '.join(VALIDATIONS)}}}. "
                 f"Got {self.validation!r} instead.")
+        if self.families is not None:
+            object.__setattr__(self, "families", check_families(self.families))
         if self.n_folds < 2:
             raise InvalidParameterError(f"The 'n_folds' parameter must be at least 2. Got {self.n_folds} instead.")
+
+
+def check_families(families) -> tuple[str, ...]:
+    """`families` as a tuple of known family names, in the space's order; else a clear error."""
+    names = (families,) if isinstance(families, str) else tuple(families)
+    unknown = [f for f in names if f not in FAMILY_NAMES]
+    if unknown or not names:
+        raise InvalidParameterError(
+            f"The 'families' parameter must name at least one of {{{', '.join(FAMILY_NAMES)}}}. "
+            f"Got {list(names)!r} instead.")
+    return tuple(f for f in FAMILY_NAMES if f in names)

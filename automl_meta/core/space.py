@@ -47,15 +47,14 @@ from sklearn.svm import SVC, SVR
 from automl_meta.core import boosting
 from automl_meta.core.domains import Bool, Choice, Domain, Float, Int
 from automl_meta.core.errors import InvalidConfigError, InvalidParameterError
+from automl_meta.core.families import FAMILY_NAMES, SKLEARN_FAMILIES  # noqa: F401 (re-exported)
+from automl_meta.core.settings import check_families
 
 # 2: HGB early stopping; SVM calibration that survives rare classes. 3: LightGBM, XGBoost
 # and CatBoost (the families of version 2, their configs and pipelines are unchanged).
 SPACE_VERSION = "3"
 TASK_TYPES = ("binary", "multiclass", "regression")
-SKLEARN_FAMILIES = (
-    "linear", "random_forest", "extra_trees", "hist_gradient_boosting", "knn", "svm", "mlp",
-)
-FAMILIES = SKLEARN_FAMILIES + boosting.FAMILIES
+FAMILIES = FAMILY_NAMES
 SVM_MAX_ROWS = 10_000
 PREP_PARAMS = ("impute", "missing_indicator", "scale", "categorical")
 MISSING_CATEGORY = "__missing__"
@@ -201,7 +200,8 @@ def _one_of(options: Sequence[str]) -> str:
 class SearchSpace:
     """Model families and their domains for one task type; samples, encodes and builds configs."""
 
-    def __init__(self, task_type: str, n_rows: int | None = None) -> None:
+    def __init__(self, task_type: str, n_rows: int | None = None,
+                 families: Sequence[str] | None = None) -> None:
         if not isinstance(task_type, str) or task_type not in TASK_TYPES:
             raise InvalidParameterError(
                 f"The 'task_type' parameter must be one of {_one_of(TASK_TYPES)}. "
@@ -216,8 +216,13 @@ class SearchSpace:
         self._domains = _domains(task_type)
         self._defaults = _defaults(task_type)
         too_big = self.n_rows is not None and self.n_rows > SVM_MAX_ROWS
+        allowed = FAMILIES if families is None else check_families(families)
         self.families: tuple[str, ...] = tuple(
-            f for f in FAMILIES if not (f == "svm" and too_big))
+            f for f in allowed if not (f == "svm" and too_big))
+        if not self.families:
+            raise InvalidParameterError(
+                f"No model family is left to search: svm alone, on {self.n_rows} rows, more than "
+                f"it handles ({SVM_MAX_ROWS}). Allow another family.")
         self.vector_names: tuple[str, ...] = _layout(self._domains)
         self._index = {name: i for i, name in enumerate(self.vector_names)}
         # The encoding's model-param dimensions: neither the family block nor preprocessing.

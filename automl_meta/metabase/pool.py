@@ -90,8 +90,8 @@ def centroidal(candidates: np.ndarray, fixed: np.ndarray, chosen: list[int],
 
 def generation_quotas(size: int) -> list[tuple[tuple[str, ...], int]]:
     """(families, configs) of each generation of the pool: each family added after space
-    version 2 gets NEW_FAMILY_CONFIGS (fewer in a pool under 10 per family, where every
-    family gets an even share); the scikit-learn families share the rest, as they did."""
+    version 2 gets NEW_FAMILY_CONFIGS (in a pool of fewer than 10 per family, an even share,
+    none below one per family); the scikit-learn families share the rest, as they did."""
     per_new = min(NEW_FAMILY_CONFIGS, size // len(FAMILIES))
     return [(SKLEARN_FAMILIES, size - per_new * len(BOOSTING_FAMILIES)),
             (BOOSTING_FAMILIES, per_new * len(BOOSTING_FAMILIES))]
@@ -129,11 +129,11 @@ def build_pool(task_type: str, size: int = 176, seed: int = 0) -> list[dict]:
     (exactly the pool of space version 2 of its size), then the boosting libraries'; each
     holds every family's default and a family-balanced, space-filling sample."""
     space = SearchSpace(task_type)  # n_rows=None: every family, svm included
-    minimum = 2 * len(SKLEARN_FAMILIES) + len(BOOSTING_FAMILIES)
+    minimum = len(SKLEARN_FAMILIES)
     if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < minimum:
         raise InvalidParameterError(
-            f"The 'size' parameter must be an int >= {minimum} (each family's default and "
-            f"more). Got {size!r} instead.")
+            f"The 'size' parameter must be an int >= {minimum} (one default per scikit-learn "
+            f"family; the boosting families join from {len(FAMILIES)}). Got {size!r} instead.")
     pool: list[dict] = []
     for families, quota in generation_quotas(int(size)):
         if quota:

@@ -266,7 +266,7 @@ def fit(dataset: Dataset, settings: FitSettings = FitSettings(),
     metric = check_metric(settings.metric, dataset.task_type)
     budget = Budget(time.monotonic() if started_at is None else started_at, settings.time_budget)
     search_data = subsample(dataset, _search_rows(settings), settings.seed)
-    space = SearchSpace(dataset.task_type, n_rows=dataset.n_rows)
+    space = SearchSpace(dataset.task_type, n_rows=dataset.n_rows, families=settings.families)
     validation = choose_validation(search_data.n_rows, search_data.X.shape[1], settings.time_budget,
                                    settings.n_folds, settings.validation)
     if on_note:
