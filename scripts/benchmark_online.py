@@ -6,7 +6,9 @@ cores, and its predictions on the held-out 25% are scored by the same function.
 
 Systems are strategy entries and peers. A strategy entry runs `automl fit --strategy NAME`;
 `NAME@opt=value[@opt2=value2]` adds `--opt value ...` to that command and is named by the
-whole entry (`surrogate@ensemble-size=1`). Peers (`--peers flaml,autogluon,hgb,rf`) run
+whole entry (`surrogate@ensemble-size=1`; `;` in a value stands for a comma). Peers
+(`--peers flaml,autogluon,hgb,rf,catboost,lightgbm`: the last four are single models with
+their libraries' defaults) run
 `scripts/peer_fit.py` with the python of their own environment (`--peer-python`), on the
 same training CSV and test rows.
 
@@ -58,8 +60,8 @@ FIELDS = ["dataset", "task_type", "strategy", "seed", "budget", "exit_code", "wa
           "metric", "test_score", "accuracy", "r2", "n_train", "n_test", "family", "trials",
           "error", "best_trial_score"]
 BESIDE = {"binary": "accuracy", "multiclass": "accuracy", "regression": "r2"}
-PEERS = ("flaml", "autogluon", "hgb", "rf")
-NEEDS_PEER_PYTHON = frozenset({"flaml", "autogluon"})  # hgb, rf: scikit-learn is here too
+PEERS = ("flaml", "autogluon", "hgb", "rf", "catboost", "lightgbm")
+NEEDS_PEER_PYTHON = frozenset({"flaml", "autogluon"})  # the others' libraries are here too
 PEER_SCRIPT = Path(__file__).resolve().with_name("peer_fit.py")
 TASK_OF_METRIC = {metric: task_type for task_type, metric in DEFAULT_METRIC.items()}
 
@@ -126,13 +128,14 @@ def parse_entry(entry: str) -> tuple[str, list[str]]:
     """A strategy entry's strategy and extra fit options.
 
     `surrogate@ensemble-size=1` -> ("surrogate", ["--ensemble-size", "1"]); `@opt` alone
-    is a flag (`--opt`).
+    is a flag (`--opt`); `;` in a value stands for a comma (entries are comma-separated):
+    `portfolio@families=linear;knn` -> ("portfolio", ["--families", "linear,knn"]).
     """
     name, *options = entry.split("@")
     extra = []
     for option in options:
         key, has_value, value = option.partition("=")
-        extra += [f"--{key}", value] if has_value else [f"--{key}"]
+        extra += [f"--{key}", value.replace(";", ",")] if has_value else [f"--{key}"]
     return name, extra
 
 

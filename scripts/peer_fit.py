@@ -133,7 +133,44 @@ def fit_sklearn(X, y, X_test, task_type, args):
         return pipeline.predict_proba(X_test), tuple(pipeline.classes_), {}
 
 
-SYSTEMS = {"flaml": fit_flaml, "autogluon": fit_autogluon, "hgb": fit_sklearn, "rf": fit_sklearn}
+def fit_boosting_default(X, y, X_test, task_type, args):
+    """One CatBoost or LightGBM model with the library's defaults (no early stopping), its
+    own categorical handling (CatBoost on the text, LightGBM on pandas categories), on
+    --n-jobs threads."""
+    regression = task_type == "regression"
+    other = [c for c in X.columns if c not in set(X.select_dtypes(include=["number", "bool"]).columns)]
+    if args.system == "catboost":
+        import catboost
+
+        def text(frame):
+            return frame.assign(**{c: frame[c].astype(object).where(frame[c].notna(), "__missing__")
+                                   .astype(str) for c in other})
+
+        cls = catboost.CatBoostRegressor if regression else catboost.CatBoostClassifier
+        model = cls(thread_count=args.n_jobs, random_seed=args.seed, verbose=False,
+                    allow_writing_files=False)
+        model.fit(text(X), y.to_numpy(), cat_features=other)
+        X_test = text(X_test)
+    else:
+        import lightgbm
+
+        kinds = {c: pd.CategoricalDtype(sorted(X[c].dropna().astype(str).unique())) for c in other}
+
+        def categories(frame):
+            return frame.assign(**{c: frame[c].astype(str).where(frame[c].notna()).astype(kinds[c])
+                                   for c in other})
+
+        cls = lightgbm.LGBMRegressor if regression else lightgbm.LGBMClassifier
+        model = cls(n_jobs=args.n_jobs, random_state=args.seed, verbose=-1)
+        model.fit(categories(X), y.to_numpy())
+        X_test = categories(X_test)
+    if regression:
+        return model.predict(X_test), (), {}
+    return model.predict_proba(X_test), tuple(map(str, model.classes_)), {}
+
+
+SYSTEMS = {"flaml": fit_flaml, "autogluon": fit_autogluon, "hgb": fit_sklearn, "rf": fit_sklearn,
+           "catboost": fit_boosting_default, "lightgbm": fit_boosting_default}
 
 
 def prediction_frame(prediction, classes: tuple) -> pd.DataFrame:
@@ -154,6 +191,8 @@ def versions(system: str) -> dict:
     if system == "autogluon":
         import autogluon.tabular
         found["autogluon.tabular"] = autogluon.tabular.__version__
+    if system in ("catboost", "lightgbm"):
+        found[system] = __import__(system).__version__
     return found
 
 
