@@ -9,16 +9,19 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
 from automl_meta.cli import main
+from automl_meta.core.space import SearchSpace
 from automl_meta.metabase.build import build_metabase, one_build_at_a_time
 from automl_meta.metabase.corpus import read_manifest
+from automl_meta.metabase.pool import extended_size
 from automl_meta.metabase.store import MetaBase, MetaBaseError, Protocol
 from tests.conftest import make_frame
 
-POOL = 8  # the 7 family defaults + 1 sampled config
+POOL = 8  # the 7 scikit-learn family defaults + 1 sampled config (boosting from 10 on)
 PROTOCOL = Protocol(pool_size=POOL, max_rows=100, n_folds=3, trial_seconds=60)
 
 
@@ -165,3 +168,45 @@ def test_build_help_shows_the_protocol_defaults():
                          ("--seed", "seed")]:
         shown = text.split(f"{option} ", 1)[1].split(" --", 1)[0]
         assert f"[default: {getattr(Protocol(), name)}]" in shown, shown
+
+
+def _as_version_2(path, size_v2: int) -> None:
+    """Turn a version-3 meta-base into the one version 2 would have built: the pool cut to
+    its first generation, the later configs' trials gone, the versions rewritten."""
+    with sqlite3.connect(path) as con:
+        con.execute("DELETE FROM trials WHERE config_id NOT IN "
+                    "(SELECT config_id FROM configs WHERE pool_index < ?)", (size_v2,))
+        con.execute("DELETE FROM configs WHERE pool_index >= ?", (size_v2,))
+        protocol = json.loads(con.execute("SELECT value FROM meta WHERE key = 'protocol'").fetchone()[0])
+        protocol.update(pool_size=size_v2, space_version="2")
+        con.execute("UPDATE meta SET value = ? WHERE key = 'protocol'", (json.dumps(protocol),))
+        con.execute("UPDATE meta SET value = '2' WHERE key = 'space_version'")
+
+
+def test_a_version_2_meta_base_is_extended_in_place_and_only_the_new_pairs_run(manifest, tmp_path):
+    out = tmp_path / "mb.metabase"
+    entries = read_manifest(manifest)
+    size_v2, size = 20, extended_size(20)
+    assert size == 26  # 2 configs of each boosting family
+    protocol = Protocol(pool_size=size, max_rows=100, n_folds=3, trial_seconds=60)
+    build_metabase(entries, out, protocol, workers=2)
+    with MetaBase.open(out) as mb:
+        scores = {t: mb.score_matrix(t, "accuracy")[2][:, :size_v2] for t in ("binary", "multiclass")}
+    _as_version_2(out, size_v2)
+    with pytest.raises(MetaBaseError, match="search space version 2.*--pool-size 176"):
+        MetaBase.open(out)
+    with pytest.raises(MetaBaseError, match="n_folds: 3 after the upgrade, 5 asked"):
+        build_metabase(entries, out, Protocol(pool_size=size, max_rows=100, n_folds=5), workers=2)
+    extended = build_metabase(entries, out, protocol, workers=2)
+    assert extended.trials_run == 3 * (size - size_v2)  # the stored trials are kept
+    assert extended.trials_done == 3 * size
+    with MetaBase.open(out) as mb:
+        assert mb.protocol.pool_size == size and mb.info()["space_version"] == "3"
+        assert [c["family"] for c in mb.pool("binary")[size_v2:]] == ["lightgbm", "xgboost",
+                                                                     "catboost"] * 2
+        for task_type, before in scores.items():
+            np.testing.assert_array_equal(mb.score_matrix(task_type, "accuracy")[2][:, :size_v2],
+                                          before)
+        space = SearchSpace("binary")
+        np.testing.assert_array_equal(mb.pool_vectors("binary"),
+                                      [space.encode(c) for c in mb.pool("binary")])

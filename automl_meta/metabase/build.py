@@ -144,9 +144,7 @@ def build_metabase(entries: Sequence[ManifestEntry], out: str | Path, protocol: 
             log.info("extended %s to the pool of this search space version", out)
     with one_build_at_a_time(out), MetaBase.create(out, protocol) as metabase:
         ensure_pools(metabase, task_types_of(entries))
-        pool_sizes = {t: len(metabase.pool(t)) for t in ("binary", "multiclass", "regression")}
-        per_task = max(pool_sizes.values())
-        progress = BuildProgress(tasks_total=len(entries), trials_total=len(entries) * per_task)
+        progress = _progress_of(metabase, entries)
         cluster = DaskCluster(workers=workers, scheduler=scheduler) if (use_dask or scheduler) else None
         runners = cluster.runner if cluster else (lambda setup: TrialRunner(setup, workers))
         try:
@@ -156,6 +154,21 @@ def build_metabase(entries: Sequence[ManifestEntry], out: str | Path, protocol: 
             if cluster is not None:
                 cluster.close()
     return progress
+
+
+def _progress_of(metabase: MetaBase, entries: Sequence[ManifestEntry]) -> BuildProgress:
+    """Where a build starts: trials stored already (a resumed or extended build) counted as
+    done, so that the ETA is of what is left; a task not stored yet counts the largest pool."""
+    pools = {t: {config_id(c) for c in metabase.pool(t)} for t in ("binary", "multiclass", "regression")}
+    total = done = 0
+    for entry in entries:
+        record = metabase.task(entry.name)
+        if record is None:
+            total += max(len(p) for p in pools.values())
+            continue
+        total += len(pools[record.task_type])
+        done += len(metabase.done_config_ids(record.id) & pools[record.task_type])
+    return BuildProgress(tasks_total=len(entries), trials_total=total, trials_done=done)
 
 
 def _build_task(metabase: MetaBase, entry: ManifestEntry, workers: int,
@@ -173,8 +186,7 @@ def _build_task(metabase: MetaBase, entry: ManifestEntry, workers: int,
         return
     if entry.name in metabase.failed_tasks():  # it failed in an earlier run: usable now
         metabase.record_failed_task(entry.name, None)
-    todo = missing_configs(metabase, task_id, dataset.task_type)
-    progress.trials_done += len(metabase.pool(dataset.task_type)) - len(todo)
+    todo = missing_configs(metabase, task_id, dataset.task_type)  # stored ones: in _progress_of
     if on_progress:
         on_progress(progress)
     protocol = metabase.protocol
