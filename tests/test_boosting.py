@@ -4,6 +4,7 @@ pickles that load where automl_meta is not installed."""
 
 from __future__ import annotations
 
+import json
 import pickle
 import subprocess
 import sys
@@ -11,15 +12,19 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
+from click.testing import CliRunner
 from threadpoolctl import threadpool_limits
 
+from automl_meta import AutoMLClassifier
+from automl_meta.cli import main
 from automl_meta.core import boosting
 from automl_meta.core.boosting import FAMILIES, round_cap
 from automl_meta.core.data import Dataset, build_dataset, clean_frame
+from automl_meta.core.families import FAMILY_NAMES
 from automl_meta.core.pipeline import exported_model, model_metadata, voting_model
 from automl_meta.core.space import SearchSpace
 from automl_meta.trials.evaluate import predict_matrix, refit
-from tests.conftest import make_dataset
+from tests.conftest import make_dataset, make_frame
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -133,3 +138,33 @@ def test_an_ensemble_with_a_catboost_member_loads_where_automl_meta_cannot(tmp_p
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().split(",") == list(model.predict(raw))
     assert set(model.predict(raw)) <= set(dataset.classes)
+
+
+def test_the_defaults_strategy_runs_every_one_of_the_ten_families():
+    frame = make_frame("binary", n=150)
+    model = AutoMLClassifier(strategy="defaults", max_trials=10, n_jobs=1, time_budget=300,
+                             quiet=True).fit(frame.drop(columns="target"), frame["target"])
+    assert sorted(model.leaderboard_["family"]) == sorted(FAMILY_NAMES)
+    assert (model.leaderboard_["status"] == "ok").all()
+
+
+def test_fit_searches_only_the_families_asked_for(tmp_path):
+    frame = make_frame("multiclass", n=150)
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    args = ["fit", str(tmp_path / "d.csv"), "--strategy", "random", "--max-trials", "6",
+            "--n-jobs", "1", "--families", "catboost, linear", "--output", str(tmp_path / "m.pkl")]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "m.json").read_text())
+    assert {t["config"]["family"] for t in summary["leaderboard"]} == {"catboost", "linear"}
+    assert summary["settings"]["families"] == ["linear", "catboost"]
+
+
+@pytest.mark.parametrize("families", ["catbost", ",", "svm,tabpfn"])
+def test_an_unknown_family_is_one_line_and_exit_2(tmp_path, families):
+    make_frame("binary", n=60).to_csv(tmp_path / "d.csv", index=False)
+    result = CliRunner().invoke(main, ["fit", str(tmp_path / "d.csv"), "--families", families,
+                                       "--output", str(tmp_path / "m.pkl")])
+    assert result.exit_code == 2
+    assert "--families" in result.output and "must be comma-separated names of linear" in result.output
+    assert not (tmp_path / "m.pkl").exists()
