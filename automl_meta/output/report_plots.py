@@ -98,10 +98,10 @@ def _draw_families(ax, trials: Sequence[dict], metric: str) -> None:
         if values:
             rows = row + rng.uniform(-0.22, 0.22, len(values))
             ax.scatter(values, rows, color=colours[family], s=40, edgecolors="white",
-                       linewidths=0.6, zorder=3)
+                       linewidths=0.6, zorder=3, clip_on=False)  # whole on the plot's edge too
             top = values.index(best[family])
             ax.scatter([values[top]], [rows[top]], s=130, facecolors="none", edgecolors="#222222",
-                       linewidths=1.2, zorder=4)
+                       linewidths=1.2, zorder=4, clip_on=False)
     ax.set_yticks(range(len(order)), [_family_label(f, trials) for f in reversed(order)])
     ax.set_ylim(-0.6, len(order) - 0.4)
     ax.set_xlim(low, high)
