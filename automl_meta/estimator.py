@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import sys
+import warnings
 from dataclasses import fields
 from pathlib import Path
 from typing import Sequence
@@ -37,6 +38,7 @@ from automl_meta.core.data import (
 from automl_meta.core.errors import InvalidDataError
 from automl_meta.core.pipeline import feature_model
 from automl_meta.core.settings import FitSettings
+from automl_meta.output.importance import TRAINING_TABLE_NOTE, explain_rows
 from automl_meta.output.model_file import fit_summary
 from automl_meta.search.loop import fit as run_fit
 
@@ -175,6 +177,22 @@ class _AutoMLEstimator(BaseEstimator):
         """Predictions for the rows of X."""
         prepared = self._prepared(X)  # checks it is fitted first
         return feature_model(self.model_).predict(prepared)
+
+    def feature_importance(self, X, y, n_repeats: int = 5, seed: int = 0) -> pd.DataFrame:
+        """Permutation importance of each column of X on the fit's metric (`metric_`): how
+        much the score worsens when that column's values are shuffled, the mean and std over
+        n_repeats shuffles. A DataFrame (feature, importance, std), most important first;
+        warns when X, y are the rows the model was trained on.
+
+        >>> model.feature_importance(X_test, y_test).head(3)
+        """
+        check_is_fitted(self, "model_")
+        frame = self._input_frame(X, reset=False)
+        found = explain_rows(self.model_, frame, column_or_1d(y, warn=True),
+                             n_repeats=n_repeats, seed=seed)
+        if found.training_table:
+            warnings.warn(TRAINING_TABLE_NOTE, UserWarning, stacklevel=2)
+        return found.table
 
 
 class AutoMLClassifier(ClassifierMixin, _AutoMLEstimator):

@@ -1,9 +1,11 @@
-"""What `automl fit` prints in a terminal of 80 columns: every line fits, and the progress
-line is redrawn in place (at least once a second), never stacked."""
+"""What `automl fit` prints in a terminal of 80 or 120 columns: every line fits, the progress
+line is redrawn in place, never stacked, and what matters most is cut last: the best score
+on the progress line, the target's name in the header, the nearest tasks' names."""
 
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import pty
 import re
@@ -13,8 +15,11 @@ import sys
 import termios
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+
+from automl_meta.cli.report import Progress, fit_note, fit_width, header_text
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "credit-approval.csv"
 
@@ -42,18 +47,89 @@ def _run_in_terminal(args: list[str], columns: int, cwd: Path) -> tuple[int, str
     return proc.returncode, b"".join(chunks).decode("utf-8", "replace"), time.monotonic() - start
 
 
-@pytest.mark.skipif(not EXAMPLE.exists(), reason="the example table is not in this checkout")
-def test_every_line_fits_80_columns_and_the_progress_line_is_redrawn(tmp_path):
-    code, text, seconds = _run_in_terminal(
-        [sys.executable, "-m", "automl_meta", "fit", str(EXAMPLE), "--time-budget", "12",
-         "--output", "m.pkl"], 80, tmp_path)
-    assert code == 0, text
+def _pieces(text: str) -> list[str]:
+    """What the terminal shows, line by line: each redraw (after a \\r) is a piece of its own."""
     plain = re.sub(r"\x1b\[K", "", text).replace("\r\n", "\n")
-    pieces = [p for line in plain.split("\n") for p in line.split("\r")]
-    too_long = [p for p in pieces if len(p) > 80]
+    return [p for line in plain.split("\n") for p in line.split("\r")]
+
+
+@pytest.mark.skipif(not EXAMPLE.exists(), reason="the example table is not in this checkout")
+@pytest.mark.parametrize("columns", [80, 120])
+def test_every_line_fits_the_terminal_and_keeps_what_matters(tmp_path, columns):
+    code, text, seconds = _run_in_terminal(
+        [sys.executable, "-m", "automl_meta", "fit", str(EXAMPLE), "--time-budget", "10",
+         "--n-jobs", "1", "--max-trials", "4", "--output", "m.pkl"], columns, tmp_path)
+    assert code == 0, text
+    pieces = _pieces(text)
+    too_long = [p for p in pieces if len(p) > columns]
     assert not too_long, too_long
-    redraws = plain.count("\r")
-    assert redraws >= seconds - 5  # about two a second while searching
-    finished = [line for line in plain.split("\n") if line.lstrip("\r").startswith("[")]
+    assert pieces[0].startswith("credit-approval.csv: binary target 'class'")
+    nearest = [t["task"] for t in json.loads((tmp_path / "m.json").read_text())["warm_start_tasks"]]
+    warm = next(p for p in pieces if p.startswith("warm start from"))
+    assert all(re.search(rf"\b{re.escape(name)}\b", warm) for name in nearest[:3]), warm
+    progress = [p for p in pieces if p.startswith("[")]
+    assert any(re.search(r"\d+/10 s  best roc_auc 0\.\d{4} \(\w+\)", p) for p in progress), progress
+    finished = [line for line in re.sub(r"\x1b\[K", "", text).replace("\r\n", "\n").split("\n")
+                if line.lstrip("\r").startswith("[")]
     assert len(finished) == 1  # the redrawn line ends once, when the search does
-    assert "timed out" in plain and "failed" in plain
+    assert "timed out" in text and "failed" in text
+    assert any(p.startswith("best roc_auc 0.") for p in pieces)
+
+
+def _state(family: str | None, n_done: int = 12, elapsed: float = 7.2):
+    best = SimpleNamespace(scores={"roc_auc": 0.92971}, config={"family": family}) if family else None
+    return SimpleNamespace(metric="roc_auc", time_budget=30, elapsed=elapsed, n_done=n_done,
+                           n_failed=1, n_timeout=2, best=best)
+
+
+@pytest.mark.parametrize("width", [40, 54, 60, 70, 79, 90, 119, 200])
+@pytest.mark.parametrize("family", ["hist_gradient_boosting", "linear"])
+def test_the_progress_line_cuts_the_counts_before_the_best_score(width, family):
+    line = Progress().line(_state(family), width)
+    best = f"best roc_auc 0.9297 ({family})"
+    assert len(line) <= width
+    if width >= len(f"  7/30 s  {best}"):
+        assert best in line
+        assert line.index(best) < line.index("12 trials") if "12 trials" in line else True
+    if width >= 119:
+        assert line.startswith("[") and "12 trials (2 timed out, 1 failed)" in line
+
+
+def test_away_from_a_terminal_the_progress_line_is_whole():
+    line = Progress().line(_state("linear"))
+    assert line == ("[#####...................]   7/30 s  best roc_auc 0.9297 (linear)  "
+                    "12 trials (2 timed out, 1 failed)")
+
+
+NEAREST = ("warm start from the nearest tasks: credit-g (69.7), bank-marketing (71.9), "
+           "AER.CreditCard (76.7), blood-transfusion-service-center (80.1), adult (99.2)")
+
+
+@pytest.mark.parametrize("width, expected", [
+    (200, NEAREST),
+    (120, "warm start from the nearest tasks: credit-g (69.7), bank-marketing (71.9), "
+          "AER.CreditCard (76.7) +2 more"),
+    (90, "warm start from: credit-g (69.7), bank-marketing (71.9), AER.CreditCard (76.7) +2 more"),
+    (80, "warm start from: credit-g, bank-marketing, AER.CreditCard +2 more"),
+    (60, "warm start from: credit-g, bank-mark~, AER.Credi~ +2 more"),
+])
+def test_the_warm_start_line_keeps_the_nearest_three_names(width, expected):
+    assert fit_note(NEAREST, width) == expected and len(expected) <= width
+
+
+@pytest.mark.parametrize("note", [
+    "validation: 5-fold cross-validation (690 rows x 15 columns is small for 10 s)",
+    "Note: the meta-base has no binary tasks, so no warm start. Searching with GP-BO, without one.",
+])
+def test_other_notes_are_cut_at_a_space(note):
+    assert fit_note(note, 60) == fit_width(note, 60) and len(fit_note(note, 60)) <= 60
+
+
+@pytest.mark.parametrize("target, width", [("class", 80), ("class", 60),
+                                           ("a rather long name of the target column", 80)])
+def test_the_header_keeps_the_targets_name(target, width):
+    dataset = SimpleNamespace(name="a-table-with-a-long-file-name.csv", task_type="binary",
+                              target=target, n_rows=690, numeric=("a",) * 6,
+                              categorical=("b",) * 9)
+    line = header_text(dataset, width)
+    assert len(line) <= width and f"binary target '{target}'" in line

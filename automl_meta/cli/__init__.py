@@ -11,6 +11,7 @@ import sys
 
 import click
 
+from automl_meta.cli.explain import explain
 from automl_meta.cli.fit import fit
 from automl_meta.cli.info import info
 from automl_meta.cli.metabase import metabase
@@ -86,6 +87,7 @@ def main() -> None:
     automl fit data.csv                         # target = last column
     automl fit data.csv --target y --time-budget 300 --output model.pkl
     automl predict model.pkl new.csv --output predictions.csv
+    automl explain model.pkl test.csv           # which columns matter
     automl report model.json -o report.html     # the HTML report of a fit
     """
 
@@ -93,6 +95,7 @@ def main() -> None:
 main.add_command(fit)
 main.add_command(predict)
 main.add_command(info)
+main.add_command(explain)
 main.add_command(metafeatures)
 main.add_command(metabase)
 main.add_command(neighbors)

@@ -84,9 +84,9 @@ def fit(data, target, task, drop, metric, time_budget, max_trials, seed, output,
     warm_up()  # the workers' imports now overlap with ours and with loading the data
     from automl_meta.cli.report import (
         Progress,
-        fit_width,
         leaderboard_text,
         result_text,
+        screen_line,
         terminal_width,
     )
     from automl_meta.core.data import load_table
@@ -114,11 +114,10 @@ def fit(data, target, task, drop, metric, time_budget, max_trials, seed, output,
     model_path, summary = save_fit(result, dataset, settings, output)
     if not quiet:
         click.echo(leaderboard_text(result))
-    line = f"{result_text(result)}, {result.seconds:.1f} s"
-    click.echo(fit_width(line, terminal_width()) if sys.stdout.isatty() else line)
-    click.echo(f"wrote {model_path} (+ {summary.name})")
+    click.echo(result_text(result, terminal_width() if sys.stdout.isatty() else None))
+    click.echo(screen_line(f"wrote {model_path} (+ {summary.name})"))
     if report is not None:
-        click.echo(f"wrote {write_report(summary, report)}")
+        click.echo(screen_line(f"wrote {write_report(summary, report)}"))
     if result.interrupted:
         click.echo("Interrupted: saved the best pipeline found so far.", err=True)
         exit_interrupted()

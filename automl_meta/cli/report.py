@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 from collections.abc import Sequence
@@ -9,6 +10,8 @@ from collections.abc import Sequence
 import click
 
 BAR_WIDTH = 24
+MIN_BAR_WIDTH = 10
+MIN_NAME_WIDTH = 12  # a table's name is not cut shorter than this to fit a line
 LEADERBOARD_ROWS = 10
 PREP_PARAMS = ("impute", "missing_indicator", "scale", "categorical")
 # Short names for the leaderboard's narrow params column (model.json keeps the real ones).
@@ -31,6 +34,55 @@ def fit_width(text: str, width: int) -> str:
     return (cut[:space] if space > width // 2 else cut).rstrip() + "~"
 
 
+def screen_line(text: str, stream=None) -> str:
+    """text as `fit` prints it to a stream: within the terminal's width on a terminal, whole
+    elsewhere (a pipe, a log file)."""
+    stream = stream or sys.stdout
+    return fit_width(text, terminal_width()) if hasattr(stream, "isatty") and stream.isatty() else text
+
+
+def join_within(items: Sequence[str], width: int, keep: int = 1, cut: bool = True) -> str | None:
+    """items joined by ", " within width: the first ones whole while they fit, then "+N
+    more"; at least `keep` of them, each cut short (marked ~) when even they do not fit
+    whole, or None then when not `cut`."""
+    keep = min(keep, len(items))
+    for n in range(len(items), keep - 1, -1):
+        text = ", ".join(items[:n]) + _more(len(items) - n)
+        if len(text) <= width:
+            return text
+    if not cut:
+        return None
+    more = _more(len(items) - keep)
+    share = max(2, (width - len(more) - 2 * (keep - 1)) // max(keep, 1))
+    return ", ".join(fit_width(item, share) for item in items[:keep]) + more
+
+
+def _more(n: int) -> str:
+    return f" +{n} more" if n else ""
+
+
+SHORT_HEADS = {"warm start from the nearest tasks": "warm start from"}  # when a list must be cut
+_NAMED_VALUE = re.compile(r"^(.+) \(([^()]*)\)$")  # "credit-g (69.7)"
+
+
+def fit_note(text: str, width: int, keep: int = 3) -> str:
+    """A note within width. A list of named values ("warm start from the nearest tasks:
+    credit-g (69.7), adult (71.9), ...") keeps at least `keep` names, nearest first: whole
+    items while they fit, then under a shorter heading, then the names without their
+    values, then the names cut short."""
+    head, sep, tail = text.partition(": ")
+    items = tail.split(", ") if sep else []
+    if len(text) <= width or len(items) < 2 or not all(map(_NAMED_VALUE.match, items)):
+        return fit_width(text, width)
+    short = SHORT_HEADS.get(head, head)
+    names = [_NAMED_VALUE.match(item).group(1) for item in items]
+    for lead, listed in ((head, items), (short, items), (short, names)):
+        joined = join_within(listed, width - len(lead) - 2, keep, cut=False)
+        if joined is not None:
+            return f"{lead}: {joined}"
+    return fit_width(f"{short}: {join_within(names, width - len(short) - 2, keep)}", width)
+
+
 class Progress:
     """Progress with best-so-far on stderr: one line redrawn on a terminal (at least once a
     second, within its width), plain lines when the best changes otherwise."""
@@ -49,9 +101,7 @@ class Progress:
     def start(self, dataset) -> None:
         if self.quiet:
             return
-        kinds = (f"{len(dataset.numeric)} numeric, {len(dataset.categorical)} categorical")
-        self._echo(f"{dataset.name}: {dataset.n_rows} rows, {kinds} features; "
-                   f"{dataset.task_type} target '{dataset.target}'")
+        self._echo(header_text(dataset, self.width if self.tty else None))
         for warning in dataset.warnings:
             self._echo(f"Warning: {warning}")
 
@@ -60,17 +110,29 @@ class Progress:
         if not self.quiet:
             if self.tty and self._drawn:
                 self._echo("")  # end the redrawn progress line first
-            self._echo(text)
+            self._echo(fit_note(text, self.width) if self.tty else text)
             self._drawn = False
 
-    def line(self, state) -> str:
-        """The progress line of a search state."""
-        done = min(1.0, state.elapsed / state.time_budget)
-        bar = "#" * int(done * BAR_WIDTH) + "." * (BAR_WIDTH - int(done * BAR_WIDTH))
+    def line(self, state, width: int | None = None) -> str:
+        """The progress line of a search state: time, the best score, the trial counts, and
+        a bar in front; within width, the counts are shortened first, then dropped, so the
+        best score is the last thing cut."""
         best = (f"best {state.metric} {state.best.scores[state.metric]:.4f} "
                 f"({state.best.config['family']})" if state.best else "no success yet")
-        return (f"[{bar}] {state.elapsed:3.0f}/{state.time_budget:.0f} s  {state.n_done} trials"
-                f" ({state.n_timeout} timed out, {state.n_failed} failed)  {best}")
+        core = f"{state.elapsed:3.0f}/{state.time_budget:.0f} s  {best}"
+        counts = (f"{state.n_done} trials ({state.n_timeout} timed out, {state.n_failed} failed)",
+                  f"{state.n_done} trials")
+        if width is None:
+            return f"[{_bar(state, BAR_WIDTH)}] {core}  {counts[0]}"
+        room = width - len(core)
+        bar_width = MIN_BAR_WIDTH if room >= MIN_BAR_WIDTH + 3 else 0
+        room -= bar_width + 3 if bar_width else 0
+        count = next((c for c in counts if len(c) + 2 <= room), "")
+        text = f"{core}  {count}" if count else core
+        if bar_width:
+            bar_width = min(BAR_WIDTH, bar_width + room - (len(count) + 2 if count else 0))
+            text = f"[{_bar(state, bar_width)}] {text}"
+        return fit_width(text, width)
 
     def update(self, trial, state) -> None:
         """After a trial: redraw on a terminal; elsewhere a line when the best changed."""
@@ -86,13 +148,35 @@ class Progress:
         """Redraw the line on a terminal (the search calls this every half second)."""
         if self.quiet or not self.tty:
             return
-        self._echo("\r" + fit_width(self.line(state), self.width - 1) + "\033[K", nl=False)
+        click.echo("\r" + self.line(state, self.width - 1) + "\033[K", file=self.stream, nl=False)
         self._drawn = True
 
     def finish(self) -> None:
         if self._drawn:
             self._echo("")
             self._drawn = False
+
+
+def _bar(state, width: int) -> str:
+    """The share of the time budget spent, as a bar of width characters."""
+    done = int(min(1.0, state.elapsed / state.time_budget) * width)
+    return "#" * done + "." * (width - done)
+
+
+def header_text(dataset, width: int | None = None) -> str:
+    """The first line of `fit`: the table, its target, its size. Within width the sizes are
+    cut first, then the table's name is shortened, so the target's name stays."""
+    lead = f"{dataset.task_type} target '{dataset.target}'"
+    sizes = (f"; {dataset.n_rows} rows, {len(dataset.numeric)} numeric, "
+             f"{len(dataset.categorical)} categorical")
+    text = f"{dataset.name}: {lead}{sizes} features"
+    if width is None or len(text) <= width:
+        return text
+    name = dataset.name
+    if len(name) + 2 + len(lead) > width:
+        name = fit_width(name, max(MIN_NAME_WIDTH, width - 2 - len(lead)))
+    room = width - len(name) - 2 - len(lead)
+    return fit_width(f"{name}: {lead}{fit_width(sizes, room) if room >= 12 else ''}", width)
 
 
 def _format(value) -> str:
@@ -185,15 +269,20 @@ def leaderboard_text(result, rows: int = LEADERBOARD_ROWS, width: int | None = N
     return "\n".join(lines)
 
 
-def result_text(result) -> str:
-    """The one line `fit` ends with: the exported model's out-of-fold score and what it is."""
+def result_text(result, width: int | None = None) -> str:
+    """The one line `fit` ends with: the exported model's out-of-fold score, the seconds, and
+    what the model is; within width, the ensemble's families are cut from the end."""
     members = _members(result)
+    seconds = f"{result.seconds:.1f} s"
     if not members:
-        return (f"best {result.metric} {result.best.scores[result.metric]:.4f} "
+        text = (f"best {result.metric} {result.best.scores[result.metric]:.4f} in {seconds} "
                 f"({result.best.config['family']})")
+        return text if width is None else fit_width(text, width)
     families = sorted({m["config"]["family"] for m in members})
-    return (f"best {result.metric} {result.ensemble['scores'][result.metric]:.4f} "
-            f"(ensemble of {len(members)}: {', '.join(families)})")
+    head = (f"best {result.metric} {result.ensemble['scores'][result.metric]:.4f} in {seconds} "
+            f"(ensemble of {len(members)}: ")
+    listed = ", ".join(families) if width is None else join_within(families, width - len(head) - 1)
+    return fit_width(f"{head}{listed})", width) if width else f"{head}{listed})"
 
 
 class BuildProgressLine:
