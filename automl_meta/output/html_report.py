@@ -287,8 +287,8 @@ def _progress_section(summary: Mapping) -> str:
     caption = ("<p class=\"note\">Each point is a trial, coloured by model family and shaped by "
                "where its config came from; the line is the best score so far. A score far worse "
                "than most is drawn on the plot's edge.</p>")
-    return _section("Best score over time", "<div class=\"plot\">"
-                    + best_score_svg(summary["leaderboard"], summary["metric"]) + "</div>" + caption)
+    return _plot_section("Best score over time",
+                         best_score_svg(summary["leaderboard"], summary["metric"]), caption)
 
 
 def _families_section(summary: Mapping) -> str:
@@ -296,8 +296,13 @@ def _families_section(summary: Mapping) -> str:
     caption = ("<p class=\"note\">Every model family the search tried, best on top: each point is "
                "a trial's score, the ring the family's best; the label counts its trials and those "
                "that failed or timed out.</p>")
-    return _section("Scores by family", "<div class=\"plot\">"
-                    + family_scores_svg(summary["leaderboard"], summary["metric"]) + "</div>" + caption)
+    return _plot_section("Scores by family",
+                         family_scores_svg(summary["leaderboard"], summary["metric"]), caption)
+
+
+def _plot_section(title: str, svg: str, caption: str) -> str:
+    """A section holding one plot and the caption that says how to read it."""
+    return _section(title, "<div class=\"plot\">" + svg + "</div>" + caption)
 
 
 def _importance_section(summary: Mapping, importance: Mapping | None) -> str:
@@ -312,8 +317,7 @@ def _importance_section(summary: Mapping, importance: Mapping | None) -> str:
                f"values are shuffled (permutation importance), the {shown} most important of "
                f"{len(importance['features'])} columns; the whiskers are the spread over "
                f"repeats. {note}</p>")
-    return _section("Feature importance", "<div class=\"plot\">" + importance_svg(importance)
-                    + "</div>" + caption)
+    return _plot_section("Feature importance", importance_svg(importance), caption)
 
 
 def _member_weights(summary: Mapping) -> dict[int, float]:
