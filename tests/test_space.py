@@ -16,7 +16,7 @@ from sklearn.datasets import make_classification, make_regression
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
-from automl_meta.core.boosting import FAMILIES as BOOSTING_FAMILIES
+from automl_meta.core.families import BOOSTING_FAMILIES
 from automl_meta.core.boosting import ROUNDS
 from automl_meta.core.errors import InvalidConfigError, InvalidParameterError
 from automl_meta.core.space import (
@@ -551,3 +551,11 @@ def test_random_configs_fit_on_a_small_table(task_type):
         except Exception as exc:  # collect every failing config, not only the first
             failures.append(f"{canonical_json(config)}: {type(exc).__name__}: {exc}")
     assert not failures, "\n".join(failures)
+
+
+def test_the_light_list_of_family_names_matches_the_declarations():
+    """The command line checks --families against core/families.py without importing the
+    model libraries; it must name exactly the declared families, in order."""
+    from automl_meta.core.families import FAMILY_NAMES
+
+    assert FAMILIES == FAMILY_NAMES

@@ -27,10 +27,9 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
 from automl_meta.core.domains import Choice, Domain, Float, Int
-from automl_meta.core.families import BOOSTING_FAMILIES
+from automl_meta.core.family import Family, ModelInputs
+from automl_meta.core.preprocessing import code_categories, preprocessor, text_categories
 
-FAMILIES = BOOSTING_FAMILIES
-MODULES = {"lightgbm": "lightgbm", "xgboost": "xgboost", "catboost": "catboost"}
 VALIDATION_FRACTION = 0.1
 EARLY_STOPPING_ROUNDS = 50
 # Rounds x classes a fit may spend: 26 classes cap the rounds at 192, 100 classes at 50
@@ -40,52 +39,48 @@ MIN_ROUNDS = 50
 ROUNDS = Int(50, 2000, log=True)
 
 
-def domains(task_type: str) -> dict[str, dict[str, Domain]]:
-    """Each boosting family's param domains (the same for every task type)."""
-    return {
-        "lightgbm": {
-            "categorical": Choice(("native", "ordinal", "onehot")),
+def _lightgbm_domains(classification: bool) -> dict[str, Domain]:
+    return {"categorical": Choice(("native", "ordinal", "onehot")),
             "n_estimators": ROUNDS,
             "learning_rate": Float(0.005, 0.5, log=True),
             "num_leaves": Int(4, 256, log=True),
             "min_child_samples": Int(2, 100, log=True),
             "colsample_bytree": Float(0.3, 1.0),
             "subsample": Float(0.5, 1.0),
-            "reg_lambda": Float(1e-6, 10.0, log=True),
-        },
-        "xgboost": {
-            "categorical": Choice(("native", "ordinal", "onehot")),
+            "reg_lambda": Float(1e-6, 10.0, log=True)}
+
+
+def _xgboost_domains(classification: bool) -> dict[str, Domain]:
+    return {"categorical": Choice(("native", "ordinal", "onehot")),
             "n_estimators": ROUNDS,
             "learning_rate": Float(0.005, 0.5, log=True),
             "max_depth": Int(2, 12),
             "min_child_weight": Float(0.1, 20.0, log=True),
             "colsample_bytree": Float(0.3, 1.0),
             "subsample": Float(0.5, 1.0),
-            "reg_lambda": Float(1e-3, 100.0, log=True),
-        },
-        "catboost": {
-            "categorical": Choice(("native", "onehot")),
+            "reg_lambda": Float(1e-3, 100.0, log=True)}
+
+
+def _catboost_domains(classification: bool) -> dict[str, Domain]:
+    return {"categorical": Choice(("native", "onehot")),
             "n_estimators": ROUNDS,
             "learning_rate": Float(0.005, 0.3, log=True),
             "depth": Int(3, 10),
             "l2_leaf_reg": Float(0.5, 30.0, log=True),
-            "max_ctr_complexity": Int(1, 4),
-        },
-    }
+            "max_ctr_complexity": Int(1, 4)}
 
 
-def defaults(task_type: str) -> dict[str, dict[str, Any]]:
-    """Each boosting family's default config: the library's defaults (see the module doc)."""
-    return {
-        "lightgbm": {"categorical": "native", "n_estimators": 100, "learning_rate": 0.1,
-                     "num_leaves": 31, "min_child_samples": 20, "colsample_bytree": 1.0,
-                     "subsample": 1.0, "reg_lambda": 1e-6},
-        "xgboost": {"categorical": "native", "n_estimators": 100, "learning_rate": 0.3,
-                    "max_depth": 6, "min_child_weight": 1.0, "colsample_bytree": 1.0,
-                    "subsample": 1.0, "reg_lambda": 1.0},
-        "catboost": {"categorical": "native", "n_estimators": 1000, "learning_rate": 0.05,
-                     "depth": 6, "l2_leaf_reg": 3.0, "max_ctr_complexity": 4},
-    }
+# The libraries' defaults (see the module doc)
+_DEFAULTS = {
+    "lightgbm": {"categorical": "native", "n_estimators": 100, "learning_rate": 0.1,
+                 "num_leaves": 31, "min_child_samples": 20, "colsample_bytree": 1.0,
+                 "subsample": 1.0, "reg_lambda": 1e-6},
+    "xgboost": {"categorical": "native", "n_estimators": 100, "learning_rate": 0.3,
+                "max_depth": 6, "min_child_weight": 1.0, "colsample_bytree": 1.0,
+                "subsample": 1.0, "reg_lambda": 1.0},
+    "catboost": {"categorical": "native", "n_estimators": 1000, "learning_rate": 0.05,
+                 "depth": 6, "l2_leaf_reg": 3.0, "max_ctr_complexity": 4},
+}
 
 
 def round_cap(n_estimators: int, n_classes: int) -> int:
@@ -95,27 +90,38 @@ def round_cap(n_estimators: int, n_classes: int) -> int:
     return min(n_estimators, max(MIN_ROUNDS, CLASS_ROUNDS // n_classes))
 
 
-def native_categories(family: str, params: dict) -> bool:
-    """Whether the library itself handles the categorical columns (they come first)."""
-    return params["categorical"] == "native"
+def _preprocess(family: str) -> Any:
+    """The family's ColumnTransformer: with "native", the library takes the categories
+    itself (CatBoost as text, in a pandas frame; LightGBM and XGBoost as codes)."""
+
+    def preprocess(params: dict, numeric: list[str], categorical: list[str]) -> Any:
+        if params["categorical"] != "native":
+            return preprocessor(params, numeric, categorical)
+        text = family == "catboost"
+        return preprocessor(params, numeric, categorical,
+                            categories=text_categories() if text else code_categories(), frame=text)
+    return preprocess
 
 
-def build(family: str, p: dict, classification: bool, seed: int, n_numeric: int,
-          n_categorical: int, counts: np.ndarray | None) -> Any:
-    """The unfitted estimator of a boosting config, on one thread, seeded. A classifier is
-    the one member of a soft VotingClassifier, which fits it on label codes 0..K-1 (all
-    XGBoost accepts) and maps predictions back: every library then has the same 1-d
-    `predict` and `classes_`, and a plain `Pipeline.fit` works (without early stopping)."""
-    booster = _booster(family, p, classification, seed, n_numeric, n_categorical, counts)
-    return VotingClassifier([(family, booster)], voting="soft") if classification else booster
+def _build(family: str) -> Any:
+    """The family's builder: the unfitted estimator of a config, on one thread, seeded. A
+    classifier is the one member of a soft VotingClassifier, which fits it on label codes
+    0..K-1 (all XGBoost accepts) and maps predictions back: every library then has the
+    same 1-d `predict` and `classes_`, and a plain `Pipeline.fit` works (without early
+    stopping)."""
+
+    def build(p: dict, classification: bool, seed: int, inputs: ModelInputs) -> Any:
+        booster = _booster(family, p, classification, seed, inputs)
+        return VotingClassifier([(family, booster)], voting="soft") if classification else booster
+    return build
 
 
-def _booster(family: str, p: dict, classification: bool, seed: int, n_numeric: int,
-             n_categorical: int, counts: np.ndarray | None) -> Any:
-    library = importlib.import_module(MODULES[family])
+def _booster(family: str, p: dict, classification: bool, seed: int, inputs: ModelInputs) -> Any:
+    library = importlib.import_module(family)  # the family is named for its library
+    counts, n_numeric, n_categorical = inputs.class_counts, inputs.n_numeric, inputs.n_categorical
     n_classes = len(counts) if counts is not None else 2
     rounds = round_cap(p["n_estimators"], n_classes if classification else 1)
-    native = native_categories(family, p) and n_categorical > 0
+    native = p["categorical"] == "native" and n_categorical > 0
     if family == "lightgbm":
         cls = library.LGBMClassifier if classification else library.LGBMRegressor
         extra = {"categorical_feature": list(range(n_categorical))} if native else {}
@@ -190,3 +196,10 @@ def fit(family: str, pipeline: Pipeline, X: Any, y: Sequence, classification: bo
     if classification:
         booster = VotingClassifier([(family, FrozenEstimator(booster))], voting="soft").fit(Xt, y)
     return Pipeline([("prep", prep), ("model", booster)])
+
+
+FAMILIES = tuple(Family(name, domains, lambda classification, name=name: dict(_DEFAULTS[name]),
+                        _build(name), _preprocess(name), fit=fit)
+                 for name, domains in (("lightgbm", _lightgbm_domains),
+                                       ("xgboost", _xgboost_domains),
+                                       ("catboost", _catboost_domains)))

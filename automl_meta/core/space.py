@@ -1,4 +1,4 @@
-"""The versioned scikit-learn search space: families, domains, sampling, encoding, pipelines.
+"""The versioned search space: model families, domains, sampling, encoding, pipelines.
 
 A config is a plain JSON-able dict ``{"family": str, "params": {name: value}}`` whose
 params hold both preprocessing choices and model hyperparameters, flat, and only the ones
@@ -8,7 +8,9 @@ that are active for that family. Example::
      "scale": "standard", "categorical": "onehot", "n_neighbors": 5,
      "weights": "uniform", "metric": "euclidean"}}
 
-Pipelines use scikit-learn classes only, so a pickled model loads without this package.
+The families are declared in core/sklearn_families.py and core/boosting.py (one
+`Family` each). Pipelines use scikit-learn's classes and the boosting libraries' own, so
+a pickled model loads without this package.
 """
 
 from __future__ import annotations
@@ -21,125 +23,37 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from sklearn.calibration import CalibratedClassifierCV
-from sklearn.compose import ColumnTransformer, TransformedTargetRegressor
-from sklearn.ensemble import (
-    ExtraTreesClassifier,
-    ExtraTreesRegressor,
-    HistGradientBoostingClassifier,
-    HistGradientBoostingRegressor,
-    RandomForestClassifier,
-    RandomForestRegressor,
-)
-from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegression, Ridge
-from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
-from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import (
-    OneHotEncoder,
-    OrdinalEncoder,
-    RobustScaler,
-    StandardScaler,
-)
-from sklearn.svm import SVC, SVR
 
-from automl_meta.core import boosting
+from automl_meta.core import boosting, sklearn_families
 from automl_meta.core.domains import Bool, Choice, Domain, Float, Int
 from automl_meta.core.errors import InvalidConfigError, InvalidParameterError
 from automl_meta.core.families import FAMILY_NAMES, SKLEARN_FAMILIES  # noqa: F401 (re-exported)
+from automl_meta.core.family import Family, ModelInputs
+from automl_meta.core.preprocessing import PREP_PARAMS
 from automl_meta.core.settings import check_families
+from automl_meta.core.sklearn_families import SVM_MAX_ROWS  # noqa: F401 (re-exported)
 
 # 2: HGB early stopping; SVM calibration that survives rare classes. 3: LightGBM, XGBoost
 # and CatBoost (the families of version 2, their configs and pipelines are unchanged).
 SPACE_VERSION = "3"
 TASK_TYPES = ("binary", "multiclass", "regression")
-FAMILIES = FAMILY_NAMES
-SVM_MAX_ROWS = 10_000
-PREP_PARAMS = ("impute", "missing_indicator", "scale", "categorical")
-MISSING_CATEGORY = "__missing__"
-ONEHOT_MAX_CATEGORIES = 16  # per column, infrequent ones merged: bounds the one-hot width
-ONEHOT_MIN_FREQUENCY = 5
-ORDINAL_MAX_CATEGORIES = 64  # HGB native categories must stay below max_bins (255)
+# Every model family, declared once each (core/family.py), in the order of FAMILY_NAMES
+# (which the command line reads without importing them; tests/test_space.py checks both agree).
+FAMILY_TABLE: dict[str, Family] = {f.name: f for f in sklearn_families.FAMILIES + boosting.FAMILIES}
+FAMILIES = tuple(FAMILY_TABLE)
 INACTIVE = 0.0  # encoded value of a param the config does not have
-SVM_CALIBRATION_FOLDS = 3
-HGB_VALIDATION_FRACTION = 0.1  # early stopping holds out this share of the training rows
 _FLOAT_DIGITS = 10  # significant digits kept by canonical_json
 
 
-def _imputed(scale: tuple[str, ...] | None, categorical: tuple[str, ...]) -> dict[str, Domain]:
-    """Preprocessing domains of a family whose numeric columns are imputed."""
-    prep: dict[str, Domain] = {"impute": Choice(("median", "mean")), "missing_indicator": Bool()}
-    if scale is not None:
-        prep["scale"] = Choice(scale)
-    prep["categorical"] = Choice(categorical)
-    return prep
-
-
 def _domains(task_type: str) -> dict[str, dict[str, Domain]]:
-    """Every family's param domains for a task type (ranges after auto-sklearn and FLAML)."""
-    classification = task_type != "regression"
-    scaled = ("standard", "robust")
-    forest = {
-        "n_estimators": Int(50, 500, log=True),
-        "max_features": Float(0.05, 1.0, log=True),
-        "min_samples_leaf": Int(1, 32, log=True),
-    }
-    svm: dict[str, Domain] = {"C": Float(0.01, 100.0, log=True),
-                              "gamma": Float(1e-4, 1.0, log=True)}
-    if not classification:
-        svm["epsilon"] = Float(1e-3, 1.0, log=True)
-    return {
-        "linear": {**_imputed(scaled, ("onehot",)),
-                   ("C" if classification else "alpha"): Float(1e-3, 1e3, log=True)},
-        "random_forest": {**_imputed(None, ("ordinal", "onehot")), **forest},
-        "extra_trees": {**_imputed(None, ("ordinal", "onehot")), **forest},
-        "hist_gradient_boosting": {
-            "categorical": Choice(("native", "ordinal", "onehot")),
-            "learning_rate": Float(0.01, 1.0, log=True),
-            "max_iter": Int(50, 500, log=True),
-            "max_leaf_nodes": Int(4, 256, log=True),
-            "min_samples_leaf": Int(1, 200, log=True),
-            "l2_regularization": Float(1e-6, 10.0, log=True),
-        },
-        "knn": {**_imputed(scaled + ("none",), ("onehot",)),
-                "n_neighbors": Int(1, 50, log=True),
-                "weights": Choice(("uniform", "distance")),
-                "metric": Choice(("euclidean", "manhattan"))},
-        "svm": {**_imputed(scaled, ("onehot",)), **svm},
-        "mlp": {**_imputed(scaled, ("onehot",)),
-                "width": Int(16, 256, log=True),
-                "depth": Int(1, 3),
-                "activation": Choice(("relu", "tanh")),
-                "alpha": Float(1e-7, 0.1, log=True),
-                "learning_rate_init": Float(1e-4, 0.1, log=True)},
-        **boosting.domains(task_type),
-    }
+    """Every family's param domains for a task type."""
+    return {f.name: f.domains(task_type != "regression") for f in FAMILY_TABLE.values()}
 
 
 def _defaults(task_type: str) -> dict[str, dict[str, Any]]:
-    """Each family's default config: scikit-learn defaults where the domain allows them."""
-    classification = task_type != "regression"
-    prep = {"impute": "median", "missing_indicator": False}
-    scaled = {**prep, "scale": "standard", "categorical": "onehot"}
-    # RF's 'sqrt' depends on the width, so classification uses a fixed fraction near it.
-    forest = {**prep, "categorical": "ordinal", "n_estimators": 100,
-              "max_features": 0.25 if classification else 1.0, "min_samples_leaf": 1}
-    svm = {**scaled, "C": 1.0, "gamma": 0.01, **({} if classification else {"epsilon": 0.1})}
-    return {
-        "linear": {**scaled, ("C" if classification else "alpha"): 1.0},
-        "random_forest": forest,
-        "extra_trees": dict(forest),
-        "hist_gradient_boosting": {
-            "categorical": "native", "learning_rate": 0.1, "max_iter": 100,
-            "max_leaf_nodes": 31, "min_samples_leaf": 20, "l2_regularization": 1e-6,
-        },
-        "knn": {**scaled, "n_neighbors": 5, "weights": "uniform", "metric": "euclidean"},
-        "svm": svm,
-        "mlp": {**scaled, "width": 100, "depth": 1, "activation": "relu",
-                "alpha": 1e-4, "learning_rate_init": 1e-3},
-        **boosting.defaults(task_type),
-    }
+    """Each family's default config for a task type."""
+    return {f.name: f.default(task_type != "regression") for f in FAMILY_TABLE.values()}
 
 
 def _vector_key(family: str, name: str) -> str:
@@ -215,19 +129,21 @@ class SearchSpace:
         self.version = SPACE_VERSION
         self._domains = _domains(task_type)
         self._defaults = _defaults(task_type)
-        too_big = self.n_rows is not None and self.n_rows > SVM_MAX_ROWS
         allowed = FAMILIES if families is None else check_families(families)
-        self.families: tuple[str, ...] = tuple(
-            f for f in allowed if not (f == "svm" and too_big))
+        self.families: tuple[str, ...] = tuple(f for f in allowed if self._offered(FAMILY_TABLE[f]))
         if not self.families:
             raise InvalidParameterError(
-                f"No model family is left to search: svm alone, on {self.n_rows} rows, more than "
-                f"it handles ({SVM_MAX_ROWS}). Allow another family.")
+                f"No model family is left to search: {', '.join(allowed)} handle at most "
+                f"{max(FAMILY_TABLE[f].max_rows for f in allowed)} rows, and the table has "
+                f"{self.n_rows}. Allow another family.")
         self.vector_names: tuple[str, ...] = _layout(self._domains)
         self._index = {name: i for i, name in enumerate(self.vector_names)}
         # The encoding's model-param dimensions: neither the family block nor preprocessing.
         self.model_dims = np.array([not (n.startswith("family=") or n.split("=")[0] in PREP_PARAMS)
                                     for n in self.vector_names])
+
+    def _offered(self, family: Family) -> bool:
+        return family.max_rows is None or self.n_rows is None or self.n_rows <= family.max_rows
 
     def __repr__(self) -> str:
         return f"SearchSpace(task_type={self.task_type!r}, n_rows={self.n_rows!r})"
@@ -348,28 +264,21 @@ class SearchSpace:
         if overlap:
             raise InvalidParameterError(
                 f"Columns cannot be both numeric and categorical. Got {overlap!r} in both.")
-        family = config["family"]
-        params = self._typed(family, config["params"])
+        family = FAMILY_TABLE[config["family"]]
+        params = self._typed(family.name, config["params"])
         classification = self.task_type != "regression"
         counts = _class_counts(y) if classification and y is not None else None
-        if family in boosting.FAMILIES:
-            model = boosting.build(family, params, classification, seed, len(numeric),
-                                   len(categorical), counts)
-            native = boosting.native_categories(family, params)
-            prep = _preprocessor(params, numeric, categorical,
-                                 native=family if native else None)
-        else:
-            model = _MODELS[family](params, classification, seed, len(categorical), counts)
-            prep = _preprocessor(params, numeric, categorical)
-        return Pipeline([("prep", prep), ("model", model)])
+        model = family.build(params, classification, seed,
+                             ModelInputs(len(numeric), len(categorical), counts))
+        return Pipeline([("prep", family.preprocess(params, numeric, categorical)), ("model", model)])
 
     def fit(self, config: dict, pipeline: Pipeline, X, y: Sequence, seed: int = 0) -> Pipeline:
-        """The fitted `to_pipeline(config, ...)`: `pipeline.fit(X, y)`, but the boosting
-        libraries stop early on an inner validation split (core/boosting.py)."""
-        family = config["family"]
-        if family not in boosting.FAMILIES:
+        """The fitted `to_pipeline(config, ...)`: `pipeline.fit(X, y)`, unless the family
+        fits itself (the boosting libraries stop early on an inner validation split)."""
+        family = FAMILY_TABLE[config["family"]]
+        if family.fit is None:
             return pipeline.fit(X, y)
-        return boosting.fit(family, pipeline, X, y, self.task_type != "regression", seed)
+        return family.fit(family.name, pipeline, X, y, self.task_type != "regression", seed)
 
     def _typed(self, family: str, params: dict) -> dict[str, Any]:
         """Params as Python types their estimators expect (a JSON 1 for a Float becomes 1.0)."""
@@ -380,138 +289,3 @@ class SearchSpace:
 def _class_counts(y: Sequence) -> np.ndarray:
     """Members per class of y."""
     return np.unique(np.asarray(y, dtype=object).astype(str), return_counts=True)[1]
-
-
-def _stratified_split_fits(counts: np.ndarray | None, test_fraction: float) -> bool:
-    """Whether a stratified hold-out of test_fraction works (unknown counts: assume yes)."""
-    if counts is None:
-        return True
-    n_test = math.ceil(test_fraction * counts.sum())
-    return bool(counts.min() >= 2 and n_test >= len(counts)
-                and counts.sum() - n_test >= len(counts))
-
-
-def _preprocessor(params: dict, numeric: list[str], categorical: list[str],
-                  native: str | None = None) -> ColumnTransformer:
-    """Categorical columns first, so their output indices are known before fitting (HGB and
-    the boosting libraries); `native` names a boosting library that takes them itself."""
-    transformers = []
-    if categorical:
-        steps = _native_steps(native) if native else _categorical_steps(params["categorical"])
-        transformers.append(("cat", steps, categorical))
-    if numeric:
-        transformers.append(("num", _numeric_steps(params), numeric))
-    prep = ColumnTransformer(transformers, remainder="drop", sparse_threshold=0.0,
-                             verbose_feature_names_out=False)
-    return prep.set_output(transform="pandas") if native == "catboost" else prep
-
-
-def _numeric_steps(params: dict) -> Any:
-    """Impute (plus indicators) then scale; HGB takes NaN natively, so it passes through."""
-    if "impute" not in params:
-        return "passthrough"
-    imputer = SimpleImputer(strategy=params["impute"], add_indicator=params["missing_indicator"])
-    scale = params.get("scale", "none")
-    if scale == "none":
-        return imputer
-    scaler = StandardScaler() if scale == "standard" else RobustScaler()
-    return Pipeline([("impute", imputer), ("scale", scaler)])
-
-
-def _categorical_steps(encoding: str) -> Pipeline:
-    """Missing becomes its own category; unseen ones map to 'infrequent' (one-hot) or -1."""
-    if encoding == "onehot":
-        encoder: Any = OneHotEncoder(
-            handle_unknown="infrequent_if_exist", min_frequency=ONEHOT_MIN_FREQUENCY,
-            max_categories=ONEHOT_MAX_CATEGORIES, sparse_output=False)
-    else:
-        encoder = OrdinalEncoder(
-            handle_unknown="use_encoded_value", unknown_value=-1, encoded_missing_value=-1,
-            max_categories=ORDINAL_MAX_CATEGORIES)
-    imputer = SimpleImputer(strategy="constant", fill_value=MISSING_CATEGORY)
-    return Pipeline([("impute", imputer), ("encode", encoder)])
-
-
-def _native_steps(library: str) -> Pipeline:
-    """Categories for a library's own handling: CatBoost takes the text itself (a pandas
-    frame keeps it); LightGBM and XGBoost take codes, NaN for a category unseen in fit."""
-    imputer = SimpleImputer(strategy="constant", fill_value=MISSING_CATEGORY)
-    if library == "catboost":
-        return Pipeline([("impute", imputer)])
-    encoder = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan,
-                             max_categories=ORDINAL_MAX_CATEGORIES)
-    return Pipeline([("impute", imputer), ("encode", encoder)])
-
-
-def _scaled_target(regressor: Any) -> TransformedTargetRegressor:
-    """Standardize y for models whose hyperparameters assume unit-scale targets (SVR, MLP)."""
-    return TransformedTargetRegressor(regressor=regressor, transformer=StandardScaler())
-
-
-def _linear(p: dict, classification: bool, seed: int, n_categorical: int, counts: Any) -> Any:
-    if classification:  # L2 with lbfgs: converges fast and reliably on scaled inputs
-        return LogisticRegression(C=p["C"], max_iter=300, random_state=seed)
-    return Ridge(alpha=p["alpha"], random_state=seed)
-
-
-def _forest(extra: bool) -> Any:
-    """The builder of random forests or extra trees (same params, n_jobs=1)."""
-
-    def build(p: dict, classification: bool, seed: int, n_categorical: int, counts: Any) -> Any:
-        if extra:
-            cls = ExtraTreesClassifier if classification else ExtraTreesRegressor
-        else:
-            cls = RandomForestClassifier if classification else RandomForestRegressor
-        return cls(n_estimators=p["n_estimators"], max_features=p["max_features"],
-                   min_samples_leaf=p["min_samples_leaf"], n_jobs=1, random_state=seed)
-    return build
-
-
-def _hgb(p: dict, classification: bool, seed: int, n_categorical: int, counts: Any) -> Any:
-    """Early stopping on a held-out 10% bounds the cost of many classes x many iterations;
-    off only when a class is too rare for the stratified hold-out."""
-    native = p["categorical"] == "native" and n_categorical > 0
-    cls = HistGradientBoostingClassifier if classification else HistGradientBoostingRegressor
-    return cls(learning_rate=p["learning_rate"], max_iter=p["max_iter"],
-               max_leaf_nodes=p["max_leaf_nodes"], min_samples_leaf=p["min_samples_leaf"],
-               l2_regularization=p["l2_regularization"],
-               categorical_features=list(range(n_categorical)) if native else None,
-               early_stopping=_stratified_split_fits(counts, HGB_VALIDATION_FRACTION),
-               validation_fraction=HGB_VALIDATION_FRACTION, n_iter_no_change=10,
-               random_state=seed)
-
-
-def _knn(p: dict, classification: bool, seed: int, n_categorical: int, counts: Any) -> Any:
-    cls = KNeighborsClassifier if classification else KNeighborsRegressor
-    return cls(n_neighbors=p["n_neighbors"], weights=p["weights"], metric=p["metric"], n_jobs=1)
-
-
-def _svm(p: dict, classification: bool, seed: int, n_categorical: int, counts: Any) -> Any:
-    """Platt scaling on 3 stratified folds; libsvm's own (SVC(probability=True), deprecated
-    in scikit-learn 1.9) only when a class has fewer members than those folds need."""
-    if classification:
-        svc = SVC(C=p["C"], gamma=p["gamma"], kernel="rbf", random_state=seed)
-        if counts is not None and counts.min() < SVM_CALIBRATION_FOLDS:
-            return svc.set_params(probability=True)
-        return CalibratedClassifierCV(svc, method="sigmoid", cv=SVM_CALIBRATION_FOLDS,
-                                      ensemble=False)
-    return _scaled_target(SVR(C=p["C"], gamma=p["gamma"], epsilon=p["epsilon"], kernel="rbf"))
-
-
-def _mlp(p: dict, classification: bool, seed: int, n_categorical: int, counts: Any) -> Any:
-    cls = MLPClassifier if classification else MLPRegressor
-    model = cls(hidden_layer_sizes=(p["width"],) * p["depth"], activation=p["activation"],
-                alpha=p["alpha"], learning_rate_init=p["learning_rate_init"],
-                early_stopping=True, n_iter_no_change=10, max_iter=200, random_state=seed)
-    return model if classification else _scaled_target(model)
-
-
-_MODELS = {
-    "linear": _linear,
-    "random_forest": _forest(extra=False),
-    "extra_trees": _forest(extra=True),
-    "hist_gradient_boosting": _hgb,
-    "knn": _knn,
-    "svm": _svm,
-    "mlp": _mlp,
-}

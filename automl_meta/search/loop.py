@@ -21,7 +21,7 @@ from automl_meta.core.lazy import import_in_background
 from automl_meta.core.metrics import check_metric, to_loss
 from automl_meta.core.pipeline import model_metadata
 from automl_meta.core.settings import FitSettings
-from automl_meta.core.space import SearchSpace, config_id
+from automl_meta.core.space import FAMILY_TABLE, SearchSpace, config_id
 from automl_meta.core.validation import (
     Validation,
     choose_validation,
@@ -47,7 +47,6 @@ from automl_meta.trials.runner import TrialRunner, WorkerSetup, default_memory_l
 _SPAWN_SECONDS = 1.0  # a worker replaced after a timeout: fork, data transfer
 _WRITE_SECONDS = 2.0  # kept after the refit for writing the files and exiting
 _FIRST_REFIT_SECONDS = 2.0  # kept for refitting a first, cheap success found late
-SAFE_FAMILIES = ("linear", "hist_gradient_boosting")  # their defaults run until a first success
 
 
 @dataclass
@@ -239,8 +238,9 @@ def _record(trial: Trial, trials: list[Trial], strategy: Strategy, state: Search
 
 
 def safe_configs(space: SearchSpace) -> list[dict]:
-    """Configs that finish fast on about any table: the linear model's and HGB's defaults."""
-    return [c for c in space.default_configs() if c["family"] in SAFE_FAMILIES]
+    """Configs that finish fast on about any table: the defaults of the families declared
+    safe_first (the linear model, HGB)."""
+    return [c for c in space.default_configs() if FAMILY_TABLE[c["family"]].safe_first]
 
 
 def _search_rows(settings: FitSettings) -> int:
