@@ -13,7 +13,7 @@ from automl_meta.cli.options import (
     target_option,
     task_option,
 )
-from automl_meta.cli.signals import exit_interrupted, stop_on_termination
+from automl_meta.cli.signals import deferred, exit_interrupted, stop_on_termination
 from automl_meta.core.metric_names import help_text as metric_help
 from automl_meta.core.registry import STRATEGIES, help_text
 from automl_meta.core.settings import VALIDATIONS, FitSettings
@@ -95,15 +95,16 @@ def fit(data, target, task, drop, metric, time_budget, max_trials, seed, output,
     progress.start(dataset)
     result = run_fit(dataset, settings, on_trial=progress.update, started_at=started_at,
                      on_note=progress.note, on_tick=progress.tick)
-    progress.finish()
-    model_path, summary = save_fit(result, dataset, settings, output)
-    if not quiet:
-        click.echo(leaderboard_text(result))
-    line = f"{result_text(result)}, {result.seconds:.1f} s"
-    click.echo(fit_width(line, terminal_width()) if sys.stdout.isatty() else line)
-    click.echo(f"wrote {model_path} (+ {summary.name})")
-    if report is not None:
-        click.echo(f"wrote {write_report(summary, report)}")
-    if result.interrupted:
-        click.echo("Interrupted: saved the best pipeline found so far.", err=True)
+    with deferred() as received:  # a signal now ends the run once the model is written
+        progress.finish()
+        model_path, summary = save_fit(result, dataset, settings, output)
+        if not quiet:
+            click.echo(leaderboard_text(result))
+        line = f"{result_text(result)}, {result.seconds:.1f} s"
+        click.echo(fit_width(line, terminal_width()) if sys.stdout.isatty() else line)
+        click.echo(f"wrote {model_path} (+ {summary.name})")
+        if report is not None:
+            click.echo(f"wrote {write_report(summary, report)}")
+    if result.interrupted or received:
+        click.echo("Interrupted: saved the best model found so far.", err=True)
         exit_interrupted()
