@@ -8,6 +8,8 @@ from collections.abc import Sequence
 
 import click
 
+from automl_meta.core.wording import counted
+
 BAR_WIDTH = 24
 LEADERBOARD_ROWS = 10
 PREP_PARAMS = ("impute", "missing_indicator", "scale", "categorical")
@@ -69,7 +71,7 @@ class Progress:
         bar = "#" * int(done * BAR_WIDTH) + "." * (BAR_WIDTH - int(done * BAR_WIDTH))
         best = (f"best {state.metric} {state.best.scores[state.metric]:.4f} "
                 f"({state.best.config['family']})" if state.best else "no success yet")
-        return (f"[{bar}] {state.elapsed:3.0f}/{state.time_budget:.0f} s  {state.n_done} trials"
+        return (f"[{bar}] {state.elapsed:3.0f}/{state.time_budget:.0f} s  {counted(state.n_done, 'trial')}"
                 f" ({state.n_timeout} timed out, {state.n_failed} failed)  {best}")
 
     def update(self, trial, state) -> None:
@@ -176,7 +178,7 @@ def leaderboard_text(result, rows: int = LEADERBOARD_ROWS, width: int | None = N
                      f"{t.fit_seconds:6.1f} {share:>6} {t.source}".rstrip())
     timed_out = sum(t.status == Status.TIMEOUT for t in result.trials)
     failed = sum(t.status not in (Status.OK, Status.TIMEOUT) for t in result.trials)
-    lines.append(f"{len(result.trials)} trials, {timed_out} timed out, {failed} failed")
+    lines.append(f"{counted(len(result.trials), 'trial')}, {timed_out} timed out, {failed} failed")
     if members:
         score = result.ensemble["scores"][result.metric]
         lines.append(fit_width(f"ensemble of {len(members)} trials: {result.metric} {score:.4f} "

@@ -108,8 +108,10 @@ def _best_first(trials: Sequence[Trial], metric: str) -> list[Trial]:
 
 
 def _n_workers(n_jobs: int) -> int:
+    """Worker processes for `n_jobs`, read as scikit-learn does: -1 one per core, -2 all
+    cores but one, ...; never more than the cores, nor fewer than one."""
     cores = os.cpu_count() or 1
-    return cores if n_jobs == -1 else max(1, min(n_jobs, cores))
+    return max(1, min(n_jobs if n_jobs > 0 else cores + 1 + n_jobs, cores))
 
 
 def _refit_estimate(trial: Trial | None, validation: Validation, row_ratio: float) -> float:
@@ -361,5 +363,8 @@ def _failure_summary(trials: list[Trial]) -> str:
         reason = error_text(t.error_type, t.error)
         reasons[reason] = reasons.get(reason, 0) + 1
     common = max(reasons, key=reasons.get)
+    if len(trials) == 1:
+        return (f"The only trial failed: {common}. If it timed out, raising the 'time_budget' "
+                "parameter helps.")
     return (f"All {len(trials)} trials failed; the most common reason ({reasons[common]}x): {common}. "
             "When they timed out, raising the 'time_budget' parameter helps.")
