@@ -38,6 +38,7 @@ from automl_meta.core.data import (
 from automl_meta.core.errors import InvalidDataError
 from automl_meta.core.pipeline import feature_model
 from automl_meta.core.settings import FitSettings
+from automl_meta.core.wording import counted
 from automl_meta.output.importance import TRAINING_TABLE_NOTE, explain_rows
 from automl_meta.output.model_file import fit_summary
 from automl_meta.search.loop import fit as run_fit
@@ -121,7 +122,7 @@ class _AutoMLEstimator(BaseEstimator):
         self.summary_ = fit_summary(result, dataset, settings)
         if note:
             note(f"best {result.metric} {self.best_score_:.4f} ({self.best_config_['family']}), "
-                 f"{len(result.trials)} trials in {result.seconds:.1f} s")
+                 f"{counted(len(result.trials), 'trial')} in {result.seconds:.1f} s")
         return self
 
     def _input_frame(self, X, reset: bool) -> pd.DataFrame:

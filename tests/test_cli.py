@@ -21,6 +21,22 @@ from automl_meta.core.data import load_table
 from tests.conftest import make_frame
 
 GOOD = make_frame("binary", n=80).to_csv(index=False)
+_WORDS = [f"comment {i} on the order" for i in range(500)]
+FREE_TEXT_TARGET = pd.DataFrame({"a": np.arange(600) % 7, "b": np.arange(600) % 11,
+                                 "note": [_WORDS[i % 500] for i in range(600)]}).to_csv(index=False)
+XLSX = b"PK\x03\x04" + bytes(200)  # a zip archive, as an .xlsx workbook is
+
+
+def _nested_parquet() -> bytes:
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    buffer = io.BytesIO()
+    pq.write_table(pa.table({"a": list(range(30)), "address": [{"city": "x"}] * 30,
+                             "tags": [[1, 2]] * 30, "y": ["p", "q"] * 15}), buffer)
+    return buffer.getvalue()
 FIT_FAST = ["--max-trials", "2", "--time-budget", "60", "--n-jobs", "1"]
 
 
@@ -44,10 +60,23 @@ def assert_one_line_error(result, message):
     (GOOD, ["--target", "price"], "target column 'price' is not in the table"),
     ("a,b,y\n" + "1,2,\n" * 30, [], "has no values"),
     ("a,b,y\n" + "".join(f"{i},{i % 3},k\n" for i in range(30)), [], "only one class"),
-    ("a,b,y\n1,2,p\n3,4,q\n5,6,p\n", [], "usable rows"),
-    ("a,a,y\n" + "1,2,p\n3,4,q\n" * 10, [], "appear more than once"),
+    ("a,b,y\n1,2,p\n3,4,q\n5,6,p\n", [], "has 3 usable rows;"),
+    ("a,b,y\n1,2,p\n", [], "has 1 usable row;"),
+    ("a,a,y\n" + "1,2,p\n3,4,q\n" * 10, [], "'a' appears more than once"),
+    ("a,a,b,b,y\n" + "1,2,3,4,p\n3,4,5,6,q\n" * 10, [], "'a', 'b' appear more than once"),
+    (XLSX, [], "is a zip archive (an Excel .xlsx or OpenDocument workbook?), not a table"),
+    (pickle.dumps({"a": 1}), [], "is a Python pickle (a model file?), not a table"),
+    (_nested_parquet(), [], "2 columns of nested values (struct, list or map), which cannot be "
+     "features or a target: 'address', 'tags'."),
+    (GOOD, ["--drop", "x1,target"], "--drop must not name the target column 'target'"),
+    (FREE_TEXT_TARGET, [], "The target 'note' has 500 distinct values in 600 rows: free text or "
+     "an identifier, not classes. Set --target to another column, --task to regression"),
+    (GOOD, ["--n-jobs", "0"], "--n-jobs must be a positive number of parallel trials, or negative "
+     "as in scikit-learn (-1: one per CPU core, -2: all cores but one). Got 0 instead."),
     ("a,b,y\n" + "".join(f"1,k,{'pq'[i % 2]}\n" for i in range(30)), [], "No usable feature columns"),
     (GOOD, ["--output", "no/such/folder/model.pkl"], "does not exist"),
+    pytest.param(GOOD, ["--output", "/proc/model.pkl"], "the folder '/proc' takes no new file",
+                 marks=pytest.mark.skipif(not os.path.isdir("/proc"), reason="Linux's /proc")),
     (GOOD, ["--output", "<dir>"], "is a directory"),
     (GOOD, ["--output", "data.csv"], "over the input table"),
     (GOOD, ["--output", "result.json"], "is where the JSON summary goes"),
@@ -66,6 +95,8 @@ def test_fit_bad_input_one_line_exit_2_nothing_written(tmp_path, monkeypatch, co
     if content == "<dir>":
         data = tmp_path / "folder"
         data.mkdir()
+    elif isinstance(content, bytes):
+        data.write_bytes(content)
     elif content is not None:
         data.write_text(content)
     extra = [str(tmp_path) if a == "<dir>" else a for a in extra]
@@ -73,6 +104,76 @@ def test_fit_bad_input_one_line_exit_2_nothing_written(tmp_path, monkeypatch, co
     result = run(["fit", str(data), *extra])
     assert_one_line_error(result, message)
     assert set(os.listdir(tmp_path)) == before
+
+
+@pytest.mark.parametrize("output", [
+    "/proc/m.pkl",  # root may write anywhere by its permissions; /proc takes no file anyway
+    "missing/m.pkl",
+    "<read-only>/m.pkl",
+])
+def test_an_unwritable_output_is_found_before_any_work(tmp_path, monkeypatch, output):
+    import automl_meta.core.data as data
+
+    if output.startswith("/proc") and not os.path.isdir("/proc"):
+        pytest.skip("needs Linux's /proc")
+    if output.startswith("<read-only>"):
+        if os.geteuid() == 0:
+            pytest.skip("root writes in a read-only folder")
+        (tmp_path / "ro").mkdir(mode=0o555)
+        output = output.replace("<read-only>", str(tmp_path / "ro"))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "d.csv").write_text(GOOD)
+    monkeypatch.setattr(data, "load_table", lambda *a, **k: pytest.fail("the table was loaded"))
+    before = set(os.listdir(tmp_path))
+    assert_one_line_error(run(["fit", "d.csv", "--output", output]), "cannot be written")
+    assert set(os.listdir(tmp_path)) == before
+
+
+def test_a_failed_write_names_the_file_not_its_temporary():
+    from automl_meta.core.errors import InvalidParameterError
+    from automl_meta.output.paths import write_atomic
+
+    with pytest.raises(InvalidParameterError, match=r"^Cannot write '/proc/m.pkl': [^.]*\.$"):
+        write_atomic("/proc/m.pkl", b"x")
+
+
+def test_a_second_fit_writing_the_same_model_is_refused(tmp_path, monkeypatch):
+    from automl_meta.output.paths import output_lock
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "d.csv").write_text(GOOD)
+    with output_lock(tmp_path / "m.pkl"):  # what the first fit holds while it runs
+        assert (tmp_path / ".m.pkl.lock").exists()
+        assert_one_line_error(run(["fit", "d.csv", "--output", "m.pkl", *FIT_FAST]),
+                              "--output 'm.pkl' is being written by another run")
+        with output_lock(tmp_path / "other.pkl"):  # another file: no conflict
+            pass
+    assert sorted(os.listdir(tmp_path)) == ["d.csv"]
+    (tmp_path / ".m.pkl.lock").write_text("")  # left by a kill -9: taken over, then removed
+    with output_lock(tmp_path / "m.pkl"):
+        pass
+    assert sorted(os.listdir(tmp_path)) == ["d.csv"]
+
+
+@pytest.mark.parametrize("n_jobs, cores, workers", [(-1, 4, 4), (-2, 4, 3), (-4, 4, 1),
+                                                    (-9, 4, 1), (2, 4, 2), (8, 4, 4)])
+def test_negative_n_jobs_counts_back_from_the_cores_as_in_scikit_learn(monkeypatch, n_jobs, cores,
+                                                                        workers):
+    import automl_meta.search.loop as loop
+
+    monkeypatch.setattr(loop.os, "cpu_count", lambda: cores)
+    assert loop._n_workers(n_jobs) == workers
+
+
+def test_counts_of_one_are_singular():
+    from automl_meta.cli.report import Progress
+    from automl_meta.search.loop import SearchState, _failure_summary
+    from automl_meta.trials.evaluate import Trial
+
+    line = Progress(quiet=True).line(SearchState(metric="roc_auc", time_budget=10, n_done=1))
+    assert " 1 trial (0 timed out" in line
+    failed = Trial(index=0, config={}, config_id="0", status="failed", error="bad")
+    assert _failure_summary([failed]).startswith("The only trial failed: bad.")
 
 
 @pytest.mark.parametrize("message, shown", [
@@ -205,6 +306,58 @@ def test_predict_rejects_a_file_that_is_not_a_model(tmp_path):
     (tmp_path / "d.csv").write_text(GOOD)
     assert_one_line_error(run(["predict", str(tmp_path / "m.pkl"), str(tmp_path / "d.csv")]),
                           "not a model file")
+
+
+@pytest.fixture(scope="module")
+def fitted_regression(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("fit_regression")
+    make_frame("regression", n=80).to_csv(folder / "train.csv", index=False)
+    result = run(["fit", str(folder / "train.csv"), "--output", str(folder / "model.pkl"),
+                  "--max-trials", "1", "--ensemble-size", "1", "--time-budget", "60",
+                  "--n-jobs", "1", "--strategy", "defaults"])
+    assert result.exit_code == 0, result.output
+    return folder
+
+
+@pytest.mark.parametrize("model, data, extra, message", [
+    ("model.pkl", "train.csv", ["-o", "model.pkl"], "--output would write 'model.pkl' over the "
+     "model file; give another file name."),
+    ("model.pkl", "train.csv", ["-o", "./train.csv"], "--output would write 'train.csv' over "
+     "the input table"),
+    ("model.pkl", "train.csv", ["-o", "missing/p.csv"], "the folder 'missing' does not exist"),
+    ("train.csv", "train.csv", [], "'train.csv' is a text file, not a model file: a model is the "
+     "pickle (.pkl) that `automl fit` wrote."),
+    ("book.xlsx", "train.csv", [], "'book.xlsx' is a zip archive (an Excel .xlsx or OpenDocument "
+     "workbook?), not a model file"),
+    ("model.pkl", "book.xlsx", [], "'book.xlsx' is a zip archive"),
+    ("regression.pkl", "train.csv", ["--proba"], "--proba needs a classification model; this "
+     "model predicts 'target' by regression, which gives no probabilities."),
+])
+def test_predict_bad_input_one_line_exit_2_nothing_written(fitted, fitted_regression, tmp_path,
+                                                           monkeypatch, model, data, extra, message):
+    folder, _, _ = fitted
+    for name in ("model.pkl", "train.csv"):
+        (tmp_path / name).write_bytes((folder / name).read_bytes())
+    (tmp_path / "regression.pkl").write_bytes((fitted_regression / "model.pkl").read_bytes())
+    (tmp_path / "book.xlsx").write_bytes(XLSX)
+    monkeypatch.chdir(tmp_path)
+    before = {p: p.read_bytes() for p in tmp_path.iterdir()}
+    assert_one_line_error(run(["predict", model, data, *extra]), message)
+    assert {p: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+@pytest.mark.parametrize("fixture", ["fitted", "fitted_regression"])
+def test_predict_score_on_the_training_rows_says_so(fixture, request):
+    folder = request.getfixturevalue(fixture)
+    folder = folder[0] if isinstance(folder, tuple) else folder
+    result = run(["predict", str(folder / "model.pkl"), str(folder / "train.csv"), "--score"])
+    assert result.exit_code == 0, result.output
+    warned = [ln for ln in result.stderr.splitlines() if "trained on" in ln]
+    assert warned == ["Warning: these are the rows the model was trained on, so the scores are "
+                      "optimistic: score a table it has not seen"]
+    pd.read_csv(folder / "train.csv").iloc[:-1].to_csv(folder / "fewer.csv", index=False)
+    result = run(["predict", str(folder / "model.pkl"), str(folder / "fewer.csv"), "--score"])
+    assert result.exit_code == 0 and "trained on" not in result.stderr
 
 
 def test_exported_model_loads_without_automl_meta(fitted):

@@ -25,8 +25,14 @@ GOOD = "a,b,c,y\n" + "".join(f"{i % 7},{(i * 3) % 5},{'uv'[i % 2]},{'pq'[(i // 2
     (GOOD, "data.csv", {"target": "Y"}, "Did you mean 'y'"),
     ("a,b,y\n" + "1,2,\n" * 30, "data.csv", {}, "has no values"),
     ("a,b,y\n" + "".join(f"{i},{i % 3},same\n" for i in range(30)), "data.csv", {}, "only one class"),
-    ("a,b,y\n1,2,p\n3,4,q\n5,6,p\n", "data.csv", {}, "usable rows"),
-    ("a,a,y\n" + "1,2,p\n3,4,q\n" * 10, "data.csv", {}, "'a' appear more than once"),
+    ("a,b,y\n1,2,p\n3,4,q\n5,6,p\n", "data.csv", {}, "has 3 usable rows"),
+    ("a,a,y\n" + "1,2,p\n3,4,q\n" * 10, "data.csv", {}, "'a' appears more than once"),
+    (b"PK\x03\x04" + bytes(100), "data.xlsx", {}, "is a zip archive .* not a table: automl reads CSV"),
+    (b"\xd0\xcf\x11\xe0" + bytes(100), "data.xls", {}, "is an Excel .xls workbook, not a table"),
+    (GOOD, "data.csv", {"drop": ["a", "y"]}, "The 'drop' parameter must not name the target column 'y'"),
+    (GOOD, "data.csv", {"target": "b", "drop": ["b"]}, "must not name the target column 'b'"),
+    ("a,y\n" + "".join(f"{i % 3},text number {i}\n" for i in range(120)), "data.csv", {},
+     "The target 'y' has 120 distinct values in 120 rows: free text or an identifier"),
     ("a,b,y\n" + "".join(f"1,k,{'pq'[i % 2]}\n" for i in range(30)), "data.csv", {}, "No usable feature columns"),
     ("only\n" + "1\n" * 30, "data.csv", {}, "only one column"),
     (GOOD, "data.csv", {"task": "ordinal"}, "'task' parameter must be one of"),
@@ -36,6 +42,26 @@ def test_bad_tables_raise_one_clear_error(write_table, content, name, kwargs, me
     path = write_table(content, name)
     with pytest.raises((InvalidDataError, InvalidParameterError), match=message):
         load_table(path, **kwargs)
+
+
+@pytest.mark.parametrize("distinct, task, loads", [
+    (51, None, False),  # 51 of 100 rows: more than 50 and more than half
+    (50, None, True),
+    (51, "multiclass", True),  # asked for: fitted as classes
+    (51, "classification", True),
+])
+def test_the_free_text_target_line(write_table, distinct, task, loads):
+    path = write_table("a,y\n" + "".join(f"{i % 3},c{i % distinct}\n" for i in range(100)))
+    if loads:
+        assert len(load_table(path, task=task).classes) == distinct
+    else:
+        with pytest.raises(InvalidDataError, match="51 distinct values in 100 rows"):
+            load_table(path, task=task)
+
+
+def test_a_parquet_file_is_read_whatever_its_name(write_table, tmp_path):
+    pd.read_csv(write_table(GOOD)).to_parquet(tmp_path / "data.bin")
+    assert load_table(tmp_path / "data.bin").X.shape == (40, 3)
 
 
 def test_missing_file_and_directory(tmp_path):

@@ -15,7 +15,7 @@ from sklearn.metrics import roc_auc_score
 from automl_meta.core.pipeline import feature_model, voting_model
 from automl_meta.core.space import SearchSpace
 from automl_meta.search.ensemble import SELECTION_POOL, _auc_rows, blend, select
-from automl_meta.search.final_model import refit_members, select_members
+from automl_meta.search.final_model import Interrupts, refit_members, select_members
 from automl_meta.search.loop import FitSettings, fit
 from automl_meta.trials.evaluate import Trial, refit
 from automl_meta.trials.runner import RefitResult
@@ -185,6 +185,9 @@ class _ScriptedRunner:
     def idle(self):
         return 2 - len(self.running)
 
+    def busy(self):
+        return len(self.running)
+
     def submit(self, kind, config, index, limit, metadata):
         self.submitted.append(index)
         self.running.append(index)
@@ -258,8 +261,8 @@ def test_a_dropped_member_is_told_and_the_exported_ensemble_lacks_it(monkeypatch
 
     real = final_model.refit_members
 
-    def lose_one(runner, members, deadline, estimate, metadata):
-        results, dropped = real(runner, members, deadline, estimate, metadata)
+    def lose_one(runner, members, deadline, estimate, metadata, *rest):
+        results, dropped = real(runner, members, deadline, estimate, metadata, *rest)
         last, weight = members[-1][0].index, members[-1][1]
         results.pop(last, None)
         return results, dropped + [{"trial": last, "weight": weight, "reason": "timeout: scripted"}]
@@ -291,6 +294,23 @@ def test_a_ctrl_c_during_the_members_refits_keeps_those_already_refitted():
     assert sorted(results) == [0, 1]
     assert sorted(d["trial"] for d in dropped) == [2, 3]
     assert {d["reason"] for d in dropped} == {"interrupted"}
+
+
+def test_a_first_interrupt_lets_the_running_members_finish_and_starts_no_more():
+    class Once(_ScriptedRunner):
+        def collect(self, timeout):
+            if self.submitted == [0, 1] and not getattr(self, "done", False):
+                self.done = True
+                raise KeyboardInterrupt
+            return super().collect(timeout)
+
+    interrupts = Interrupts()
+    runner = Once({i: "ok" for i in range(4)})
+    results, dropped = refit_members(runner, _members(4), time.monotonic() + 30,
+                                     estimate=lambda t: 1.0, metadata=lambda c: {},
+                                     interrupts=interrupts)
+    assert sorted(results) == [0, 1] and runner.submitted == [0, 1] and interrupts.seen
+    assert [(d["trial"], d["reason"]) for d in dropped] == [(2, "interrupted"), (3, "interrupted")]
 
 
 def test_a_ctrl_c_before_any_member_is_refitted_stops_at_once():

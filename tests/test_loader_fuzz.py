@@ -9,6 +9,7 @@ command line prints as one line with exit code 2); any other exception is a bug.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
@@ -91,3 +92,71 @@ def test_the_command_line_gives_exit_0_or_one_line_and_exit_2(tmp_path, k):
     if result.exit_code == 2:
         lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
         assert len(lines) == 1 and lines[0].startswith("Error: ")
+
+
+def _nested_table(rng: np.random.Generator):
+    """A parquet table of plain columns with one to three nested ones (struct, list or map)
+    at random places, the target included; returns it and the nested columns' names."""
+    import pyarrow as pa
+
+    n = int(rng.integers(12, 80))
+    columns = [(f"x{i}", pa.array(rng.normal(size=n))) for i in range(int(rng.integers(1, 4)))]
+    columns.append(("y", pa.array(rng.choice(["p", "q"], size=n))))
+    nested = []
+    for k in range(int(rng.integers(1, 4))):
+        kind = int(rng.integers(3))
+        missing = rng.random(n) < 0.2  # some cells of a nested column are null
+        if kind == 0:
+            values = pa.array([None if m else {"a": i, "b": str(i)} for i, m in enumerate(missing)])
+        elif kind == 1:
+            values = pa.array([None if m else list(range(i % 4)) for i, m in enumerate(missing)])
+        else:
+            values = pa.array([None if m else [("k", i)] for i, m in enumerate(missing)],
+                              type=pa.map_(pa.string(), pa.int64()))
+        nested.append(f"nested{k}")
+        columns.insert(int(rng.integers(len(columns) + 1)), (nested[-1], values))
+    return pa.table(dict(columns)), nested
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_nested_parquet_columns_are_named_in_one_error(tmp_path, seed):
+    import pyarrow.parquet as pq
+
+    table, nested = _nested_table(np.random.default_rng(seed))
+    pq.write_table(table, tmp_path / "t.parquet")
+    with pytest.raises(AutoMLMetaError) as caught:
+        load_table(tmp_path / "t.parquet")
+    assert f"{len(nested)} column" in str(caught.value)
+    assert all(f"'{name}'" in str(caught.value) for name in nested), str(caught.value)
+    result = CliRunner().invoke(main, ["fit", str(tmp_path / "t.parquet"), "--output",
+                                       str(tmp_path / "m.pkl")])
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    assert result.exit_code == 2 and len(lines) == 1 and "nested values" in lines[0], result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.parquet"]
+
+
+def _text_target(rng: np.random.Generator, n: int, n_distinct: int, words: int) -> pd.DataFrame:
+    vocabulary = np.array(["the", "order", "late", "box", "great", "item", "never", "again"])
+    texts = [" ".join(rng.choice(vocabulary, size=words)) + f" #{i}" for i in range(n_distinct)]
+    return pd.DataFrame({"a": rng.normal(size=n), "b": rng.integers(0, 5, size=n),
+                         "review": [texts[i % n_distinct] for i in range(n)]})
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_a_free_text_target_is_refused_unless_the_task_forces_it(tmp_path, seed):
+    """Nearly all distinct values (more than 50, and more than half the rows): refused with
+    the column named; at or under that line, or with --task multiclass, it loads as classes."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(60, 400))
+    line = max(50, n // 2)  # the most distinct values still taken as classes
+    n_distinct = int(rng.integers(line + 1, n + 1)) if seed % 2 == 0 else int(rng.integers(2, line + 1))
+    path = tmp_path / "t.csv"
+    _text_target(rng, n, n_distinct, int(rng.integers(1, 6))).to_csv(path, index=False)
+    if n_distinct > line:
+        with pytest.raises(AutoMLMetaError, match=rf"The target 'review' has {n_distinct} distinct "
+                                                  rf"values in {n} rows"):
+            load_table(path)
+    else:
+        assert load_table(path).task_type in ("binary", "multiclass")
+    forced = load_table(path, task="multiclass" if n_distinct > 2 else "binary")
+    assert len(forced.classes) == n_distinct

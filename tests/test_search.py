@@ -129,6 +129,9 @@ class _ScriptedRefits:
     def wait_idle(self):
         pass
 
+    def busy(self):
+        return 1
+
     def submit(self, kind, config, index, limit, metadata):
         self.submitted.append((index, limit))
 
@@ -184,6 +187,32 @@ def test_a_refit_that_fell_back_is_told_to_the_user(fit_seconds, statuses, expor
     note = refit_note(ranked[0], info)
     assert note.startswith("Note: the final fit of trial 0 on all rows failed (timeout: why)")
     assert exported in note and "longer than its budget" in note
+
+
+class _InterruptedRefits(_ScriptedRefits):
+    """Ctrl-C (or a SIGTERM made one) arrives `n` times while the refit runs."""
+
+    def __init__(self, statuses, n):
+        super().__init__(statuses)
+        self.interrupts = n
+
+    def collect(self, timeout):
+        if self.interrupts:
+            self.interrupts -= 1
+            raise KeyboardInterrupt
+        return super().collect(timeout)
+
+
+def test_a_first_interrupt_during_the_final_refit_lets_it_finish():
+    from automl_meta.search.final_model import Interrupts
+
+    interrupts = Interrupts()
+    runner = _InterruptedRefits(["ok"], 1)
+    model, info = refit_best(runner, _ranked([1.0]), time.monotonic() + 30, lambda c: {}, interrupts)
+    assert model == b"model" and interrupts.seen and len(runner.submitted) == 1
+    with pytest.raises(KeyboardInterrupt):  # a second one (the search's was the first) stops it
+        refit_best(_InterruptedRefits(["ok"], 1), _ranked([1.0]), time.monotonic() + 30,
+                   lambda c: {}, Interrupts(seen=True))
 
 
 def test_refit_of_a_lone_trial_that_fails_is_a_clear_error():
@@ -271,8 +300,8 @@ def test_fit_passes_the_refit_note_to_the_user(monkeypatch):
 
     real = search.refit_best
 
-    def timed_out_first(runner, ranked, deadline, metadata):
-        model, info = real(runner, ranked, deadline, metadata)
+    def timed_out_first(runner, ranked, deadline, metadata, *rest):
+        model, info = real(runner, ranked, deadline, metadata, *rest)
         failure = RefitFailure(ranked[0].index, Status.TIMEOUT, "killed")
         return model, dataclasses.replace(info, errors=(failure,), fallback=False)
 

@@ -22,7 +22,7 @@ from tests.conftest import make_dataset
 
 
 @pytest.mark.parametrize("rows, columns, budget, scheme", [
-    (690, 15, 30, "cv"),  # credit-approval: 10,350 cells, far under 83,333 for 30 s
+    (1_000, 15, 30, "cv"),  # 15,000 cells, far under 83,333 for 30 s
     (5_000, 20, 60, "cv"),  # 100,000 cells, under 166,667 for 60 s
     (45_211, 16, 60, "holdout"),  # bank-marketing: 723,376 cells
     (30_000, 200, 600, "holdout"),  # 6 million cells, over 1.67 million for 10 minutes
@@ -33,6 +33,21 @@ def test_holdout_for_a_large_table_and_cross_validation_for_a_small_one(rows, co
     assert validation.scheme == scheme
     assert validation.n_folds == (5 if scheme == "cv" else 1)
     assert ("small" if scheme == "cv" else "large") in validation.describe()
+
+
+@pytest.mark.parametrize("rows, columns, budget", [
+    (100, 3_000, 10),  # 300,000 cells: a holdout by cells would score on 20 rows
+    (690, 15, 30),  # credit-approval
+    (999, 5_000, 10),
+])
+def test_few_rows_get_cross_validation_whatever_the_columns(rows, columns, budget):
+    validation = choose_validation(rows, columns, budget, n_folds=5)
+    assert validation.scheme == "cv" and validation.n_folds == 5
+    assert validation.describe() == f"validation: 5-fold cross-validation ({rows:,} rows are too few for a holdout)"
+
+
+def test_from_1000_rows_on_the_cells_decide():
+    assert choose_validation(1_000, 3_000, 10).scheme == "holdout"
 
 
 @pytest.mark.parametrize("asked", ["cv", "holdout"])

@@ -37,8 +37,9 @@ class _OneLineErrors(click.Group):
             sys.exit(exc.exit_code)
         except click.ClickException as exc:
             fail(exc.format_message(), debug)
-        except (click.Abort, KeyboardInterrupt):
-            click.echo("Interrupted.", err=True)
+        except (click.Abort, KeyboardInterrupt) as exc:
+            why = exc.args[0] if isinstance(exc, KeyboardInterrupt) and exc.args else ""
+            click.echo(f"Interrupted {why}." if why else "Interrupted.", err=True)
             exit_interrupted()
         except Exception as exc:
             from automl_meta.core.errors import AutoMLMetaError

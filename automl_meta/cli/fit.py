@@ -13,7 +13,7 @@ from automl_meta.cli.options import (
     target_option,
     task_option,
 )
-from automl_meta.cli.signals import exit_interrupted, stop_on_termination
+from automl_meta.cli.signals import deferred, exit_interrupted, stop_on_termination
 from automl_meta.core.errors import InvalidParameterError
 from automl_meta.core.families import FAMILY_NAMES
 from automl_meta.core.metric_names import help_text as metric_help
@@ -55,7 +55,8 @@ def _families(ctx, param, value):
               "suffix .json (so the model's own name must not end in .json), and neither "
               "may be the input table.")
 @click.option("--n-jobs", type=int, default=FitSettings.n_jobs, show_default=True,
-              help="Trials evaluated in parallel (-1: one per CPU core).")
+              help="Trials evaluated in parallel (-1: one per CPU core, -2: all cores but one, "
+              "as in scikit-learn).")
 @click.option("--strategy", type=click.Choice(STRATEGIES), default=None, help=help_text())
 @click.option("--ensemble-size", type=int, default=FitSettings.ensemble_size, show_default=True,
               callback=_positive, help="Greedy picks of the exported ensemble (a soft-voting "
@@ -82,6 +83,25 @@ def fit(data, target, task, drop, metric, time_budget, max_trials, seed, output,
     from automl_meta.trials.forkserver import warm_up
 
     warm_up()  # the workers' imports now overlap with ours and with loading the data
+    from automl_meta.output.html_report import check_report_output
+    from automl_meta.output.model_file import check_outputs, summary_path
+    from automl_meta.output.paths import output_lock
+
+    settings = FitSettings(metric=metric, time_budget=time_budget, max_trials=max_trials,
+                           seed=seed, n_jobs=n_jobs, strategy=strategy, metabase=metabase,
+                           ensemble_size=ensemble_size, validation=validation, families=families)
+    check_outputs(output, data)  # before any work: the files can be written, and where
+    if report is not None:  # matplotlib there, the file writable
+        check_report_output(report, data, output, summary_path(output))
+    if metabase is not None:
+        check_metabase(metabase, strategy)
+    drop_columns = [c.strip() for c in drop.split(",") if c.strip()]
+    with output_lock(output):  # a second fit writing the same model is refused
+        _fit_and_save(data, target, task, drop_columns, settings, output, report, quiet, started_at)
+
+
+def _fit_and_save(data, target, task, drop, settings: FitSettings, output, report, quiet,
+                  started_at: float) -> None:
     from automl_meta.cli.report import (
         Progress,
         leaderboard_text,
@@ -91,33 +111,25 @@ def fit(data, target, task, drop, metric, time_budget, max_trials, seed, output,
     )
     from automl_meta.core.data import load_table
     from automl_meta.core.metrics import check_metric
-    from automl_meta.output.html_report import check_report_output, write_report
-    from automl_meta.output.model_file import check_outputs, save_fit, summary_path
+    from automl_meta.output.html_report import write_report
+    from automl_meta.output.model_file import save_fit
     from automl_meta.search.loop import fit as run_fit
 
-    settings = FitSettings(metric=metric, time_budget=time_budget, max_trials=max_trials,
-                           seed=seed, n_jobs=n_jobs, strategy=strategy, metabase=metabase,
-                           ensemble_size=ensemble_size, validation=validation, families=families)
-    check_outputs(output, data)
-    if report is not None:  # before any search: matplotlib there, the file writable
-        check_report_output(report, data, output, summary_path(output))
-    if metabase is not None:
-        check_metabase(metabase, strategy)
-    drop_columns = [c.strip() for c in drop.split(",") if c.strip()]
-    dataset = load_table(data, target=target, task=task, drop=drop_columns, n_folds=settings.n_folds)
+    dataset = load_table(data, target=target, task=task, drop=drop, n_folds=settings.n_folds)
     check_metric(settings.metric, dataset.task_type)
     progress = Progress(quiet=quiet)
     progress.start(dataset)
     result = run_fit(dataset, settings, on_trial=progress.update, started_at=started_at,
                      on_note=progress.note, on_tick=progress.tick)
-    progress.finish()
-    model_path, summary = save_fit(result, dataset, settings, output)
-    if not quiet:
-        click.echo(leaderboard_text(result))
-    click.echo(result_text(result, terminal_width() if sys.stdout.isatty() else None))
-    click.echo(screen_line(f"wrote {model_path} (+ {summary.name})"))
-    if report is not None:
-        click.echo(screen_line(f"wrote {write_report(summary, report)}"))
-    if result.interrupted:
-        click.echo("Interrupted: saved the best pipeline found so far.", err=True)
+    with deferred() as received:  # a signal now ends the run once the model is written
+        progress.finish()
+        model_path, summary = save_fit(result, dataset, settings, output)
+        if not quiet:
+            click.echo(leaderboard_text(result))
+        click.echo(result_text(result, terminal_width() if sys.stdout.isatty() else None))
+        click.echo(screen_line(f"wrote {model_path} (+ {summary.name})"))
+        if report is not None:
+            click.echo(screen_line(f"wrote {write_report(summary, report)}"))
+    if result.interrupted or received:
+        click.echo("Interrupted: saved the best model found so far.", err=True)
         exit_interrupted()

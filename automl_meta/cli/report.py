@@ -9,6 +9,8 @@ from collections.abc import Sequence
 
 import click
 
+from automl_meta.core.wording import counted
+
 BAR_WIDTH = 24
 MIN_BAR_WIDTH = 10
 MIN_NAME_WIDTH = 12  # a table's name is not cut shorter than this to fit a line
@@ -120,8 +122,8 @@ class Progress:
         best = (f"best {state.metric} {state.best.scores[state.metric]:.4f} "
                 f"({state.best.config['family']})" if state.best else "no success yet")
         core = f"{state.elapsed:3.0f}/{state.time_budget:.0f} s  {best}"
-        counts = (f"{state.n_done} trials ({state.n_timeout} timed out, {state.n_failed} failed)",
-                  f"{state.n_done} trials")
+        counts = (f"{counted(state.n_done, 'trial')} ({state.n_timeout} timed out, "
+                  f"{state.n_failed} failed)", counted(state.n_done, "trial"))
         if width is None:
             return f"[{_bar(state, BAR_WIDTH)}] {core}  {counts[0]}"
         room = width - len(core)
@@ -260,7 +262,7 @@ def leaderboard_text(result, rows: int = LEADERBOARD_ROWS, width: int | None = N
                      f"{t.fit_seconds:6.1f} {share:>6} {t.source}".rstrip())
     timed_out = sum(t.status == Status.TIMEOUT for t in result.trials)
     failed = sum(t.status not in (Status.OK, Status.TIMEOUT) for t in result.trials)
-    lines.append(f"{len(result.trials)} trials, {timed_out} timed out, {failed} failed")
+    lines.append(f"{counted(len(result.trials), 'trial')}, {timed_out} timed out, {failed} failed")
     if members:
         score = result.ensemble["scores"][result.metric]
         lines.append(fit_width(f"ensemble of {len(members)} trials: {result.metric} {score:.4f} "

@@ -23,6 +23,7 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from automl_meta.core.errors import InvalidDataError, InvalidParameterError
+from automl_meta.core.wording import counted
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,15 @@ _NUMERIC_SHARE = 0.95  # a column is numeric when this share of its non-missing 
 _DATE_RE = re.compile(r"^\d{4}[-/.]\d{1,2}[-/.]\d{1,2}([ T]\d{1,2}:\d{2}(:\d{2})?)?|^\d{1,2}[-/.]\d{1,2}[-/.]\d{4}")
 _SPACES = re.compile(r"\s+")
 _ID_NAMES = frozenset({"id", "rownames", "index", "unnamed: 0", "row", "rowid", "row_id"})
+TABLE_FORMATS = "CSV, TSV (optionally .gz) or parquet"
+# What a file is, by its first bytes, for the formats users give by mistake.
+_SIGNATURES = ((b"PAR1", "a parquet file"), (b"\x1f\x8b", "a gzip file"),
+               (b"PK\x03\x04", "a zip archive (an Excel .xlsx or OpenDocument workbook?)"),
+               (b"\xd0\xcf\x11\xe0", "an Excel .xls workbook"),
+               (b"SQLite format 3\x00", "an SQLite database"), (b"%PDF", "a PDF document"),
+               (b"\x80", "a Python pickle (a model file?)"))
+FREE_TEXT_MIN_VALUES = 50  # a column has more distinct values than this and than half its rows:
+FREE_TEXT_SHARE = 0.5  # free text or an identifier, not categories nor classes
 
 
 @dataclass(frozen=True)
@@ -110,17 +120,28 @@ class Dataset:
 # ---------------------------------------------------------------- reading
 
 
+def file_kind(head: bytes) -> str | None:
+    """What a file whose first bytes are `head` is, when its signature says ("a parquet
+    file", "a zip archive ..."); None for anything else, text included."""
+    return next((kind for magic, kind in _SIGNATURES if head.startswith(magic)), None)
+
+
 def read_raw(path: str | Path) -> pd.DataFrame:
     """Read a CSV/TSV (optionally .gz) or parquet file into a frame of cleaned strings."""
     path = Path(path)
     if not path.exists():
         raise InvalidDataError(f"File not found: '{path}'. Check the path.")
     if path.is_dir():
-        raise InvalidDataError(f"'{path}' is a directory; give a table file (CSV, TSV or parquet).")
+        raise InvalidDataError(f"'{path}' is a directory; give a table file ({TABLE_FORMATS}).")
     if path.stat().st_size == 0:
         raise InvalidDataError(f"'{path}' is empty.")
     suffixes = [s.lower() for s in path.suffixes]
-    if suffixes and suffixes[-1] in (".parquet", ".pq"):
+    with path.open("rb") as fh:
+        kind = file_kind(fh.read(16))
+    if kind not in (None, "a parquet file", "a gzip file"):
+        raise InvalidDataError(f"'{path}' is {kind}, not a table: automl reads {TABLE_FORMATS} "
+                               "files; save it as CSV first.")
+    if kind == "a parquet file" or (suffixes and suffixes[-1] in (".parquet", ".pq")):
         try:
             frame = pd.read_parquet(path)
         except Exception as exc:  # pyarrow raises many types
@@ -178,8 +199,9 @@ def parse_text(text: str, sep: str, source: str = "table") -> pd.DataFrame:
     dupes = sorted({h for h in header if header.count(h) > 1})
     if dupes:
         raise InvalidDataError(
-            f"Column names must be unique; {', '.join(repr(d) for d in dupes)} appear more "
-            f"than once in '{source}'. Rename them.")
+            f"Column names must be unique; {', '.join(repr(d) for d in dupes)} "
+            f"{'appears' if len(dupes) == 1 else 'appear'} more than once in '{source}'. "
+            f"Rename {'it' if len(dupes) == 1 else 'them'}.")
     body = frame.iloc[1:].reset_index(drop=True)
     body.columns = header
     if body.empty:
@@ -200,11 +222,22 @@ def clean_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """
     out = {}
     for col in frame.columns:
-        codes, uniques = pd.factorize(frame[col])
+        try:
+            codes, uniques = pd.factorize(frame[col])
+        except TypeError:  # unhashable cells: a parquet struct, list or map column
+            raise InvalidDataError(_nested_message(frame)) from None
         cleaned = [_clean_cell(str(u)) for u in uniques]
         cleaned = np.array([np.nan if c in MISSING_TOKENS else c for c in cleaned] + [np.nan], dtype=object)
         out[str(col)] = pd.Series(cleaned[codes], index=frame.index, dtype=object)  # code -1: NaN
     return pd.DataFrame(out, index=frame.index)
+
+
+def _nested_message(frame: pd.DataFrame) -> str:
+    nested = [str(c) for c in frame.columns if frame[c].dtype == object
+              and frame[c].map(lambda v: isinstance(v, (dict, list, tuple, set, np.ndarray))).any()]
+    return (f"The table has {counted(len(nested), 'column')} of nested values (struct, list or "
+            f"map), which cannot be features or a target: {', '.join(repr(c) for c in nested)}. "
+            "Flatten them into plain columns, or remove them.")
 
 
 def clean_input_frame(frame: pd.DataFrame) -> pd.DataFrame:
@@ -293,11 +326,16 @@ def _text_drop_reason(col: str, present: pd.Series, n: int) -> str | None:
         return "identifier-like (every value distinct)"
     counts = present.astype(str).value_counts()
     words = np.average([len(_SPACES.findall(v)) for v in counts.index], weights=counts.to_numpy()) + 1
-    if n_unique > max(50, 0.5 * len(present)):
+    if _mostly_distinct(n_unique, len(present)):
         return "free text" if words >= 3 else "identifier-like (mostly distinct values)"
     if words >= 6 and n_unique > 20:
         return "free text"
     return None
+
+
+def _mostly_distinct(n_unique: int, n: int) -> bool:
+    """Too many distinct values for categories or classes: free text or an identifier."""
+    return n_unique > max(FREE_TEXT_MIN_VALUES, FREE_TEXT_SHARE * n)
 
 
 def prepare_features(raw: pd.DataFrame, schema: FeatureSchema) -> tuple[pd.DataFrame, list[str]]:
@@ -369,6 +407,10 @@ def build_dataset(raw: pd.DataFrame, target: str | None = None, task: str | None
     unknown = [c for c in drop if c not in raw.columns]
     if unknown:
         raise InvalidDataError(f"Columns to drop are not in the table: {unknown}.")
+    if target in drop:
+        raise InvalidParameterError(
+            f"The 'drop' parameter must not name the target column '{target}'; remove it from "
+            "the list, or set the 'target' parameter to the column to predict.")
     if raw.shape[1] == 1:
         raise InvalidDataError(
             "The table has only one column, the target. If it has more, its delimiter was not "
@@ -384,9 +426,11 @@ def build_dataset(raw: pd.DataFrame, target: str | None = None, task: str | None
     y_raw = raw[target]
     if len(raw) < max(MIN_ROWS, n_folds):
         raise InvalidDataError(
-            f"The table has {len(raw)} usable rows; at least {max(MIN_ROWS, n_folds)} are needed "
+            f"The table has {counted(len(raw), 'usable row')}; at least {max(MIN_ROWS, n_folds)} are needed "
             f"for {n_folds}-fold cross-validation.")
     task_type = infer_task_type(y_raw) if task in (None, "classification") else task
+    if task is None and task_type == "multiclass":
+        _check_classes(y_raw, target)
     if task == "classification" and task_type == "regression":
         task_type = "binary" if y_raw.nunique() == 2 else "multiclass"
     if task_type == "multiclass" and y_raw.nunique() == 2:
@@ -405,6 +449,17 @@ def build_dataset(raw: pd.DataFrame, target: str | None = None, task: str | None
     X, prep_warnings = prepare_features(features, schema)
     return Dataset(X=X, y=y, task_type=task_type, target=target, schema=schema, name=name,
                    classes=classes, warnings=tuple(warnings + prep_warnings))
+
+
+def _check_classes(y_raw: pd.Series, target: str) -> None:
+    """A target inferred as classes whose values are nearly all distinct (the rule that drops
+    a feature as free text or an identifier) is almost never what was meant."""
+    n_unique = y_raw.nunique()
+    if _mostly_distinct(n_unique, len(y_raw)):
+        raise InvalidDataError(
+            f"The target '{target}' has {n_unique} distinct values in {len(y_raw)} rows: free text "
+            "or an identifier, not classes. Set the 'target' parameter to another column, the "
+            "'task' parameter to regression if it holds numbers, or to multiclass to fit it anyway.")
 
 
 def _rare_classes(y: np.ndarray, task_type: str, n_folds: int) -> list[str]:
@@ -469,9 +524,14 @@ def fingerprint(dataset: Dataset) -> str:
     Two loads of the same table (or a shuffled copy) get the same fingerprint, so a task
     that is already in a meta-base is recognised.
     """
-    frame = dataset.X[sorted(dataset.X.columns)].copy()
-    frame["__target__"] = dataset.y
+    return rows_fingerprint(dataset.X, dataset.y)
+
+
+def rows_fingerprint(X: pd.DataFrame, y: np.ndarray) -> str:
+    """`fingerprint` of prepared features and their target, as a Dataset holds them."""
+    frame = X[sorted(X.columns)].copy()
+    frame["__target__"] = np.asarray(y)
     rows = np.sort(pd.util.hash_pandas_object(frame, index=False).to_numpy())
     digest = hashlib.sha256(rows.tobytes())
-    digest.update(",".join(sorted(map(str, dataset.X.columns))).encode())
+    digest.update(",".join(sorted(map(str, X.columns))).encode())
     return digest.hexdigest()[:32]

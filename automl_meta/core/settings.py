@@ -23,7 +23,7 @@ class FitSettings:
     time_budget: float = 60.0
     max_trials: int | None = None
     seed: int = 0
-    n_jobs: int = -1  # trials in parallel; -1: one per CPU core
+    n_jobs: int = -1  # trials in parallel; -1: one per CPU core, -2: all but one (scikit-learn's)
     n_folds: int = 5
     strategy: str | None = None  # None: registry.DEFAULT_STRATEGY (or its fallback)
     metabase: str | None = None  # None: the default meta-base (meta-learning strategies only)
@@ -42,6 +42,11 @@ class FitSettings:
         if self.max_trials is not None and self.max_trials < 1:
             raise InvalidParameterError(
                 f"The 'max_trials' parameter must be at least 1. Got {self.max_trials} instead.")
+        if self.n_jobs == 0:
+            raise InvalidParameterError(
+                "The 'n_jobs' parameter must be a positive number of parallel trials, or negative "
+                f"as in scikit-learn (-1: one per CPU core, -2: all cores but one). Got {self.n_jobs!r} "
+                "instead.")
         if self.strategy is not None:
             spec(self.strategy)  # a clear error for an unknown name
         if self.ensemble_size < 1:

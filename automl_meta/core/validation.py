@@ -1,10 +1,13 @@
 """How a fit scores its trials: k-fold cross-validation where it is cheap, a single
 holdout where it is not.
 
-The rule follows FLAML's: cross-validation while rows x columns is small against the
-budget (under 10 million cells per hour of budget) and the table has under 100,000 rows;
-otherwise a stratified holdout whose share shrinks with the rows, as AutoGluon's does
-(between 10% and 20% under 5,000 rows, 2,500 rows' worth above, at least 1%).
+Rows first: under 1,000 rows it is always cross-validation, however many columns, since
+a holdout would score on under 200 rows, too few for an estimate worth having, and fits
+on so few rows are cheap. Above that the rule follows FLAML's: cross-validation while rows
+x columns is small against the budget (under 10 million cells per hour of budget) and the
+table has under 100,000 rows; otherwise a stratified holdout whose share shrinks with the
+rows, as AutoGluon's does (between 10% and 20% under 5,000 rows, 2,500 rows' worth above,
+at least 1%).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from automl_meta.core.settings import VALIDATIONS
 
 CELLS_PER_HOUR = 10_000_000  # FLAML's SMALL_LARGE_THRES
 MAX_CV_ROWS = 100_000  # FLAML's CV_HOLDOUT_THRESHOLD
+MIN_HOLDOUT_ROWS = 1_000  # fewer rows: always cross-validation
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,8 @@ def choose_validation(n_rows: int, n_columns: int, time_budget: float, n_folds: 
         raise ValueError(f"unknown validation scheme {scheme!r}")
     cells = n_rows * max(1, n_columns)
     allowed = CELLS_PER_HOUR * time_budget / 3600
+    if scheme == "auto" and n_rows < MIN_HOLDOUT_ROWS:
+        return Validation("cv", n_folds, 0.0, f"{n_rows:,} rows are too few for a holdout")
     if scheme == "cv" or (scheme == "auto" and cells / 0.9 < allowed and n_rows < MAX_CV_ROWS):
         reason = "asked" if scheme == "cv" else \
             f"{n_rows:,} rows x {n_columns} columns is small for {time_budget:g} s"

@@ -18,7 +18,8 @@ from pathlib import Path
 
 from automl_meta.core.errors import InvalidDataError, InvalidParameterError
 from automl_meta.core.metrics import LOWER_IS_BETTER
-from automl_meta.output.model_file import check_writable, load_summary, write_atomic
+from automl_meta.output.model_file import load_summary
+from automl_meta.output.paths import check_output, write_atomic
 from automl_meta.output.report_plots import (
     IMPORTANCE_ROWS,
     best_score_svg,
@@ -72,12 +73,7 @@ def check_report_output(path: str | Path, *taken: str | Path) -> Path:
     """Fail before any search when a report cannot be made: matplotlib missing, the file not
     writable, or it would land on one of the `taken` files (the table, the model)."""
     require_matplotlib()
-    path = check_writable(path)
-    for other in taken:
-        if Path(other).resolve() == path.resolve():
-            raise InvalidParameterError(
-                f"The 'report' parameter would write '{path}' over '{other}'; give another file name.")
-    return path
+    return check_output(path, "report", {f"'{other}'": other for other in taken})
 
 
 def write_report(summary_path: str | Path, report_path: str | Path,

@@ -12,9 +12,7 @@ data, no class of ours.
 from __future__ import annotations
 
 import json
-import os
 import pickle
-import tempfile
 import warnings
 from dataclasses import asdict
 from pathlib import Path
@@ -25,11 +23,19 @@ import sklearn
 from sklearn.exceptions import InconsistentVersionWarning
 
 from automl_meta import __version__
-from automl_meta.core.data import Dataset, FeatureSchema, prepare_features, read_raw
+from automl_meta.core.data import (
+    Dataset,
+    FeatureSchema,
+    file_kind,
+    prepare_features,
+    read_raw,
+    rows_fingerprint,
+)
 from automl_meta.core.errors import InvalidDataError, InvalidParameterError
 from automl_meta.core.metrics import all_scores
 from automl_meta.core.pipeline import METADATA_ATTR, feature_model
 from automl_meta.core.provenance import version_differences
+from automl_meta.output.paths import check_output, write_atomic
 from automl_meta.trials.evaluate import Status
 
 
@@ -41,53 +47,14 @@ def summary_path(model_path: str | Path) -> Path:
 def check_outputs(model_path: str | Path, data_path: str | Path) -> Path:
     """Fail early (before any search) when the model, or the summary beside it, would land
     on the input table or on each other, or cannot be written."""
-    model = check_writable(model_path)
+    model = check_output(model_path, "output", {"the input table": data_path})
     summary = summary_path(model)
     if model.resolve() == summary.resolve():
         raise InvalidParameterError(
             f"The 'output' parameter '{model}' is where the JSON summary goes; give the model "
             f"another suffix, such as '{model.with_suffix('.pkl')}'.")
-    check_writable(summary)
-    for path in (model, summary):
-        if Path(data_path).exists() and path.resolve() == Path(data_path).resolve():
-            raise InvalidParameterError(
-                f"The 'output' parameter would write '{path}' over the input table; give "
-                "another file name.")
+    check_output(summary, "output", {"the input table": data_path})
     return model
-
-
-def check_writable(path: str | Path) -> Path:
-    """Fail early (before any search) when the output file cannot be written."""
-    path = Path(path)
-    if path.is_dir():
-        raise InvalidParameterError(f"The output path '{path}' is a directory; give a file name.")
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise InvalidParameterError(f"Cannot write '{path}': the folder '{parent}' does not exist.")
-    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise InvalidParameterError(f"Cannot write '{path}': permission denied.")
-    return path
-
-
-def write_atomic(path: str | Path, data: bytes) -> None:
-    """Write to a temporary file beside `path`, then rename: never a half-written file."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o666 & ~_umask())  # as open() would make it; mkstemp makes 0600
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
 
 
 def write_json(path: str | Path, obj: dict) -> None:
@@ -107,6 +74,13 @@ def load_model(path: str | Path):
     path = Path(path)
     if not path.is_file():
         raise InvalidDataError(f"Model file not found: '{path}'.")
+    with path.open("rb") as fh:
+        head = fh.read(16)
+    if not head.startswith(b"\x80"):  # every pickle protocol automl fit writes starts so
+        kind = file_kind(head) or ("empty" if not head else "a text file" if _is_text(head)
+                                   else "not a pickle")
+        raise InvalidDataError(f"'{path}' is {kind}, not a model file: a model is the pickle "
+                               "(.pkl) that `automl fit` wrote.")
     try:
         with path.open("rb") as fh, warnings.catch_warnings():
             # one line of ours (model_warnings) instead of one of scikit-learn's per estimator
@@ -117,6 +91,23 @@ def load_model(path: str | Path):
     if not isinstance(getattr(model, METADATA_ATTR, None), dict):
         raise InvalidDataError(f"'{path}' is not a model file written by `automl fit`.")
     return model
+
+
+def _is_text(head: bytes) -> bool:
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def check_proba(model, proba: bool) -> None:
+    """Probabilities exist for a classifier only: asking a regression model is an error."""
+    meta = getattr(model, METADATA_ATTR)
+    if proba and meta["task_type"] == "regression":
+        raise InvalidParameterError(
+            f"The 'proba' parameter needs a classification model; this model predicts "
+            f"'{meta['target']}' by regression, which gives no probabilities. Leave it out.")
 
 
 def model_warnings(model) -> list[str]:
@@ -149,8 +140,9 @@ def prepare_table(model, raw: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
 def predict_table(model, path: str | Path, proba: bool = False) -> tuple[pd.DataFrame, list[str]]:
     """Predict every row of a table with an exported model; return predictions and warnings."""
     meta = getattr(model, METADATA_ATTR)
+    check_proba(model, proba)
     X, notes = prepare_table(model, read_raw(path))
-    if meta["task_type"] == "regression" or not proba:
+    if not proba:
         out = pd.DataFrame({meta["target"]: feature_model(model).predict(X)})
     else:
         probabilities = feature_model(model).predict_proba(X)
@@ -182,6 +174,9 @@ def score_frame(model, raw: pd.DataFrame) -> tuple[dict[str, float], int, list[s
     if (~keep).sum() and task_type == "regression":
         notes.append(f"{int((~keep).sum())} row(s) without a numeric target are not scored")
     X, y = X[keep], y[keep]
+    if meta.get("training_fingerprint") == rows_fingerprint(X, y):
+        notes.append("these are the rows the model was trained on, so the scores are optimistic: "
+                     "score a table it has not seen")
     features = feature_model(model)
     prediction = features.predict(X) if task_type == "regression" else features.predict_proba(X)
     return all_scores(task_type, y, prediction, tuple(str(c) for c in model.classes_)

@@ -4,6 +4,10 @@ best trials, refitted in parallel in the workers and assembled as a soft-voting 
 What does not fit in the time left is dropped (the ensemble's members, lowest weight
 first) or refitted late without a limit (the best alone, when nothing else is left): a
 model late rather than none, and the user is told.
+
+An interrupt (Ctrl-C, or the SIGTERM a scheduler sends to every process of the job, which
+the command turns into one) is the user asking for the best model so far: the first during
+the export lets the refits already running finish and starts no more, a second stops it.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import math
 import pickle
 import time
 from dataclasses import dataclass
+from functools import partial
 from typing import Callable
 
 import numpy as np
@@ -34,6 +39,27 @@ ASSEMBLY_SECONDS_PER_MB = 0.015
 def assembly_seconds(n_bytes: int) -> float:
     """Seconds to assemble and write an ensemble of members pickled in n_bytes."""
     return n_bytes / 1e6 * ASSEMBLY_SECONDS_PER_MB
+
+
+class Interrupts:
+    """The interrupts of one fit: the first lets the export finish, the second stops it."""
+
+    def __init__(self, seen: bool = False) -> None:
+        self.seen = seen  # True when the search itself was interrupted
+
+    def note(self) -> None:
+        """Called in an `except KeyboardInterrupt:`; re-raises it unless it is the first."""
+        if self.seen:
+            raise KeyboardInterrupt
+        self.seen = True
+
+    def finish(self, step: Callable[[], object]):
+        """step(), run again when the first interrupt cuts it (for steps done in this process)."""
+        while True:
+            try:
+                return step()
+            except KeyboardInterrupt:
+                self.note()
 
 
 @dataclass(frozen=True)
@@ -82,22 +108,25 @@ def select_members(ranked: list[Trial], data: Dataset, y: np.ndarray, metric: st
 def export_ensemble(runner: TrialRunner, ranked: list[Trial],
                      chosen: tuple[list[Trial], Ensemble, float], y: np.ndarray,
                      dataset: Dataset, deadline: float, estimate: Callable[[Trial], float],
-                     metadata: Callable[[dict], dict]) -> tuple[bytes, RefitInfo, dict]:
+                     metadata: Callable[[dict], dict], interrupts: Interrupts | None = None
+                     ) -> tuple[bytes, RefitInfo, dict]:
     """Refit the ensemble's members and assemble them; what does not fit is dropped.
 
     Falls back to `_refit_best` when no member could be refitted. Returns the model
     bytes, the refit info (as `_refit_best` gives) and the ensemble's record.
     """
+    interrupts = interrupts or Interrupts()
     candidates, ensemble, selection_seconds = chosen
     members = sorted(((candidates[i], w) for i, w in zip(ensemble.members, ensemble.weights)),
                      key=lambda m: -m[1])  # highest weight first; stable: then best first
     start = time.monotonic()
-    results, dropped = refit_members(runner, members, deadline - ENSEMBLE_SECONDS, estimate, metadata)
+    results, dropped = refit_members(runner, members, deadline - ENSEMBLE_SECONDS, estimate, metadata,
+                                     interrupts)
     kept = [(t, w) for t, w in members if t.index in results]
     record = {"picks": ensemble.size, "selection_seconds": round(selection_seconds, 3),
               "selected_scores": ensemble.scores, "dropped": dropped}
     if not kept:
-        model_bytes, info = refit_best(runner, ranked, deadline, metadata)
+        model_bytes, info = refit_best(runner, ranked, deadline, metadata, interrupts)
         record.update(members=[{"trial": info.trial.index, "config": info.trial.config,
                                 "weight": 1, "refit_seconds": info.seconds}],
                       scores=info.trial.scores)
@@ -110,7 +139,7 @@ def export_ensemble(runner: TrialRunner, ranked: list[Trial],
         y, dataset.task_type, dataset.classes)
     alone = kept[0][0] if len(kept) == 1 else ranked[0]
     model_bytes = results[alone.index].model_bytes if len(kept) == 1 else \
-        _assemble(kept, results, dataset, metadata)
+        interrupts.finish(partial(_assemble, kept, results, dataset, metadata))
     info = RefitInfo(alone, round(time.monotonic() - start, 3), fallback=alone is not ranked[0])
     return model_bytes, info, record
 
@@ -127,21 +156,28 @@ def _assemble(kept: list[tuple[Trial, int]], results: dict[int, RefitResult], da
 
 
 def refit_members(runner: TrialRunner, members: list[tuple[Trial, int]], deadline: float,
-                   estimate: Callable[[Trial], float], metadata: Callable[[dict], dict]
+                   estimate: Callable[[Trial], float], metadata: Callable[[dict], dict],
+                   interrupts: Interrupts | None = None
                    ) -> tuple[dict[int, RefitResult], list[dict]]:
     """Refit members on every row in parallel, highest weight first, by the deadline.
 
     A member whose estimated refit no longer fits in the time left is not started; one
     that fails or runs out of time is dropped, and so is one whose model would make the
-    ensemble too large to assemble and write by the deadline (assembly_seconds). Ctrl-C
-    keeps what has finished. Returns the successful refits by trial index and the dropped
-    members with their reasons.
+    ensemble too large to assemble and write by the deadline (assembly_seconds). A first
+    interrupt lets the running refits finish and starts no more; a second keeps what has
+    finished (and stops at once when nothing has). Returns the successful refits by trial
+    index and the dropped members with their reasons.
     """
+    interrupts = interrupts or Interrupts()
     queue, results, dropped, running = list(members), {}, [], {}
     weight = dict((t.index, w) for t, w in members)
     held = 0  # bytes of the members refitted so far
-    try:
-        while queue or running:
+
+    def drop(indices) -> None:
+        dropped.extend({"trial": i, "weight": weight[i], "reason": "interrupted"} for i in indices)
+
+    while queue or running:
+        try:
             while queue and runner.idle():
                 trial, w = queue.pop(0)
                 left = deadline - time.monotonic()
@@ -150,8 +186,8 @@ def refit_members(runner: TrialRunner, members: list[tuple[Trial, int]], deadlin
                         dropped.append({"trial": trial.index, "weight": w,
                                         "reason": "its refit would not fit in the time left"})
                         continue
-                runner.submit("refit", trial.config, trial.index, max(1.0, left), metadata(trial.config))
                 running[trial.index] = trial
+                runner.submit("refit", trial.config, trial.index, max(1.0, left), metadata(trial.config))
             if results and not queue:
                 runner.retire_lost_workers()  # what still runs is all there is to wait for
             for result in runner.collect(timeout=0.5):
@@ -168,12 +204,20 @@ def refit_members(runner: TrialRunner, members: list[tuple[Trial, int]], deadlin
                 else:
                     dropped.append({"trial": result.index, "weight": weight[result.index],
                                     "reason": f"{result.status}: {result.error_text()}"})
-    except KeyboardInterrupt:
-        runner.cancel()
-        if not results:
-            raise
-        dropped += [{"trial": i, "weight": weight[i], "reason": "interrupted"} for i in running]
-        dropped += [{"trial": t.index, "weight": w, "reason": "interrupted"} for t, w in queue]
+        except KeyboardInterrupt:
+            try:
+                interrupts.note()
+            except KeyboardInterrupt:
+                runner.cancel()
+                if not results:
+                    raise
+                drop(running)
+                running = {}
+            drop(t.index for t, _ in queue)
+            queue = []
+            if running and not runner.busy():  # a result the interrupt cut off on its way here
+                drop(running)
+                running = {}
     return results, dropped
 
 
@@ -197,26 +241,42 @@ def refit_note(best: Trial, info: RefitInfo) -> str:
 
 
 def refit_best(runner: TrialRunner, ranked: list[Trial], refit_deadline: float,
-                metadata: Callable[[dict], dict]) -> tuple[bytes, RefitInfo]:
+                metadata: Callable[[dict], dict], interrupts: Interrupts | None = None
+                ) -> tuple[bytes, RefitInfo]:
     """Refit the best trial on every row by the deadline. If that fails, refit without a
     limit the fastest of the ten best (the best itself again when it only ran out of
     time): a model late rather than none."""
+    interrupts = interrupts or Interrupts()
     errors: list[RefitFailure] = []
     trial = ranked[0]
     for timed in (True, False):
-        runner.wait_idle()
-        limit = max(1.0, refit_deadline - time.monotonic()) if timed else math.inf
-        runner.submit("refit", trial.config, trial.index, limit, metadata(trial.config))
-        result: list[RefitResult] = []
-        while not result:
-            result = runner.collect(timeout=1.0)
-        if result[0].status == Status.OK:
-            return result[0].model_bytes, RefitInfo(trial, round(result[0].seconds, 3),
-                                                    trial is not ranked[0], tuple(errors))
-        status = result[0].status
-        errors.append(RefitFailure(trial.index, status, result[0].error_text()))
-        others = ranked[:10] if status == Status.TIMEOUT else ranked[1:10]
+        result = _refit_one(runner, trial, refit_deadline if timed else math.inf, metadata, interrupts)
+        if result.status == Status.OK:
+            return result.model_bytes, RefitInfo(trial, round(result.seconds, 3),
+                                                 trial is not ranked[0], tuple(errors))
+        errors.append(RefitFailure(trial.index, result.status, result.error_text()))
+        others = ranked[:10] if result.status == Status.TIMEOUT else ranked[1:10]
         if not others:
             break
         trial = min(others, key=lambda t: t.fit_seconds)
     raise AllTrialsFailedError("The final fit on all rows failed: " + "; ".join(map(str, errors)))
+
+
+def _refit_one(runner: TrialRunner, trial: Trial, deadline: float, metadata: Callable[[dict], dict],
+               interrupts: Interrupts) -> RefitResult:
+    """Refit one trial on the (otherwise idle) runner and wait for it; a first interrupt
+    waits on, and submits it again if the interrupt cut its result off on its way here."""
+    submitted = False
+    while True:
+        try:
+            if not submitted:
+                runner.wait_idle()
+                limit = max(1.0, deadline - time.monotonic())
+                submitted = True
+                runner.submit("refit", trial.config, trial.index, limit, metadata(trial.config))
+            result = runner.collect(timeout=1.0)
+            if result:
+                return result[0]
+        except KeyboardInterrupt:
+            interrupts.note()
+            submitted = submitted and runner.busy() > 0

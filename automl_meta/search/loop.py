@@ -33,6 +33,7 @@ from automl_meta.search.choice import choose_strategy
 from automl_meta.search.ensemble import OOF_MEMORY_BYTES, oof_bytes
 from automl_meta.search.final_model import (
     ENSEMBLE_SECONDS,
+    Interrupts,
     RefitInfo,
     dropped_note,
     export_ensemble,
@@ -47,6 +48,7 @@ from automl_meta.trials.runner import TrialRunner, WorkerSetup, default_memory_l
 _SPAWN_SECONDS = 1.0  # a worker replaced after a timeout: fork, data transfer
 _WRITE_SECONDS = 2.0  # kept after the refit for writing the files and exiting
 _FIRST_REFIT_SECONDS = 2.0  # kept for refitting a first, cheap success found late
+INTERRUPT_GRACE = 5.0  # seconds the running trials get after an interrupt, if none has succeeded
 
 
 @dataclass
@@ -105,8 +107,10 @@ def _best_first(trials: Sequence[Trial], metric: str) -> list[Trial]:
 
 
 def _n_workers(n_jobs: int) -> int:
+    """Worker processes for `n_jobs`, read as scikit-learn does: -1 one per core, -2 all
+    cores but one, ...; never more than the cores, nor fewer than one."""
     cores = os.cpu_count() or 1
-    return cores if n_jobs == -1 else max(1, min(n_jobs, cores))
+    return max(1, min(n_jobs if n_jobs > 0 else cores + 1 + n_jobs, cores))
 
 
 def _refit_estimate(trial: Trial | None, validation: Validation, row_ratio: float) -> float:
@@ -179,6 +183,15 @@ def run_search(runner: TrialRunner, strategy: Strategy, settings: FitSettings, b
     submitted = 0
     safe = list(safe_configs)
     submitted_ids: set[str] = set()
+
+    def receive(trial: Trial) -> None:
+        trial.source = sources.get(trial.index, "")
+        trial.finished_at = budget.elapsed()
+        _record(trial, trials, strategy, state, metric)
+        state.elapsed = budget.elapsed()
+        if on_trial:
+            on_trial(trial, state)
+
     try:
         while True:
             now = time.monotonic()
@@ -209,17 +222,26 @@ def run_search(runner: TrialRunner, strategy: Strategy, settings: FitSettings, b
             if not runner.busy() and (not more or now >= stop_at - 0.5):
                 return trials, False
             for trial in runner.collect(timeout=0.5):
-                trial.source = sources.get(trial.index, "")
-                trial.finished_at = budget.elapsed()
-                _record(trial, trials, strategy, state, metric)
-                state.elapsed = budget.elapsed()
-                if on_trial:
-                    on_trial(trial, state)
+                receive(trial)
             if on_tick:  # at least every half second: a progress display stays alive
                 state.elapsed = budget.elapsed()
                 on_tick(state)
     except KeyboardInterrupt:
+        _await_first_success(runner, state, receive)
         return trials, True
+
+
+def _await_first_success(runner: TrialRunner, state: SearchState,
+                         receive: Callable[[Trial], None]) -> None:
+    """After an interrupt before any trial succeeded, the running ones may still give a
+    model to save: wait for them, INTERRUPT_GRACE seconds at most; a second interrupt stops."""
+    try:
+        runner.cap_deadlines(time.monotonic() + INTERRUPT_GRACE)
+        while state.best is None and runner.busy():
+            for trial in runner.collect(timeout=0.5):
+                receive(trial)
+    except KeyboardInterrupt:
+        pass
 
 
 def _record(trial: Trial, trials: list[Trial], strategy: Strategy, state: SearchState, metric: str) -> None:
@@ -258,10 +280,11 @@ def fit(dataset: Dataset, settings: FitSettings = FitSettings(),
     """Search configs for `dataset` within the time budget and refit the best on all rows.
 
     `started_at` (time.monotonic()) lets a caller count its own start-up in the budget.
-    Ctrl-C during the search stops it and still refits the best trial so far
-    (`interrupted` is then True). `on_note` receives one-line notes worth showing a user
-    (where the warm start came from, or why there is none); `on_tick` the search's
-    state every half second.
+    Ctrl-C during the search stops it and still refits the best trial so far; during the
+    final refit it lets that finish (`interrupted` is then True); a second Ctrl-C stops the
+    export, and one before any trial succeeded is raised again. `on_note` receives
+    one-line notes worth showing a user (where the warm start came from, or why there is
+    none); `on_tick` the search's state every half second.
     """
     metric = check_metric(settings.metric, dataset.task_type)
     budget = Budget(time.monotonic() if started_at is None else started_at, settings.time_budget)
@@ -285,33 +308,51 @@ def fit(dataset: Dataset, settings: FitSettings = FitSettings(),
     n_workers = _n_workers(settings.n_jobs)
     setup = WorkerSetup(search_data, space, folds, settings.seed, default_memory_limit_mb(n_workers),
                         refit_dataset=dataset if search_data is not dataset else None)
-    with TrialRunner(setup, n_workers) as runner:
-        trials, interrupted = run_search(runner, strategy, settings, budget, metric,
-                                         dataset.n_rows / search_data.n_rows, on_trial,
-                                         safe_configs(space), validation, on_tick)
-        runner.cancel()  # trials still running after Ctrl-C
-        ranked = _best_first(trials, metric)
-        if not ranked:
-            raise AllTrialsFailedError(_failure_summary(trials))
-        metadata = partial(model_metadata, dataset, metric, space_version=space.version)
-        chosen = select_members(ranked, search_data, y_valid, metric, settings.ensemble_size)
-        ensemble = None
-        if chosen is None:
-            model_bytes, refit = refit_best(runner, ranked, budget.hard_deadline, metadata)
-        else:
+    exported = None
+    try:
+        with TrialRunner(setup, n_workers) as runner:
+            trials, interrupted = run_search(runner, strategy, settings, budget, metric,
+                                             dataset.n_rows / search_data.n_rows, on_trial,
+                                             safe_configs(space), validation, on_tick)
+            runner.cancel()  # trials still running after Ctrl-C
+            ranked = _best_first(trials, metric)
+            if not ranked and interrupted:
+                raise KeyboardInterrupt("before any trial finished: no model to save")
+            if not ranked:
+                raise AllTrialsFailedError(_failure_summary(trials))
+            interrupts = Interrupts(seen=interrupted)
+            metadata = partial(model_metadata, dataset, metric, space_version=space.version)
             estimate = partial(_refit_estimate, validation=validation,
                                row_ratio=dataset.n_rows / search_data.n_rows)
-            model_bytes, refit, ensemble = export_ensemble(
-                runner, ranked, chosen, y_valid, dataset, budget.hard_deadline, estimate, metadata)
+            exported = _export(runner, ranked, search_data, y_valid, dataset, settings, metric,
+                               budget, estimate, metadata, interrupts)
+    except KeyboardInterrupt:
+        if exported is None:
+            raise
+        interrupts.seen = True  # it cut the workers' end short: the model is made, keep it
+    model_bytes, refit, ensemble = exported
     if refit.errors and on_note:
         on_note(refit_note(ranked[0], refit))
     if ensemble and ensemble["dropped"] and on_note:
         on_note(dropped_note(ensemble))
     return FitResult(model_bytes=model_bytes, best=refit.trial, trials=trials, metric=metric,
                      task_type=dataset.task_type, n_search_rows=search_data.n_rows,
-                     interrupted=interrupted, refit=refit, seconds=budget.elapsed(),
+                     interrupted=interrupts.seen, refit=refit, seconds=budget.elapsed(),
                      strategy=strategy.name, warm_start=warm_start, ensemble=ensemble,
                      validation=validation)
+
+
+def _export(runner: TrialRunner, ranked: list[Trial], search_data: Dataset, y_valid, dataset: Dataset,
+            settings: FitSettings, metric: str, budget: Budget, estimate, metadata,
+            interrupts: Interrupts) -> tuple[bytes, "RefitInfo", dict | None]:
+    """The exported model's bytes, how it was refitted, and its ensemble record (None: the
+    best trial alone)."""
+    chosen = interrupts.finish(partial(select_members, ranked, search_data, y_valid, metric,
+                                       settings.ensemble_size))
+    if chosen is None:
+        return (*refit_best(runner, ranked, budget.hard_deadline, metadata, interrupts), None)
+    return export_ensemble(runner, ranked, chosen, y_valid, dataset, budget.hard_deadline,
+                           estimate, metadata, interrupts)
 
 
 def _failure_summary(trials: list[Trial]) -> str:
@@ -322,5 +363,8 @@ def _failure_summary(trials: list[Trial]) -> str:
         reason = error_text(t.error_type, t.error)
         reasons[reason] = reasons.get(reason, 0) + 1
     common = max(reasons, key=reasons.get)
+    if len(trials) == 1:
+        return (f"The only trial failed: {common}. If it timed out, raising the 'time_budget' "
+                "parameter helps.")
     return (f"All {len(trials)} trials failed; the most common reason ({reasons[common]}x): {common}. "
             "When they timed out, raising the 'time_budget' parameter helps.")

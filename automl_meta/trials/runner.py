@@ -2,8 +2,9 @@
 
 A worker that overruns its limit is killed (the trial is recorded as `timeout`) and a new
 one takes its place; a worker that dies (out of memory, segfault) gives a `memout` or
-`failed` trial. Workers ignore SIGINT so that, after the user presses Ctrl-C, the best
-model can still be refitted and saved.
+`failed` trial. Workers ignore SIGINT, SIGTERM and SIGHUP, which reach every process of
+a job (Ctrl-C, `timeout`, systemd, Slurm), so that after them the best model can still be
+refitted and saved; the run kills its workers itself.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from automl_meta.core.errors import AutoMLMetaError
 from automl_meta.core.pipeline import exported_model
 from automl_meta.core.space import SearchSpace, config_id
 from automl_meta.trials.evaluate import Status, Trial, error_text, evaluate, refit
-from automl_meta.trials.forkserver import CONTEXT, main_not_rerun
+from automl_meta.trials.forkserver import CONTEXT, IGNORED_SIGNALS, main_not_rerun, warm_up
 
 _CTX = CONTEXT  # see automl_meta.trials.forkserver
 _MAX_START_FAILURES = 3
@@ -100,8 +101,8 @@ def _worker_main(conn, setup: WorkerSetup, run_pid: int | None = None) -> None:
     _die_with_parent()
     if run_pid is not None:
         threading.Thread(target=_watch, args=(run_pid,), daemon=True).start()
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the command's handler is not for workers
+    for signum in IGNORED_SIGNALS:  # as the fork server does already (worker_preload)
+        signal.signal(signum, signal.SIG_IGN)
     threadpool_limits(1)  # one process per core: no nested BLAS/OpenMP threads
     _limit_memory(setup.memory_limit_mb)
     try:
@@ -142,8 +143,11 @@ class _Worker:
         self.conn, child = _CTX.Pipe()
         self.process = _CTX.Process(target=_worker_main, args=(child, setup, os.getpid()),
                                     daemon=True)
-        with main_not_rerun():
-            self.process.start()
+        try:
+            with main_not_rerun():
+                self.process.start()
+        except BrokenPipeError:  # it died before it got its setup: it never says "ready"
+            pass
         child.close()
         self.job: tuple | None = None
         self.ready = False
@@ -151,9 +155,10 @@ class _Worker:
         self.started = 0.0
 
     def kill(self) -> None:
-        if self.process.is_alive():
-            self.process.kill()
-        self.process.join(timeout=5)
+        if self.process.pid is not None:  # None: its start failed or was interrupted
+            if self.process.is_alive():
+                self.process.kill()
+            self.process.join(timeout=5)
         self.conn.close()
 
 
@@ -204,6 +209,7 @@ class TrialRunner:
         self._replace_lost = True
 
     def __enter__(self) -> "TrialRunner":
+        warm_up()  # the fork server, started so that it ignores the job's signals
         self._workers = [_Worker(self.setup) for _ in range(self.n_workers)]
         return self
 
