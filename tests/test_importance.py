@@ -180,7 +180,7 @@ def test_explain_on_the_training_table_warns_in_one_line(fitted):
 @pytest.mark.parametrize("args, message", [
     (["explain", "{model}", "{folder}/nope.csv"], "File not found"),
     (["explain", "{folder}/nope.pkl", "{folder}/test.csv"], "Model file not found"),
-    (["explain", "{folder}/test.csv", "{folder}/test.csv"], "is not a model file"),
+    (["explain", "{folder}/test.csv", "{folder}/test.csv"], "is a text file, not a model file"),
     (["explain", "{model}", "{folder}/test.csv", "--repeats", "0"], "0 is not in the range x>=1"),
     (["explain", "{model}", "{folder}/unlabelled.csv"], "needs the target column 'target'"),
 ])
