@@ -33,6 +33,8 @@ from tests.handmade import HandTask, make_metabase
 POOL = 32
 SHIFTS = np.linspace(0.05, 0.95, 16)
 HELD_OUT = ("q00", "q05", "q10", "q15")  # never trained on in the transfer tests
+WIDTH = len(SearchSpace("binary").vector_names)  # the config encoding of binary and multiclass
+REGRESSION_WIDTH = len(SearchSpace("regression").vector_names)  # one more: the SVR epsilon
 FAST = SurrogateSettings(hidden=(32, 32), n_members=3, meta_steps=300, meta_batch=8,
                          support_max=8, query_size=16, inner_lr=0.3, meta_lr=3e-3, eval_every=50,
                          metafeatures=True)
@@ -90,7 +92,7 @@ def test_meta_training_reduces_the_query_loss_of_held_out_tasks(trained):
 
 def test_meta_trained_ranks_held_out_tasks_better_than_scratch_after_few_observations(
         family, trained):
-    scratch = scratch_surrogate(41, trained.representation.scaling, FAST)
+    scratch = scratch_surrogate(WIDTH, trained.representation.scaling, FAST)
     rho = {"meta": [], "scratch": []}
     for name in HELD_OUT:
         record, x, losses = _held_out_task(family, name)
@@ -107,7 +109,7 @@ def test_meta_trained_ranks_held_out_tasks_better_than_scratch_after_few_observa
 def test_adapting_raises_the_candidates_near_the_observed_good_points(family, trained, model):
     _, p = family
     record, x, _ = _held_out_task(family, "q10")
-    surrogate = trained if model == "meta" else scratch_surrogate(41, 2, FAST)
+    surrogate = trained if model == "meta" else scratch_surrogate(WIDTH, 2, FAST)
     metafeatures = {"noise": 0.0}  # no shift: the prior knows nothing of where the optimum is
     order = np.argsort(p)
     seen = np.concatenate([order[:2], order[-2:]])  # observed: low p good, high p bad
@@ -140,16 +142,16 @@ def test_adapt_handles_any_number_of_observations_and_failures(family, trained, 
 
 def test_failed_observations_count_as_the_worst(family):
     record, x, _ = _held_out_task(family, "q05")
-    scratch = scratch_surrogate(41, 2, FAST)
+    scratch = scratch_surrogate(WIDTH, 2, FAST)
     first = scratch.adapt({}, x[:3], np.array([0.2, 0.1, math.nan])).predict(x[:3])[0]
     worst = scratch.adapt({}, x[:3], np.array([0.2, 0.1, 0.3])).predict(x[:3])[0]
     np.testing.assert_allclose(first, worst, rtol=1e-6)  # only the order is used
 
 
 @pytest.mark.parametrize("x, losses, task_type, message", [
-    (np.zeros((3, 41)), np.zeros(2), "binary", "one loss per observed config"),
-    (np.zeros((3, 40)), np.zeros(3), "binary", "must have 41 columns"),
-    (np.zeros((3, 41)), np.zeros(3), "ranking", "'task_type' parameter must be one of"),
+    (np.zeros((3, WIDTH)), np.zeros(2), "binary", "one loss per observed config"),
+    (np.zeros((3, WIDTH - 1)), np.zeros(3), "binary", f"must have {WIDTH} columns"),
+    (np.zeros((3, WIDTH)), np.zeros(3), "ranking", "'task_type' parameter must be one of"),
 ])
 def test_adapt_rejects_inconsistent_observations(trained, x, losses, task_type, message):
     with pytest.raises(InvalidParameterError, match=message):
@@ -157,8 +159,8 @@ def test_adapt_rejects_inconsistent_observations(trained, x, losses, task_type, 
 
 
 def test_task_type_is_inferred_from_width_and_number_of_classes(trained):
-    regression = trained.adapt({"NumberOfClasses": 0}, np.zeros((2, 42)), np.array([1.0, 2.0]))
-    multiclass = trained.adapt({"NumberOfClasses": 4}, np.zeros((2, 41)), np.array([1.0, 2.0]))
+    regression = trained.adapt({"NumberOfClasses": 0}, np.zeros((2, REGRESSION_WIDTH)), np.array([1.0, 2.0]))
+    multiclass = trained.adapt({"NumberOfClasses": 4}, np.zeros((2, WIDTH)), np.array([1.0, 2.0]))
     assert (regression.task_type, multiclass.task_type) == ("regression", "multiclass")
 
 
