@@ -7,6 +7,7 @@ import json
 import pytest
 
 from automl_meta.core.data import fingerprint, load_table
+from automl_meta.core.families import FAMILY_NAMES
 from automl_meta.core.space import config_id
 from automl_meta.metabase.locate import artifact_path
 from automl_meta.metabase.store import MetaBase
@@ -123,7 +124,7 @@ def _fit_on_a_copy(world, tmp_path, *options):
 
 def test_fit_with_the_surrogate_needs_one_trained_on_that_metabase(world, tmp_path):
     copy, model, args = _fit_on_a_copy(world, tmp_path, "--strategy", "surrogate",
-                                       "--max-trials", "9")  # 7 family defaults, then 2 more
+                                       "--max-trials", str(len(FAMILY_NAMES) + 2))  # then 2 more
     assert_one_line_error(run(args), "train-surrogate")
     assert not model.exists()
     trained = run(["metabase", "train-surrogate", "--metabase", str(copy), "--meta-steps", "20"])
