@@ -12,9 +12,9 @@ from __future__ import annotations
 import math
 import sys
 import warnings
+from collections.abc import Sequence
 from dataclasses import fields
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -90,7 +90,7 @@ class _AutoMLEstimator(BaseEstimator):
         names = {f.name for f in fields(FitSettings)}
         return FitSettings(**{name: value for name, value in self.get_params().items() if name in names})
 
-    def fit(self, X, y) -> "_AutoMLEstimator":
+    def fit(self, X, y) -> _AutoMLEstimator:
         """Search for the best model of y given X within time_budget seconds; returns self."""
         frame = self._input_frame(X, reset=True)
         y = self._check_target(y, len(frame))
@@ -105,7 +105,7 @@ class _AutoMLEstimator(BaseEstimator):
                                 name="X", n_folds=self.n_folds)
         return self._fit_dataset(dataset)
 
-    def _fit_dataset(self, dataset: Dataset) -> "_AutoMLEstimator":
+    def _fit_dataset(self, dataset: Dataset) -> _AutoMLEstimator:
         settings = self.settings()
         note = None if self.quiet else (lambda line: print(line, file=sys.stderr))
         for warning in dataset.warnings if note else ():

@@ -173,7 +173,7 @@ def measure(args: argparse.Namespace) -> dict[str, float]:
                             ("score_matrix (all)",
                              lambda: metabase.score_matrix(TASK_TYPE, args.metric)),
                             ("info()", metabase.info)]:
-            times[label] = _median_ms(lambda _: call(), [None])[0]
+            times[label] = _median_ms(lambda _, call=call: call(), [None])[0]
     return times
 
 

@@ -19,8 +19,8 @@ from automl_meta import AutoMLClassifier
 from automl_meta.cli import main
 from automl_meta.core import boosting
 from automl_meta.core.boosting import round_cap
-from automl_meta.core.families import BOOSTING_FAMILIES as FAMILIES
 from automl_meta.core.data import Dataset, build_dataset, clean_frame
+from automl_meta.core.families import BOOSTING_FAMILIES as FAMILIES
 from automl_meta.core.families import FAMILY_NAMES
 from automl_meta.core.pipeline import exported_model, model_metadata, voting_model
 from automl_meta.core.space import SearchSpace

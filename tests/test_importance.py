@@ -21,7 +21,7 @@ from automl_meta.core.errors import InvalidDataError, InvalidParameterError
 from automl_meta.core.metrics import DEFAULT_METRIC
 from automl_meta.core.pipeline import exported_model, model_metadata
 from automl_meta.core.space import SearchSpace
-from automl_meta.output.importance import TRAINING_TABLE_NOTE, explain_rows, explain_table
+from automl_meta.output.importance import TRAINING_TABLE_NOTE, explain_rows
 from tests.test_cli import assert_one_line_error
 
 

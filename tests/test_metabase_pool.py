@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from scipy.spatial.distance import cdist, pdist
 
-from automl_meta.core.families import BOOSTING_FAMILIES
 from automl_meta.core.errors import InvalidParameterError
+from automl_meta.core.families import BOOSTING_FAMILIES
 from automl_meta.core.space import FAMILIES, SKLEARN_FAMILIES, TASK_TYPES, SearchSpace, config_id
 from automl_meta.metabase.pool import (
     build_pool,

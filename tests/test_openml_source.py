@@ -280,7 +280,7 @@ def test_raw_frames_are_clean_text_with_every_column(cache, connections):
     iris = load_openml_raw(IRIS_TASK)
     assert list(iris.columns) == ["sepallength", "sepalwidth", "petallength", "petalwidth", "class"]
     assert iris.shape == (150, 5)
-    assert (iris.dtypes == object).all()
+    assert (iris.dtypes == object).all()  # noqa: E721 (numpy dtypes compare by ==)
     assert iris.loc[0].tolist() == ["5.1", "3.5", "1.4", "0.2", "Iris-setosa"]
     assert iris["class"].value_counts().tolist() == [50, 50, 50]
 
@@ -353,7 +353,8 @@ def test_broken_cache_file_is_one_line(cache):
 
 def test_target_must_be_a_column(cache):
     write_task(Path(openml.config.get_cache_directory()), 990005, 2, "Supervised Regression", REG_DATA, "nope")
-    with pytest.raises(InvalidDataError, match=f"OpenML task 990005: target 'nope' is not a column of dataset {REG_DATA}"):
+    message = f"OpenML task 990005: target 'nope' is not a column of dataset {REG_DATA}"
+    with pytest.raises(InvalidDataError, match=message):
         openml_entries([990005])
 
 
@@ -391,7 +392,8 @@ def test_unreachable_suite_is_one_clear_line(cache):
 
 def test_unknown_suite_on_a_reachable_server(tmp_path, suite_server, connections):
     configure_openml(tmp_path / "cache")
-    with pytest.raises(InvalidDataError, match="OpenML suite 12345: the OpenML server answered: .*returned code 601: Unknown study") as info:
+    message = "OpenML suite 12345: the OpenML server answered: .*returned code 601: Unknown study"
+    with pytest.raises(InvalidDataError, match=message) as info:
         openml_entries(suite_id=12345)
     assert "\n" not in str(info.value)
 

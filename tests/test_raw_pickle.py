@@ -38,7 +38,8 @@ def raw_rows(n: int, seed: int, codes: tuple[str, ...] = ("01", "06", "12", "x")
 def tables(tmp_path_factory):
     folder = tmp_path_factory.mktemp("raw")
     (folder / "train.csv").write_text("\n".join([HEADER, *raw_rows(120, seed=0)]) + "\n")
-    new = [row.rsplit(",", 1)[0] + ",x" for row in raw_rows(40, seed=1, codes=("01", "06", "12"))]  # extra column, no target
+    # an extra column, no target
+    new = [row.rsplit(",", 1)[0] + ",x" for row in raw_rows(40, seed=1, codes=("01", "06", "12"))]
     (folder / "new.csv").write_text("\n".join([HEADER.rsplit(",", 1)[0] + ",extra", *new]) + "\n")
     return folder
 

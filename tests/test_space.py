@@ -16,9 +16,9 @@ from sklearn.datasets import make_classification, make_regression
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
-from automl_meta.core.families import BOOSTING_FAMILIES
 from automl_meta.core.boosting import ROUNDS
 from automl_meta.core.errors import InvalidConfigError, InvalidParameterError
+from automl_meta.core.families import BOOSTING_FAMILIES
 from automl_meta.core.space import (
     FAMILIES,
     INACTIVE,

@@ -11,8 +11,9 @@ from __future__ import annotations
 import signal
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator, NoReturn
+from typing import NoReturn
 
 REPEAT_SECONDS = 1.0
 _received = {"signal": signal.SIGINT, "at": -float("inf")}

@@ -14,9 +14,9 @@ import hashlib
 import io
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -82,7 +82,7 @@ class FeatureSchema:
                 "constants": dict(self.constants)}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "FeatureSchema":
+    def from_dict(cls, d: dict) -> FeatureSchema:
         return cls(tuple(d["numeric"]), tuple(d["categorical"]), tuple(d["datetime"]),
                    dict(d.get("dropped", {})), dict(d.get("constants", {})))
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 import numbers
 from dataclasses import dataclass
-from typing import Any, ClassVar, Union
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -94,7 +94,7 @@ class Bool:
         return "a bool"
 
 
-Domain = Union[Float, Int, Choice, Bool]
+Domain = Float | Int | Choice | Bool
 
 
 def is_number(value: Any) -> bool:

@@ -13,7 +13,6 @@ import sklearn
 
 from automl_meta import __version__
 
-
 MODEL_LIBRARIES = ("lightgbm", "xgboost", "catboost")  # model families' own libraries
 
 

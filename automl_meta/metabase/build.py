@@ -12,10 +12,10 @@ from __future__ import annotations
 import fcntl
 import logging
 import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
 
 from automl_meta.core.data import Dataset, fingerprint, subsample
 from automl_meta.core.errors import AutoMLMetaError

@@ -29,8 +29,8 @@ import numbers
 import numpy as np
 from scipy.spatial.distance import cdist
 
-from automl_meta.core.families import BOOSTING_FAMILIES
 from automl_meta.core.errors import InvalidParameterError
+from automl_meta.core.families import BOOSTING_FAMILIES
 from automl_meta.core.space import FAMILIES, SKLEARN_FAMILIES, SearchSpace
 
 CANDIDATES_PER_CONFIG = 30

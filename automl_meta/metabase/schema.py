@@ -12,7 +12,7 @@ import json
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -112,7 +112,7 @@ def _initialize(path: Path, protocol: Protocol) -> None:
             conn.execute(statement)
         meta = {"schema_version": str(SCHEMA_VERSION), "space_version": SPACE_VERSION,
                 "protocol": json.dumps(protocol.to_dict(), sort_keys=True),
-                "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+                "created_at": datetime.now(UTC).isoformat(timespec="seconds")}
         conn.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
         conn.execute("COMMIT")
     except sqlite3.DatabaseError as exc:

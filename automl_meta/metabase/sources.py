@@ -3,7 +3,7 @@ suite) and loading each one as a Dataset."""
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from automl_meta.core.data import Dataset, build_dataset, read_raw
 from automl_meta.core.errors import InvalidParameterError

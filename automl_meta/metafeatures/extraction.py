@@ -41,7 +41,7 @@ def raw_from_table(table: MetaTable) -> dict[str, float]:
         values = {}
         for group, compute in (("general", general_features), ("statistical", statistical_features),
                                ("info_theory", info_theory_features)):
-            values.update(_guarded(group, lambda: compute(table)))
+            values.update(_guarded(group, lambda compute=compute: compute(table)))
         design = build_design(table)
         values.update(_guarded("landmarking", lambda: landmarking_features(
             design, table.is_classification, table.seed)))

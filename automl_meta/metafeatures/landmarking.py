@@ -7,7 +7,7 @@ regression (0 = predicting the mean), so that both read the same way.
 from __future__ import annotations
 
 import warnings
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from sklearn import config_context

@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-from automl_meta.core.errors import InvalidDataError, InvalidParameterError
+from automl_meta.core.errors import InvalidDataError
 from automl_meta.core.metrics import LOWER_IS_BETTER
 from automl_meta.output.model_file import load_summary
 from automl_meta.output.paths import check_output, write_atomic
@@ -124,7 +124,7 @@ def _esc(value) -> str:
     return html.escape(str(value), quote=True)
 
 
-def _breakable(value) -> "Markup":
+def _breakable(value) -> Markup:
     """Escaped text that may wrap after _ , = / (and a dot or hyphen between letters): long
     names and configs wrap there in a narrow window instead of clipping or widening a table."""
     return Markup("<wbr>".join(_esc(part) for part in BREAKS.split(str(value))))
@@ -246,7 +246,8 @@ def _run_section(summary: Mapping) -> str:
               else f"holdout of {_number(100 * validation.get('holdout_share', 0))}% of the rows"
               if validation else "not recorded")
     counts = ", ".join(f"{n} {status}" for status, n in summary.get("trials", {}).items())
-    pairs = [("metric", f"{summary['metric']} ({'lower' if summary['metric'] in LOWER_IS_BETTER else 'higher'} is better)"),
+    direction = "lower" if summary["metric"] in LOWER_IS_BETTER else "higher"
+    pairs = [("metric", f"{summary['metric']} ({direction} is better)"),
              ("validation", scheme + (f" ({validation['reason']})" if validation.get("reason") else "")),
              ("strategy", summary.get("strategy", "")), ("trials", counts),
              ("seconds", _number(summary.get("seconds")))]

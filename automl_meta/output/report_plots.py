@@ -209,7 +209,7 @@ def _draw_points(ax, trials: Sequence[dict], x: Sequence[float],
     families = sorted({t["config"]["family"] for t, s in zip(trials, scores) if s is not None})
     colours = {f: f"C{i % 10}" for i, f in enumerate(families)}  # as _colours gives them
     for family in families:
-        for source_marker, source_name in _sources(trials):
+        for source_marker, _ in _sources(trials):
             points = [(xi, s) for t, xi, s in zip(trials, x, scores)
                       if s is not None and t["config"]["family"] == family
                       and _marker(t.get("source", ""))[0] == source_marker]

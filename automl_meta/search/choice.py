@@ -4,8 +4,8 @@ models trained beside it, the new task's query; with the fallbacks the default a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import closing
-from typing import Callable
 
 from automl_meta.core.data import Dataset
 from automl_meta.core.errors import AutoMLMetaError

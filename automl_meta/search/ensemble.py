@@ -10,8 +10,8 @@ for them uses log loss, a proper scoring rule, instead.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 

@@ -11,9 +11,9 @@ import math
 import os
 import pickle
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, partial
-from typing import Callable, Sequence
 
 from automl_meta.core.data import Dataset, subsample
 from automl_meta.core.errors import AllTrialsFailedError
@@ -48,6 +48,7 @@ from automl_meta.trials.runner import TrialRunner, WorkerSetup, default_memory_l
 _SPAWN_SECONDS = 1.0  # a worker replaced after a timeout: fork, data transfer
 _WRITE_SECONDS = 2.0  # kept after the refit for writing the files and exiting
 _FIRST_REFIT_SECONDS = 2.0  # kept for refitting a first, cheap success found late
+DEFAULT_SETTINGS = FitSettings()  # frozen: one shared default is safe
 INTERRUPT_GRACE = 5.0  # seconds the running trials get after an interrupt, if none has succeeded
 
 
@@ -272,7 +273,7 @@ def _search_rows(settings: FitSettings) -> int:
     return int(min(100_000, max(5_000, settings.time_budget * 500)))
 
 
-def fit(dataset: Dataset, settings: FitSettings = FitSettings(),
+def fit(dataset: Dataset, settings: FitSettings = DEFAULT_SETTINGS,
         on_trial: Callable[[Trial, SearchState], None] | None = None,
         started_at: float | None = None,
         on_note: Callable[[str], None] | None = None,
@@ -344,7 +345,7 @@ def fit(dataset: Dataset, settings: FitSettings = FitSettings(),
 
 def _export(runner: TrialRunner, ranked: list[Trial], search_data: Dataset, y_valid, dataset: Dataset,
             settings: FitSettings, metric: str, budget: Budget, estimate, metadata,
-            interrupts: Interrupts) -> tuple[bytes, "RefitInfo", dict | None]:
+            interrupts: Interrupts) -> tuple[bytes, RefitInfo, dict | None]:
     """The exported model's bytes, how it was refitted, and its ensemble record (None: the
     best trial alone)."""
     chosen = interrupts.finish(partial(select_members, ranked, search_data, y_valid, metric,

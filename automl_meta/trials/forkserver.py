@@ -16,9 +16,9 @@ from __future__ import annotations
 import multiprocessing as mp
 import signal
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
 from multiprocessing import forkserver, resource_tracker
-from typing import Iterator
 
 CONTEXT = mp.get_context("forkserver")
 CONTEXT.set_forkserver_preload(["automl_meta.trials.worker_preload"])

@@ -208,7 +208,7 @@ class TrialRunner:
         self._start_failures = 0
         self._replace_lost = True
 
-    def __enter__(self) -> "TrialRunner":
+    def __enter__(self) -> TrialRunner:
         warm_up()  # the fork server, started so that it ignores the job's signals
         self._workers = [_Worker(self.setup) for _ in range(self.n_workers)]
         return self
