@@ -29,12 +29,11 @@ from automl_meta.learning.tables import loss_table
 from automl_meta.metabase.protocol import MetaBaseError
 
 FORMAT_VERSION = 2  # 2: encoding x log classes in the design
-RIDGE_ALPHA = 10.0  # of 0.1 to 300, the best held-out error summed over task types
+RIDGE_ALPHA = 10.0  # the best held-out error summed over task types, of 0.1 to 300
 SHRINK = 2.0  # the task's shift counts n / (n + SHRINK) after n observed trials
 # Seconds a trial costs beyond its fit: sending it to a worker, predicting, scoring. Added
 # to every predicted fit time where cost is weighed, so a 0.01 s fit is not 100 times
-# cheaper than a 1 s one. Measured on 2 workers as (2 x search seconds - summed fit and
-# predict seconds) / trials: 0.12 s (204 trials, mostly MLPs) to 0.27 s (26 forests).
+# cheaper than a 1 s one (measured: docs/benchmarks.md, "Figures behind the defaults").
 TRIAL_OVERHEAD_SECONDS = 0.2
 N_SIZE = 4  # size features: log rows, log features after one-hot, log classes, log columns
 

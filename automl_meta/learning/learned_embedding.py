@@ -65,20 +65,9 @@ from automl_meta.metafeatures.specs import (
 FORMAT_VERSION = 1
 CHECK_EVERY = 10  # training steps between two held-out checks
 
-# Defaults: compared by cross-validation over the tasks of the default meta-base's build
-# (kNN warm-start regret at trials 1, 3, 5 against the raw L1). A projection (dim > 0) fits
-# the training tasks far better but did not retrieve better on held-out ones, so it is off.
-# With ~90 tasks the per-feature weights overfit too: with a diagonal penalty of 0.1 and the
-# steps chosen by the summed held-out regret, 0.039 mean regret at trial 5 against the raw
-# metric's 0.0330 (90-task snapshot, 5 folds). Now a step is only chosen if it is no worse
-# than the raw metric on every inner fold, and a penalty of 10 keeps the weights near 1:
-# 0.1069 / 0.0524 / 0.0329 at trials 1 / 3 / 5 against raw 0.1069 / 0.0527 / 0.0330
-# (penalty 1: 0.0528 at trial 3). On tables with a strong signal in a few meta-features a
-# penalty of 0.1 learns it (tests/test_learned_embedding.py); real meta-bases of this size
-# do not carry one. One weight per meta-feature group does generalise: chosen on the
-# training folds by leave-one-task-out warm-start regret, 0.1137 / 0.0504 / 0.0378 at
-# trials 1 / 3 / 5 against raw 0.1157 / 0.0561 / 0.0400 (complete default meta-base,
-# 5 outer folds); the per-feature steps after it changed none of these figures.
+# Defaults chosen by cross-validation over the default meta-base's tasks (kNN warm-start
+# regret against the raw L1): no projection, a strong penalty, one weight per meta-feature
+# group; docs/benchmarks.md, "Figures behind the defaults", has the runs.
 HYPERPARAMETERS = {
     "dim": 0,                 # columns of the projection V (0: per-feature weights only)
     "target": "symmetric",    # "symmetric" or "transfer" (one-way) regret of borrowed winners

@@ -69,13 +69,10 @@ VALIDATION_SUPPORTS = (1, 3, 5, 10)  # support sizes of the meta-validation draw
 class SurrogateSettings:
     """Hyperparameters of the surrogate, its meta-training and its fine-tuning.
 
-    Chosen by leave-tasks-out runs (5 folds over a 60-task meta-base; Spearman of the
-    adapted mean with the held-out pool's losses): without meta-features the ranking after
-    10 and 25 observations was 0.63 / 0.67, with them 0.52-0.54 / 0.53-0.56 (they let the
-    network tell training tasks apart rather than generalise; dropping half of them at
-    random did not help). 4,000 outer steps beat 2,000 (+0.02 at every size, 3 folds); the
-    inner step 0.1 beat 0.3 and 1.0 (1 fold); 128-wide layers or 10 inner steps were no
-    better for their cost.
+    Chosen by leave-tasks-out runs (Spearman of the adapted mean with the held-out pool's
+    losses; docs/surrogate.md has the figures): no meta-features as input (they let the
+    network tell training tasks apart rather than generalise), 4,000 outer steps, inner
+    step 0.1.
     """
 
     hidden: tuple[int, ...] = (64, 64)  # widths of the hidden ReLU layers

@@ -1,25 +1,25 @@
 """The shared config pool: a fixed, space-filling set of configs evaluated on every task.
 
-    pool = build_pool("binary", size=128, seed=0)   # list of config dicts, defaults first
+    pool = build_pool("binary", size=176, seed=0)   # list of config dicts
 
-Balance: the pool is split as evenly as possible across the search space's families
-(TabRepo does the same: an equal number of configs per model family), the first
-`size % n_families` families in `FAMILIES` order getting one more.
+Generations: the pool grows by families added to the space, so that configs already
+evaluated keep their trials: the scikit-learn families first (the whole pool of space
+version 2 of that size), then the boosting libraries (`generation_quotas`).
+
+Balance: a generation's share is split as evenly as possible across its families (TabRepo
+does the same: an equal number of configs per model family), the first
+`share % n_families` families in `FAMILIES` order getting one more.
 
 Space filling: each family's share is its default config plus configs picked among that
-family's random candidates (CANDIDATES_PER_CONFIG x size drawn in all), in the
+family's random candidates (CANDIDATES_PER_CONFIG x share drawn in all), in the
 `SearchSpace.encode` vector space: a greedy farthest-point (max-min distance) start, then
 Lloyd iterations that move each pick to the candidate nearest the mean of the candidates
 it is closest to (a centroidal Voronoi design; the default stays fixed). Farthest-point
-alone puts most picks on the corners of the space; the Lloyd steps spread them through it.
-For the binary pool of 128: numeric values within 10% of a bound 57% (farthest-point)
--> 5% (random draws: 23%); mean distance from a fresh random config to its nearest pool
-config 0.59 -> 0.46 (a random pool: 0.64); min pairwise distance 0.48 -> 0.29 (a random
-pool: 0.009).
+alone puts most picks on the corners of the space; the Lloyd steps spread them through it
+(docs/metabase.md, "The config pool", has the figures).
 
-Order: families interleave round by round (every default, then each family's first pick,
-...), so any prefix of the pool is balanced too. The result depends only on
-(task_type, size, seed, SPACE_VERSION).
+Order: families interleave round by round within a generation (its defaults, then each
+family's first pick, ...). The result depends only on (task_type, size, seed, SPACE_VERSION).
 """
 
 from __future__ import annotations

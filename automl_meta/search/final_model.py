@@ -31,8 +31,7 @@ from automl_meta.trials.runner import RefitResult, TrialRunner
 
 ENSEMBLE_SECONDS = 2.0  # selection, and assembling and pickling the ensemble in this process
 # Seconds per MB of refitted members to unpickle them here, pickle the ensemble and write
-# it: a 30 s fit of MagicTelescope (19,020 rows) exported 477 MB of forests, whose loads,
-# dumps and write took 4.1 + 0.9 + 1.5 s, and ran 41.6 s when this was not counted.
+# it (docs/benchmarks.md, "Figures behind the defaults").
 ASSEMBLY_SECONDS_PER_MB = 0.015
 
 
