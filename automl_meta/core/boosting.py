@@ -165,7 +165,7 @@ def _inner_split(y: np.ndarray, classification: bool, seed: int) -> tuple[np.nda
                                   stratify=y if classification else None))
 
 
-def _fit_booster(family: str, model: Any, X: Any, y: np.ndarray, split, seed: int) -> Any:
+def _fit_booster(family: str, model: Any, X: Any, y: np.ndarray, split) -> Any:
     if split is None:
         if family == "xgboost":
             model.set_params(early_stopping_rounds=None)
@@ -192,8 +192,7 @@ def fit(family: str, pipeline: Pipeline, X: Any, y: Sequence, classification: bo
     Xt = prep.fit_transform(X, y)
     y = np.asarray(y)
     target = np.unique(y, return_inverse=True)[1] if classification else y.astype(float)
-    booster = _fit_booster(family, model, Xt, target, _inner_split(target, classification, seed),
-                           seed)
+    booster = _fit_booster(family, model, Xt, target, _inner_split(target, classification, seed))
     if classification:
         booster = VotingClassifier([(family, FrozenEstimator(booster))], voting="soft").fit(Xt, y)
     return Pipeline([("prep", prep), ("model", booster)])
