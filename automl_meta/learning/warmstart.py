@@ -1,4 +1,5 @@
-"""What warm starts learn from a meta-base, and the two warm-start orders: knn and portfolio.
+"""What warm starts learn from a meta-base, and the warm-start orders: knn, portfolio and
+the safe portfolio.
 
 `MetaKnowledge.from_metabase(metabase, task_names)` gathers, for the chosen (training)
 tasks only, everything a strategy may use: the fitted meta-feature scaling, the task
@@ -156,6 +157,98 @@ def portfolio_order(knowledge: MetaKnowledge, query: TaskQuery, k: int = DEFAULT
         order.append(best)
         reached = np.minimum(reached, regrets[:, best])
     return [pool[i] for i in order]
+
+
+@dataclass(frozen=True)
+class SafePortfolioSettings:
+    """How the safe portfolio weighs tasks and orders configs; chosen by the offline
+    benchmark, docs/benchmarks.md#the-safe-portfolio.
+
+    prior_mass: weight all tasks of the type share evenly (a task at distance 0 adds 1);
+    bandwidth: the kernel's width in typical nearest-neighbour distances;
+    gain_share: with seconds, only configs of at least this share of the step's best gain
+    compete on gain / seconds ** cost_power; near_equal: values within this share of the
+    step's best are near-equal, and among them a family not queued yet goes first.
+    """
+
+    prior_mass: float = 1.0
+    bandwidth: float = 0.5
+    gain_share: float = 0.5
+    cost_power: float = 1.0
+    near_equal: float = 0.05
+
+
+def safe_portfolio_order(knowledge: MetaKnowledge, query: TaskQuery, n: int = 25,
+                         seconds: np.ndarray | None = None, allowed: np.ndarray | None = None,
+                         settings: SafePortfolioSettings = SafePortfolioSettings()) -> list[dict]:
+    """A greedy portfolio over every known task of the query's type, weighted by
+    `task_weights`, ordered by expected gain per expected second (`greedy_gain_order`).
+
+    `seconds`: each pool config's expected trial seconds (None: order by gain alone);
+    `allowed`: which pool configs may be chosen (None: all). Ends early when no config
+    adds any expected gain.
+    """
+    regrets, weights = task_weights(knowledge, query, settings.prior_mass, settings.bandwidth)
+    pool = knowledge.pools.get(query.task_type, [])
+    if not len(weights) or not pool:
+        return []
+    families = np.array([c["family"] for c in pool])
+    order = greedy_gain_order(regrets, weights, families, n, seconds, allowed, settings)
+    return [pool[i] for i in order]
+
+
+def task_weights(knowledge: MetaKnowledge, query: TaskQuery, prior_mass: float = 1.0,
+                 bandwidth: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """The regret rows of the known tasks of the query's type (not its own table) and each
+    task's weight, summing to 1: a Gaussian kernel on its distance to the query, of width
+    `bandwidth` times the index's typical nearest-neighbour distance, plus `prior_mass`
+    spread evenly over all of them. A query far from every task weighs them alike: a
+    static portfolio over the whole meta-base."""
+    names, regrets = knowledge.regrets(query.task_type, query.metric)
+    distance = dict(knowledge.neighbors(query, len(knowledge.index.names)))
+    keep = [i for i, name in enumerate(names) if name in distance]
+    if not keep:
+        return np.zeros((0, regrets.shape[-1])), np.zeros(0)
+    width = bandwidth * knowledge.index.typical_distance(query.task_type)
+    d = np.array([distance[names[i]] for i in keep])
+    kernel = np.exp(-0.5 * (d / width) ** 2) if width > 0 else (d == 0).astype(float)
+    weights = kernel + prior_mass / len(keep)
+    return regrets[keep], weights / weights.sum()
+
+
+def greedy_gain_order(regrets: np.ndarray, weights: np.ndarray, families: np.ndarray, n: int,
+                      seconds: np.ndarray | None = None, allowed: np.ndarray | None = None,
+                      settings: SafePortfolioSettings = SafePortfolioSettings()) -> list[int]:
+    """Up to n config indices: each step adds the config of the largest expected gain, the
+    weighted drop of the best regret the queue reaches on each task (a greedy portfolio's
+    marginal gain), per expected second when `seconds` are given (`_step_choice`)."""
+    reached = np.ones(regrets.shape[0])
+    available = np.ones(regrets.shape[1], dtype=bool) if allowed is None else np.array(allowed)
+    order: list[int] = []
+    while len(order) < n and available.any():
+        gain = np.where(available, weights @ np.maximum(reached[:, None] - regrets, 0.0), 0.0)
+        if gain.max() <= 0:
+            break
+        best = _step_choice(gain, seconds, families, set(families[order]), settings)
+        order.append(best)
+        available[best] = False
+        reached = np.minimum(reached, regrets[:, best])
+    return order
+
+
+def _step_choice(gain: np.ndarray, seconds: np.ndarray | None, families: np.ndarray,
+                 queued: set[str], settings: SafePortfolioSettings) -> int:
+    """One greedy step: the index of the highest value, where value is the gain, or with
+    seconds gain / seconds ** cost_power among gains of at least gain_share of the best;
+    among values within near_equal of the best, a family not queued yet goes first (an
+    ensemble gains more from another family); ties to the lower index."""
+    value = gain
+    if seconds is not None:
+        value = np.where(gain >= settings.gain_share * gain.max(),
+                         gain / seconds ** settings.cost_power, 0.0)
+    near = (value > 0) & (value >= (1.0 - settings.near_equal) * value.max())
+    fresh = near & ~np.isin(families, list(queued))
+    return int(np.argmax(np.where(fresh if fresh.any() else near, value, -np.inf)))
 
 
 def _regret_rows(metabase, task_type: str, metric: str, known: set[str]

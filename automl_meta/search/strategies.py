@@ -28,7 +28,12 @@ from automl_meta.core.space import SearchSpace, config_id
 from automl_meta.learning.acquisition import expected_improvement
 from automl_meta.learning.cost import TRIAL_OVERHEAD_SECONDS
 from automl_meta.learning.surrogate import SurrogateSettings, scratch_surrogate
-from automl_meta.learning.warmstart import DEFAULT_K, knn_order, portfolio_order
+from automl_meta.learning.warmstart import (
+    DEFAULT_K,
+    knn_order,
+    portfolio_order,
+    safe_portfolio_order,
+)
 from automl_meta.trials.evaluate import Status, Trial
 
 GP_MIN_OBSERVATIONS = 3  # successful trials before the GP takes over from random proposals
@@ -400,21 +405,42 @@ def perturb(space: SearchSpace, config: dict, rng: np.random.Generator) -> dict:
 
 
 def warm_start_queue(entry: StrategySpec, space: SearchSpace, knowledge, query,
-                     cost=None) -> list[tuple[dict, str]]:
+                     cost=None, candidates: Sequence[dict] | None = None
+                     ) -> list[tuple[dict, str]]:
     """The configs a strategy starts with, labelled with where they came from.
 
-    With a `cost`, a warm start's configs run in the order of their value on the nearest
-    tasks (1 - mean normalised regret) per predicted second: strong cheap ones first.
+    With a `cost`, a knn or portfolio warm start's configs run in the order of their value
+    on the nearest tasks (1 - mean normalised regret) per predicted second: strong cheap
+    ones first. The safe portfolio weighs cost as it chooses (`safe_portfolio_order`),
+    among the pool configs the space offers (and, offline, the `candidates`).
     """
     if entry.warm_start == "defaults":
         return [(c, "default") for c in space.default_configs()]
     if not entry.warm_start:
         return []
+    if entry.warm_start == "safe-portfolio":
+        return [(c, "warm-start") for c in _safe_portfolio(entry.warm_start_size, space,
+                                                             knowledge, query, cost, candidates)]
     order = portfolio_order if entry.warm_start == "portfolio" else knn_order
     configs = order(knowledge, query, n=entry.warm_start_size)
     if cost is not None and len(configs) > 1:
         configs = _by_value_per_second(configs, space, knowledge, query, cost)
     return [(c, "warm-start") for c in configs]
+
+
+def _safe_portfolio(n: int, space: SearchSpace, knowledge, query, cost,
+                    candidates: Sequence[dict] | None) -> list[dict]:
+    """safe_portfolio_order over the pool configs the space offers (and that are among the
+    candidates, when given), with each one's predicted trial seconds when there is a cost."""
+    pool = knowledge.pools.get(space.task_type, [])
+    ids = None if candidates is None else {config_id(c) for c in candidates}
+    allowed = np.array([c["family"] in space.families and (ids is None or config_id(c) in ids)
+                        for c in pool], dtype=bool)
+    seconds = None
+    if cost is not None and pool:
+        seconds = trial_seconds(cost.seconds([c["family"] for c in pool],
+                                             np.array([space.encode(c) for c in pool])))
+    return safe_portfolio_order(knowledge, query, n, seconds, allowed)
 
 
 def _by_value_per_second(configs: list[dict], space: SearchSpace, knowledge, query,
@@ -447,5 +473,5 @@ def make_strategy(name: str, space: SearchSpace, seed: int = 0, *, metric: str |
     context = StrategyContext(space, seed, np.random.default_rng(seed), metric, candidates,
                               knowledge, query, surrogate, cost)
     proposer = PROPOSERS[entry.proposer].build(context)
-    return Strategy(name, space, proposer, warm_start_queue(entry, space, knowledge, query, cost),
-                    candidates)
+    queue = warm_start_queue(entry, space, knowledge, query, cost, candidates)
+    return Strategy(name, space, proposer, queue, candidates)
