@@ -210,11 +210,12 @@ def test_a_config_of_higher_gain_per_second_comes_first_but_a_cheap_weak_one_doe
     knowledge, mb = safe
     query = TaskQuery("binary", "roc_auc", {"f": 0.0})
     seconds = np.full(16, 10.0)
-    seconds[STRONG_DEFAULT], seconds[WEAK] = 1.0, 0.001  # gains 0.71 and 0.17 against the winner's 0.75
+    seconds[STRONG_DEFAULT], seconds[WEAK] = 1.0, 0.001  # gains 0.71 and 0.2 against the winner's 0.78
+    assert _positions(mb, safe_portfolio_order(knowledge, query, n=1)) == [WINNER_OF_T0]
     order = _positions(mb, safe_portfolio_order(knowledge, query, n=3, seconds=seconds))
     assert order[:2] == [STRONG_DEFAULT, WINNER_OF_T0]
     assert WEAK not in order
-    settings = SafePortfolioSettings(gain_share=0.0)  # price alone would put the weak one first
+    settings = SafePortfolioSettings(cost_power=1.0)  # price alone would put the weak one first
     assert _positions(mb, safe_portfolio_order(knowledge, query, 1, seconds, None, settings)) == [WEAK]
 
 

@@ -172,9 +172,9 @@ class SafePortfolioSettings:
     """
 
     prior_mass: float = 1.0
-    bandwidth: float = 0.5
-    gain_share: float = 0.5
-    cost_power: float = 1.0
+    bandwidth: float = 0.25
+    gain_share: float = 0.0
+    cost_power: float = 0.1
     near_equal: float = 0.05
 
 
@@ -188,7 +188,7 @@ def safe_portfolio_order(knowledge: MetaKnowledge, query: TaskQuery, n: int = 25
     `allowed`: which pool configs may be chosen (None: all). Ends early when no config
     adds any expected gain.
     """
-    regrets, weights = task_weights(knowledge, query, settings.prior_mass, settings.bandwidth)
+    regrets, weights = task_weights(knowledge, query, settings)
     pool = knowledge.pools.get(query.task_type, [])
     if not len(weights) or not pool:
         return []
@@ -197,22 +197,23 @@ def safe_portfolio_order(knowledge: MetaKnowledge, query: TaskQuery, n: int = 25
     return [pool[i] for i in order]
 
 
-def task_weights(knowledge: MetaKnowledge, query: TaskQuery, prior_mass: float = 1.0,
-                 bandwidth: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+def task_weights(knowledge: MetaKnowledge, query: TaskQuery,
+                 settings: SafePortfolioSettings = SafePortfolioSettings()
+                 ) -> tuple[np.ndarray, np.ndarray]:
     """The regret rows of the known tasks of the query's type (not its own table) and each
     task's weight, summing to 1: a Gaussian kernel on its distance to the query, of width
-    `bandwidth` times the index's typical nearest-neighbour distance, plus `prior_mass`
-    spread evenly over all of them. A query far from every task weighs them alike: a
+    `settings.bandwidth` times the index's typical nearest-neighbour distance, plus
+    `settings.prior_mass` spread evenly over all of them. A query far from every task weighs them alike: a
     static portfolio over the whole meta-base."""
     names, regrets = knowledge.regrets(query.task_type, query.metric)
     distance = dict(knowledge.neighbors(query, len(knowledge.index.names)))
     keep = [i for i, name in enumerate(names) if name in distance]
     if not keep:
         return np.zeros((0, regrets.shape[-1])), np.zeros(0)
-    width = bandwidth * knowledge.index.typical_distance(query.task_type)
+    width = settings.bandwidth * knowledge.index.typical_distance(query.task_type)
     d = np.array([distance[names[i]] for i in keep])
     kernel = np.exp(-0.5 * (d / width) ** 2) if width > 0 else (d == 0).astype(float)
-    weights = kernel + prior_mass / len(keep)
+    weights = kernel + settings.prior_mass / len(keep)
     return regrets[keep], weights / weights.sum()
 
 
