@@ -12,6 +12,7 @@ from automl_meta.core.space import config_id
 from automl_meta.learning.embedding import CLIP, RobustScaling, TaskIndex
 from automl_meta.learning.tables import normalized_regret
 from automl_meta.learning.warmstart import (
+    GreedyPortfolio,
     MetaKnowledge,
     SafePortfolioSettings,
     TaskQuery,
@@ -215,8 +216,19 @@ def test_a_config_of_higher_gain_per_second_comes_first_but_a_cheap_weak_one_doe
     order = _positions(mb, safe_portfolio_order(knowledge, query, n=3, seconds=seconds))
     assert order[:2] == [STRONG_DEFAULT, WINNER_OF_T0]
     assert WEAK not in order
-    settings = SafePortfolioSettings(cost_power=1.0)  # price alone would put the weak one first
+    settings = SafePortfolioSettings(gain_share=0.0)  # price alone would put the weak one first
     assert _positions(mb, safe_portfolio_order(knowledge, query, 1, seconds, None, settings)) == [WEAK]
+
+
+def test_step_by_step_the_cost_weighs_as_much_as_it_is_told():
+    regrets = np.array([[0.0, 0.1, 0.3], [0.5, 0.1, 0.3]])  # config 0 gains 0.75, 1 0.9, 2 0.7
+    families, seconds = np.array(["a", "b", "c"]), np.array([1.0, 10.0, 0.5])
+    portfolio = GreedyPortfolio(regrets, np.array([0.5, 0.5]), families, seconds)
+    assert portfolio.step(0.0) == 1  # no cost: the largest gain
+    costed = GreedyPortfolio(regrets, np.array([0.5, 0.5]), families, seconds)
+    assert costed.step(1.0) == 2  # 0.7 / 0.5 s beats 0.75 / 1 s and 0.9 / 10 s
+    assert costed.step(1.0) == 0 and costed.chosen == [2, 0]  # 0.15 / 1 s against 0.2 / 10 s
+    assert costed.step(1.0) == 1 and costed.step(1.0) is None  # all reached: no gain left
 
 
 def test_the_gain_is_the_drop_of_the_regret_already_reached_not_one_minus_regret():

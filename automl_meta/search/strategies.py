@@ -32,7 +32,7 @@ from automl_meta.learning.warmstart import (
     DEFAULT_K,
     knn_order,
     portfolio_order,
-    safe_portfolio_order,
+    safe_portfolio,
 )
 from automl_meta.trials.evaluate import Status, Trial
 
@@ -94,13 +94,15 @@ class Strategy:
 
     def __init__(self, name: str, space: SearchSpace, proposer: Proposer,
                  queue: Sequence[tuple[dict, str]] = (),
-                 candidates: Sequence[dict] | None = None) -> None:
+                 candidates: Sequence[dict] | None = None, lead: PortfolioQueue | None = None
+                 ) -> None:
         self.name = name
         self.space = space
         self.proposer = proposer
         allowed = None if candidates is None else {config_id(c) for c in candidates}
         self._queue = [(c, s) for c, s in queue if c["family"] in space.families
                        and (allowed is None or config_id(c) in allowed)]
+        self._lead = lead  # a warm start chosen at ask time, after the queue
         self._seen: set[str] = set()
 
     def ask(self, time_left: float = math.inf, remaining: float = 0.0) -> tuple[dict, str]:
@@ -113,6 +115,11 @@ class Strategy:
             if config_id(config) not in self._seen:
                 self._seen.add(config_id(config))
                 return config, source
+        config = self._lead.next(self._seen, remaining) if self._lead is not None else None
+        if config is not None:
+            self._seen.add(config_id(config))
+            return config, "warm-start"
+        self._lead = None
         config, source = self.proposer.propose(self._seen, time_left, remaining)
         self._seen.add(config_id(config))
         return config, source
@@ -125,6 +132,26 @@ class Strategy:
     def skip(self, config: dict) -> None:
         """Never propose this config: the search loop runs it itself."""
         self._seen.add(config_id(config))
+
+
+class PortfolioQueue:
+    """The safe portfolio's warm start, chosen as the search asks: up to `size` configs of a
+    warmstart.GreedyPortfolio, each step's cost weighing by the share of the search's time
+    still ahead (the decay GPProposer's cost has): by gain per second at the start of a
+    budget, by gain alone without one."""
+
+    def __init__(self, portfolio, pool: Sequence[dict], size: int) -> None:
+        self.portfolio, self.pool, self.size = portfolio, list(pool), size
+
+    def next(self, seen: set[str], remaining: float = 0.0) -> dict | None:
+        """The next config not in `seen`; None once `size` are chosen or none adds gain."""
+        while len(self.portfolio.chosen) < self.size:
+            index = self.portfolio.step(max(0.0, min(1.0, remaining)))
+            if index is None:
+                return None
+            if config_id(self.pool[index]) not in seen:
+                return self.pool[index]
+        return None
 
 
 class RandomProposer:
@@ -405,8 +432,7 @@ def perturb(space: SearchSpace, config: dict, rng: np.random.Generator) -> dict:
 
 
 def warm_start_queue(entry: StrategySpec, space: SearchSpace, knowledge, query,
-                     cost=None, candidates: Sequence[dict] | None = None
-                     ) -> list[tuple[dict, str]]:
+                     cost=None) -> list[tuple[dict, str]]:
     """The configs a strategy starts with, labelled with where they came from.
 
     With a `cost`, a knn or portfolio warm start's configs run in the order of their value
@@ -419,8 +445,7 @@ def warm_start_queue(entry: StrategySpec, space: SearchSpace, knowledge, query,
     if not entry.warm_start:
         return []
     if entry.warm_start == "safe-portfolio":
-        return [(c, "warm-start") for c in _safe_portfolio(entry.warm_start_size, space,
-                                                             knowledge, query, cost, candidates)]
+        return []
     order = portfolio_order if entry.warm_start == "portfolio" else knn_order
     configs = order(knowledge, query, n=entry.warm_start_size)
     if cost is not None and len(configs) > 1:
@@ -428,10 +453,13 @@ def warm_start_queue(entry: StrategySpec, space: SearchSpace, knowledge, query,
     return [(c, "warm-start") for c in configs]
 
 
-def _safe_portfolio(n: int, space: SearchSpace, knowledge, query, cost,
-                    candidates: Sequence[dict] | None) -> list[dict]:
-    """safe_portfolio_order over the pool configs the space offers (and that are among the
-    candidates, when given), with each one's predicted trial seconds when there is a cost."""
+def portfolio_queue(entry: StrategySpec, space: SearchSpace, knowledge, query, cost=None,
+                    candidates: Sequence[dict] | None = None) -> PortfolioQueue | None:
+    """The safe portfolio's warm start (None for the other kinds): over the pool configs the
+    space offers (and that are among the candidates, when given), with each one's
+    predicted trial seconds when there is a cost."""
+    if entry.warm_start != "safe-portfolio":
+        return None
     pool = knowledge.pools.get(space.task_type, [])
     ids = None if candidates is None else {config_id(c) for c in candidates}
     allowed = np.array([c["family"] in space.families and (ids is None or config_id(c) in ids)
@@ -440,7 +468,8 @@ def _safe_portfolio(n: int, space: SearchSpace, knowledge, query, cost,
     if cost is not None and pool:
         seconds = trial_seconds(cost.seconds([c["family"] for c in pool],
                                              np.array([space.encode(c) for c in pool])))
-    return safe_portfolio_order(knowledge, query, n, seconds, allowed)
+    portfolio = safe_portfolio(knowledge, query, seconds, allowed)
+    return None if portfolio is None else PortfolioQueue(portfolio, pool, entry.warm_start_size)
 
 
 def _by_value_per_second(configs: list[dict], space: SearchSpace, knowledge, query,
@@ -473,5 +502,5 @@ def make_strategy(name: str, space: SearchSpace, seed: int = 0, *, metric: str |
     context = StrategyContext(space, seed, np.random.default_rng(seed), metric, candidates,
                               knowledge, query, surrogate, cost)
     proposer = PROPOSERS[entry.proposer].build(context)
-    queue = warm_start_queue(entry, space, knowledge, query, cost, candidates)
-    return Strategy(name, space, proposer, queue, candidates)
+    return Strategy(name, space, proposer, warm_start_queue(entry, space, knowledge, query, cost),
+                    candidates, portfolio_queue(entry, space, knowledge, query, cost, candidates))
