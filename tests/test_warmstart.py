@@ -177,7 +177,8 @@ def _safe_tasks():
 
 @pytest.fixture
 def safe(tmp_path):
-    with MetaBase.open(make_metabase(tmp_path / "safe.metabase", _safe_tasks(), pool_size=16)) as mb:
+    path = make_metabase(tmp_path / "safe.metabase", _safe_tasks(), pool_size=16)
+    with MetaBase.open(path) as mb:
         yield MetaKnowledge.from_metabase(mb), mb
 
 
@@ -195,7 +196,8 @@ def test_far_from_every_task_the_weights_are_even_and_near_one_its_weight_leads(
     _, far = task_weights(knowledge, TaskQuery("binary", "roc_auc", {"f": 1e6}))
     np.testing.assert_allclose(far, 0.25)
     _, near = task_weights(knowledge, TaskQuery("binary", "roc_auc", {"f": 0.0}))
-    assert near.sum() == pytest.approx(1.0) and near[0] > 0.5 and list(near) == sorted(near, reverse=True)
+    assert near.sum() == pytest.approx(1.0) and near[0] > 0.5
+    assert list(near) == sorted(near, reverse=True)
 
 
 def test_a_task_far_from_every_neighbour_starts_with_what_is_good_everywhere(safe):
@@ -211,13 +213,14 @@ def test_a_config_of_higher_gain_per_second_comes_first_but_a_cheap_weak_one_doe
     knowledge, mb = safe
     query = TaskQuery("binary", "roc_auc", {"f": 0.0})
     seconds = np.full(16, 10.0)
-    seconds[STRONG_DEFAULT], seconds[WEAK] = 1.0, 0.001  # gains 0.71 and 0.2 against the winner's 0.78
+    seconds[STRONG_DEFAULT], seconds[WEAK] = 1.0, 0.001  # gains 0.71, 0.2; the winner's 0.78
     assert _positions(mb, safe_portfolio_order(knowledge, query, n=1)) == [WINNER_OF_T0]
     order = _positions(mb, safe_portfolio_order(knowledge, query, n=3, seconds=seconds))
     assert order[:2] == [STRONG_DEFAULT, WINNER_OF_T0]
     assert WEAK not in order
     settings = SafePortfolioSettings(gain_share=0.0)  # price alone would put the weak one first
-    assert _positions(mb, safe_portfolio_order(knowledge, query, 1, seconds, None, settings)) == [WEAK]
+    cheapest = safe_portfolio_order(knowledge, query, 1, seconds, None, settings)
+    assert _positions(mb, cheapest) == [WEAK]
 
 
 def test_step_by_step_the_cost_weighs_as_much_as_it_is_told():

@@ -26,7 +26,7 @@ class StrategySpec:
     proposer: str  # class name in automl_meta.search.strategies
     # "", "defaults" (each family's default), "knn", "portfolio" or "safe-portfolio"
     warm_start: str = "defaults"
-    warm_start_size: int = 0  # configs taken from the meta-base ("knn", "portfolio", "safe-portfolio")
+    warm_start_size: int = 0  # configs taken from the meta-base (knn and both portfolios)
     representation: str = ""  # the meta-base's tasks as the warm start sees them; "": no meta-base
     trained: str = ""  # the model trained beside the meta-base it needs ("": none)
 

@@ -113,7 +113,8 @@ class TaskIndex:
         nearest = []
         for i in rows:
             distances = DISTANCES[self.distance](self.points[rows], self.points[i])
-            others = [d for j, d in zip(rows, distances) if self.fingerprints[j] != self.fingerprints[i]]
+            others = [d for j, d in zip(rows, distances)
+                      if self.fingerprints[j] != self.fingerprints[i]]
             if others:
                 nearest.append(min(others))
         return float(np.median(nearest)) if nearest else 0.0
