@@ -58,6 +58,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="seconds of stored fit time per replay; each proposal is told "
                              "the time left, as in automl fit (default: no budget, "
                              "proposals are counted)")
+    parser.add_argument("--tasks", default="",
+                        help="comma-separated task names: test only these (every task still "
+                             "learns in its folds; default: test every task)")
     parser.add_argument("--out", required=True, help="folder for curves.csv, table.md, plot.png")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     return parser.parse_args(argv)
@@ -69,7 +72,8 @@ def settings_from(args: argparse.Namespace) -> BenchmarkSettings:
         strategies=tuple(s.strip() for s in args.strategies.split(",") if s.strip()),
         n_trials=args.trials, n_seeds=args.seeds, metric=args.metric, n_folds=args.folds,
         fold_seed=args.fold_seed, n_jobs=args.jobs, surrogate_steps=args.surrogate_steps,
-        group_by=args.group_by, time_budget=args.time_budget)
+        group_by=args.group_by, time_budget=args.time_budget,
+        tasks=tuple(t.strip() for t in args.tasks.split(",") if t.strip()))
 
 
 def show_progress(done: int, total: int) -> None:

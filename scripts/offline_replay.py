@@ -68,6 +68,7 @@ class BenchmarkSettings:
     # None: proposals are counted, not timed (HPO-B). Seconds: each replay is a search of
     # that much stored fit time, every proposal told the time left, as automl fit's are.
     time_budget: float | None = None
+    tasks: tuple[str, ...] = ()  # test only these tasks (all learn as usual); (): every task
 
     def validate(self) -> None:
         if self.group_by not in GROUPINGS:
@@ -295,6 +296,8 @@ def _tests(metabase: MetaBase, records: Sequence[TaskRecord], settings: Benchmar
     meta = any(s in REPRESENTATION for s in settings.strategies)
     out = []
     for record in records:
+        if settings.tasks and record.name not in settings.tasks:
+            continue
         if meta and record.task_type not in train_types:
             # A warm start has nothing to learn from (and knn_order fails on no neighbours).
             skipped.append((record.name, f"no {record.task_type} task to learn from"))
@@ -316,6 +319,7 @@ def plan_benchmark(settings: BenchmarkSettings) -> BenchmarkPlan:
         if settings.test_metabase is None:
             groups = task_groups(records, feature_table(train), settings.group_by)
             folds = group_folds(groups, settings.n_folds, settings.fold_seed)
+            _check_tasks(settings, records)
             splits = tuple(
                 Split(k, tuple(r.name for r, f in zip(records, folds) if f != k),
                       _tests(train, [r for r, f in zip(records, folds) if f == k], settings,
@@ -324,6 +328,7 @@ def plan_benchmark(settings: BenchmarkSettings) -> BenchmarkPlan:
         else:
             with MetaBase.open(settings.test_metabase) as test:
                 check_same_pools(train, test)
+                _check_tasks(settings, test.tasks())
                 tested = {r.fingerprint for r in test.tasks()}
                 learn = [r for r in records if r.fingerprint not in tested]  # same data: a leak
                 splits = (Split(0, tuple(r.name for r in learn),
@@ -334,6 +339,16 @@ def plan_benchmark(settings: BenchmarkSettings) -> BenchmarkPlan:
             "No task can be a test task (each needs 2 successful trials on the metric); "
             "see the skipped tasks, or choose another --metric.")
     return BenchmarkPlan(settings, splits, tuple(skipped))
+
+
+def _check_tasks(settings: BenchmarkSettings, records: Sequence[TaskRecord]) -> None:
+    """Raise InvalidParameterError when a task named in settings.tasks is not a test task."""
+    known = {r.name for r in records}
+    unknown = sorted(set(settings.tasks) - known)
+    if unknown:
+        raise InvalidParameterError(
+            f"The 'tasks' parameter must name tasks of the test meta-base. Got "
+            f"{', '.join(unknown)}, which it does not hold.")
 
 
 # -- replays -----------------------------------------------------------------------------

@@ -324,6 +324,15 @@ def test_test_metabase_tests_every_task_of_it_and_learns_from_other_data(corpus,
     assert set(curves["fold"]) == {0}
 
 
+def test_tasks_tests_only_the_named_tasks_and_every_task_still_learns(corpus):
+    every = plan_benchmark(BenchmarkSettings(str(corpus), n_folds=3))
+    plan = plan_benchmark(BenchmarkSettings(str(corpus), n_folds=3, tasks=("t1", "t6")))
+    assert sorted(t.name for s in plan.splits for t in s.test) == ["t1", "t6"]
+    assert [s.train for s in plan.splits] == [s.train for s in every.splits]
+    with pytest.raises(InvalidParameterError, match="'tasks' parameter must name tasks.*nope"):
+        plan_benchmark(BenchmarkSettings(str(corpus), n_folds=3, tasks=("t1", "nope")))
+
+
 def _record(name, source="csv", fingerprint=None):
     return TaskRecord(name=name, source=source, reference=name, task_type="binary", n_rows=100,
                       n_features=2, n_rows_used=100, fingerprint=fingerprint or f"fp-{name}",

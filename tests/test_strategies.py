@@ -375,3 +375,25 @@ def test_with_a_cost_the_warm_start_runs_cheap_strong_configs_first(knowledge):
     reordered = [config_id(costed.ask()[0]) for _ in range(3)]
     assert first == [config_id(pool[i]) for i in (3, 7, 11)]
     assert reordered[0] == config_id(pool[11]) and sorted(reordered) == sorted(first)
+
+
+def test_the_safe_portfolio_puts_higher_gain_per_second_first_and_not_price_alone(knowledge):
+    """The query is task "a" (weight 2/3: its winner, config 3, gains most); the winners of
+    "b" and "c" gain alike, so at the start of a budget the cheaper one comes first; a cheap
+    config does not jump ahead of a far larger gain."""
+    kn, pool = knowledge
+    space = SearchSpace("binary", 500)
+    query = TaskQuery("binary", "roc_auc", {"f": 0.0})
+
+    def first(cost, remaining=1.0, seed=0):
+        strategy = make_strategy("safe-portfolio", space, seed, knowledge=kn["raw"], query=query,
+                                 candidates=pool, cost=cost)
+        asked = [strategy.ask(1000.0, remaining) for _ in range(3)]
+        assert {source for _, source in asked} == {"warm-start"}
+        return [config_id(c) for c, _ in asked]
+
+    by_gain = [config_id(pool[i]) for i in (3, 7, 11)]
+    assert first(None) == by_gain
+    cheap = _ConfigCost(space, {tuple(np.round(space.encode(pool[11]), 6)): 0.01})
+    assert first(cheap) == [config_id(pool[i]) for i in (3, 11, 7)] == first(cheap, seed=5)
+    assert first(cheap, remaining=0.0) == by_gain  # at the end of a budget, or without one

@@ -67,7 +67,7 @@ def test_neighbors_text_names_tasks_and_scores(world):
     assert "other" not in result.stdout
 
 
-@pytest.mark.parametrize("strategy", ["knn", "portfolio"])
+@pytest.mark.parametrize("strategy", ["knn", "portfolio", "safe-portfolio"])
 def test_fit_starts_from_the_nearest_tasks_winner(world, tmp_path, strategy):
     model = tmp_path / "model.pkl"
     result = run(["fit", str(world["query"]), "--metabase", str(world["metabase"]),
@@ -85,7 +85,7 @@ def test_fit_starts_from_the_nearest_tasks_winner(world, tmp_path, strategy):
     board = summary["leaderboard"]
     assert {t["source"] for t in board} == {"warm-start"}
     first = min(board, key=lambda t: t["index"])
-    # knn: the nearest task's best first; portfolio: either winner (each halves the regret)
+    # knn: the nearest task's best first; the portfolios: either winner (each halves the regret)
     expected = {5} if strategy == "knn" else {5, 6}
     assert first["config_id"] in {config_id(world["pool"][i]) for i in expected}
 

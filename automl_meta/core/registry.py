@@ -24,8 +24,9 @@ class StrategySpec:
     name: str
     summary: str
     proposer: str  # class name in automl_meta.search.strategies
-    warm_start: str = "defaults"  # "", "defaults" (each family's default), "knn" or "portfolio"
-    warm_start_size: int = 0  # configs taken from the nearest tasks ("knn", "portfolio")
+    # "", "defaults" (each family's default), "knn", "portfolio" or "safe-portfolio"
+    warm_start: str = "defaults"
+    warm_start_size: int = 0  # configs taken from the meta-base (knn and both portfolios)
     representation: str = ""  # the meta-base's tasks as the warm start sees them; "": no meta-base
     trained: str = ""  # the model trained beside the meta-base it needs ("": none)
 
@@ -49,6 +50,9 @@ TABLE = (
                  "GPProposer", "knn", WARM_START_SIZE, "learned", "embedding"),
     StrategySpec("portfolio", "a greedy portfolio over the nearest tasks (auto-sklearn 2.0), "
                  "then gp", "GPProposer", "portfolio", WARM_START_SIZE, "raw"),
+    StrategySpec("safe-portfolio", "a greedy portfolio over every past task of the type, "
+                 "the nearest weighing most, by expected gain per predicted second, then gp",
+                 "GPProposer", "safe-portfolio", WARM_START_SIZE, "raw"),
     # The surrogate starts from each family's default: in the offline benchmark with
     # near-duplicate tasks grouped this is level with gp to trial 5 and ahead from trial 10
     # and in seconds; starting from the nearest task's best config (the choice of the

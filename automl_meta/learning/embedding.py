@@ -105,6 +105,21 @@ class TaskIndex:
         return [(self.names[i], float(distances[i])) for i in keep[:k]]
 
 
+    def typical_distance(self, task_type: str) -> float:
+        """The median, over the tasks of task_type, of the distance to the nearest other
+        task of that type (tasks with the same fingerprint are not each other's neighbour);
+        0 with fewer than two tasks: the scale of "near" in this index."""
+        rows = [i for i, t in enumerate(self.task_types) if t == task_type]
+        nearest = []
+        for i in rows:
+            distances = DISTANCES[self.distance](self.points[rows], self.points[i])
+            others = [d for j, d in zip(rows, distances)
+                      if self.fingerprints[j] != self.fingerprints[i]]
+            if others:
+                nearest.append(min(others))
+        return float(np.median(nearest)) if nearest else 0.0
+
+
 def knn_indices(regrets: np.ndarray, n: int) -> list[int]:
     """knn's order as pool indices, from the regret rows of the neighbours, nearest first:
     each one's best, then each one's second best, ... (duplicates skipped), up to n."""

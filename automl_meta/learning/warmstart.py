@@ -1,4 +1,5 @@
-"""What warm starts learn from a meta-base, and the two warm-start orders: knn and portfolio.
+"""What warm starts learn from a meta-base, and the warm-start orders: knn, portfolio and
+the safe portfolio.
 
 `MetaKnowledge.from_metabase(metabase, task_names)` gathers, for the chosen (training)
 tasks only, everything a strategy may use: the fitted meta-feature scaling, the task
@@ -156,6 +157,135 @@ def portfolio_order(knowledge: MetaKnowledge, query: TaskQuery, k: int = DEFAULT
         order.append(best)
         reached = np.minimum(reached, regrets[:, best])
     return [pool[i] for i in order]
+
+
+@dataclass(frozen=True)
+class SafePortfolioSettings:
+    """How the safe portfolio weighs tasks and orders configs; chosen by the offline
+    benchmark, docs/benchmarks.md#the-safe-portfolio.
+
+    prior_mass: weight all tasks of the type share evenly (a task at distance 0 adds 1);
+    bandwidth: the kernel's width in typical nearest-neighbour distances;
+    gain_share: where cost counts, only configs of at least this share of the step's best
+    gain compete on gain / seconds ** (cost_power x the cost's weight); near_equal: values
+    within this share of the step's best are near-equal, and among them a family not
+    chosen yet goes first.
+    """
+
+    prior_mass: float = 1.0
+    bandwidth: float = 0.25
+    gain_share: float = 0.5
+    cost_power: float = 1.0
+    near_equal: float = 0.05
+
+
+def safe_portfolio(knowledge: MetaKnowledge, query: TaskQuery,
+                   seconds: np.ndarray | None = None, allowed: np.ndarray | None = None,
+                   settings: SafePortfolioSettings = SafePortfolioSettings()
+                   ) -> GreedyPortfolio | None:
+    """A greedy portfolio over the pool of the query's type and every known task of that
+    type, weighted by `task_weights`; None when no task of the type is known.
+
+    `seconds`: each pool config's expected trial seconds (None: by gain alone);
+    `allowed`: which pool configs may be chosen (None: all).
+    """
+    regrets, weights = task_weights(knowledge, query, settings)
+    pool = knowledge.pools.get(query.task_type, [])
+    if not len(weights) or not pool:
+        return None
+    families = np.array([c["family"] for c in pool])
+    return GreedyPortfolio(regrets, weights, families, seconds, allowed, settings)
+
+
+def safe_portfolio_order(knowledge: MetaKnowledge, query: TaskQuery, n: int = 25,
+                         seconds: np.ndarray | None = None, allowed: np.ndarray | None = None,
+                         settings: SafePortfolioSettings = SafePortfolioSettings()) -> list[dict]:
+    """Up to n pool configs of `safe_portfolio`, the cost weighing fully at every step;
+    ends early when no config adds any expected gain."""
+    portfolio = safe_portfolio(knowledge, query, seconds, allowed, settings)
+    pool = knowledge.pools.get(query.task_type, [])
+    return [] if portfolio is None else [pool[i] for i in portfolio.order(n)]
+
+
+def task_weights(knowledge: MetaKnowledge, query: TaskQuery,
+                 settings: SafePortfolioSettings = SafePortfolioSettings()
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """The regret rows of the known tasks of the query's type (not its own table) and each
+    task's weight, summing to 1: a Gaussian kernel on its distance to the query, of width
+    `settings.bandwidth` times the index's typical nearest-neighbour distance, plus
+    `settings.prior_mass` spread evenly over all of them. A query far from every task
+    weighs them alike: a static portfolio over the whole meta-base."""
+    names, regrets = knowledge.regrets(query.task_type, query.metric)
+    distance = dict(knowledge.neighbors(query, len(knowledge.index.names)))
+    keep = [i for i, name in enumerate(names) if name in distance]
+    if not keep:
+        return np.zeros((0, regrets.shape[-1])), np.zeros(0)
+    width = settings.bandwidth * knowledge.index.typical_distance(query.task_type)
+    d = np.array([distance[names[i]] for i in keep])
+    kernel = np.exp(-0.5 * (d / width) ** 2) if width > 0 else (d == 0).astype(float)
+    weights = kernel + settings.prior_mass / len(keep)
+    return regrets[keep], weights / weights.sum()
+
+
+class GreedyPortfolio:
+    """A greedy portfolio built one step at a time: each `step` adds the config of the
+    largest expected gain, the weighted drop of the best regret reached so far on each
+    task (the greedy portfolio's marginal gain), per expected second as far as the cost
+    weighs at that step (`_step_choice`)."""
+
+    def __init__(self, regrets: np.ndarray, weights: np.ndarray, families: np.ndarray,
+                 seconds: np.ndarray | None = None, allowed: np.ndarray | None = None,
+                 settings: SafePortfolioSettings = SafePortfolioSettings()) -> None:
+        self.regrets, self.weights, self.families = regrets, weights, families
+        self.seconds, self.settings = seconds, settings
+        self._available = (np.ones(regrets.shape[1], dtype=bool) if allowed is None
+                           else np.array(allowed, dtype=bool))
+        self._reached = np.ones(regrets.shape[0])
+        self.chosen: list[int] = []
+
+    def step(self, cost_weight: float = 1.0) -> int | None:
+        """Add and return the next config's index; None when none adds expected gain.
+        cost_weight scales the cost's power: 1 at the start of a budget, 0 without one."""
+        gain = self.weights @ np.maximum(self._reached[:, None] - self.regrets, 0.0)
+        gain = np.where(self._available, gain, 0.0)
+        if gain.max() <= 0:
+            return None
+        best = _step_choice(gain, self.seconds, self.families, set(self.families[self.chosen]),
+                            self.settings, cost_weight)
+        self.chosen.append(best)
+        self._available[best] = False
+        self._reached = np.minimum(self._reached, self.regrets[:, best])
+        return best
+
+    def order(self, n: int, cost_weight: float = 1.0) -> list[int]:
+        """Up to n steps at one cost weight: the indices chosen."""
+        out = []
+        while len(out) < n and (best := self.step(cost_weight)) is not None:
+            out.append(best)
+        return out
+
+
+def greedy_gain_order(regrets: np.ndarray, weights: np.ndarray, families: np.ndarray, n: int,
+                      seconds: np.ndarray | None = None, allowed: np.ndarray | None = None,
+                      settings: SafePortfolioSettings = SafePortfolioSettings()) -> list[int]:
+    """Up to n config indices of a GreedyPortfolio, the cost weighing fully at each step."""
+    return GreedyPortfolio(regrets, weights, families, seconds, allowed, settings).order(n)
+
+
+def _step_choice(gain: np.ndarray, seconds: np.ndarray | None, families: np.ndarray,
+                 chosen: set[str], settings: SafePortfolioSettings, cost_weight: float) -> int:
+    """One greedy step: the index of the highest value. The value is the gain; where cost
+    counts (seconds given, cost_weight > 0) it is gain / seconds ** (cost_power x
+    cost_weight) among gains of at least gain_share of the best, so a cheap config earns
+    its place by its gain. Among values within near_equal of the best, a family not chosen
+    yet goes first (an ensemble gains more from another family); ties to the lower index."""
+    value = gain
+    power = settings.cost_power * cost_weight
+    if seconds is not None and power > 0:
+        value = np.where(gain >= settings.gain_share * gain.max(), gain / seconds ** power, 0.0)
+    near = (value > 0) & (value >= (1.0 - settings.near_equal) * value.max())
+    fresh = near & ~np.isin(families, list(chosen))
+    return int(np.argmax(np.where(fresh if fresh.any() else near, value, -np.inf)))
 
 
 def _regret_rows(metabase, task_type: str, metric: str, known: set[str]

@@ -28,7 +28,12 @@ from automl_meta.core.space import SearchSpace, config_id
 from automl_meta.learning.acquisition import expected_improvement
 from automl_meta.learning.cost import TRIAL_OVERHEAD_SECONDS
 from automl_meta.learning.surrogate import SurrogateSettings, scratch_surrogate
-from automl_meta.learning.warmstart import DEFAULT_K, knn_order, portfolio_order
+from automl_meta.learning.warmstart import (
+    DEFAULT_K,
+    knn_order,
+    portfolio_order,
+    safe_portfolio,
+)
 from automl_meta.trials.evaluate import Status, Trial
 
 GP_MIN_OBSERVATIONS = 3  # successful trials before the GP takes over from random proposals
@@ -89,13 +94,15 @@ class Strategy:
 
     def __init__(self, name: str, space: SearchSpace, proposer: Proposer,
                  queue: Sequence[tuple[dict, str]] = (),
-                 candidates: Sequence[dict] | None = None) -> None:
+                 candidates: Sequence[dict] | None = None, lead: PortfolioQueue | None = None
+                 ) -> None:
         self.name = name
         self.space = space
         self.proposer = proposer
         allowed = None if candidates is None else {config_id(c) for c in candidates}
         self._queue = [(c, s) for c, s in queue if c["family"] in space.families
                        and (allowed is None or config_id(c) in allowed)]
+        self._lead = lead  # a warm start chosen at ask time, after the queue
         self._seen: set[str] = set()
 
     def ask(self, time_left: float = math.inf, remaining: float = 0.0) -> tuple[dict, str]:
@@ -108,6 +115,11 @@ class Strategy:
             if config_id(config) not in self._seen:
                 self._seen.add(config_id(config))
                 return config, source
+        config = self._lead.next(self._seen, remaining) if self._lead is not None else None
+        if config is not None:
+            self._seen.add(config_id(config))
+            return config, "warm-start"
+        self._lead = None
         config, source = self.proposer.propose(self._seen, time_left, remaining)
         self._seen.add(config_id(config))
         return config, source
@@ -120,6 +132,26 @@ class Strategy:
     def skip(self, config: dict) -> None:
         """Never propose this config: the search loop runs it itself."""
         self._seen.add(config_id(config))
+
+
+class PortfolioQueue:
+    """The safe portfolio's warm start, chosen as the search asks: up to `size` configs of a
+    warmstart.GreedyPortfolio, each step's cost weighing by the share of the search's time
+    still ahead (the decay GPProposer's cost has): by gain per second at the start of a
+    budget, by gain alone without one."""
+
+    def __init__(self, portfolio, pool: Sequence[dict], size: int) -> None:
+        self.portfolio, self.pool, self.size = portfolio, list(pool), size
+
+    def next(self, seen: set[str], remaining: float = 0.0) -> dict | None:
+        """The next config not in `seen`; None once `size` are chosen or none adds gain."""
+        while len(self.portfolio.chosen) < self.size:
+            index = self.portfolio.step(max(0.0, min(1.0, remaining)))
+            if index is None:
+                return None
+            if config_id(self.pool[index]) not in seen:
+                return self.pool[index]
+        return None
 
 
 class RandomProposer:
@@ -403,18 +435,41 @@ def warm_start_queue(entry: StrategySpec, space: SearchSpace, knowledge, query,
                      cost=None) -> list[tuple[dict, str]]:
     """The configs a strategy starts with, labelled with where they came from.
 
-    With a `cost`, a warm start's configs run in the order of their value on the nearest
-    tasks (1 - mean normalised regret) per predicted second: strong cheap ones first.
+    With a `cost`, a knn or portfolio warm start's configs run in the order of their value
+    on the nearest tasks (1 - mean normalised regret) per predicted second: strong cheap
+    ones first. The safe portfolio weighs cost as it chooses (`safe_portfolio_order`),
+    among the pool configs the space offers (and, offline, the `candidates`).
     """
     if entry.warm_start == "defaults":
         return [(c, "default") for c in space.default_configs()]
     if not entry.warm_start:
+        return []
+    if entry.warm_start == "safe-portfolio":
         return []
     order = portfolio_order if entry.warm_start == "portfolio" else knn_order
     configs = order(knowledge, query, n=entry.warm_start_size)
     if cost is not None and len(configs) > 1:
         configs = _by_value_per_second(configs, space, knowledge, query, cost)
     return [(c, "warm-start") for c in configs]
+
+
+def portfolio_queue(entry: StrategySpec, space: SearchSpace, knowledge, query, cost=None,
+                    candidates: Sequence[dict] | None = None) -> PortfolioQueue | None:
+    """The safe portfolio's warm start (None for the other kinds): over the pool configs the
+    space offers (and that are among the candidates, when given), with each one's
+    predicted trial seconds when there is a cost."""
+    if entry.warm_start != "safe-portfolio":
+        return None
+    pool = knowledge.pools.get(space.task_type, [])
+    ids = None if candidates is None else {config_id(c) for c in candidates}
+    allowed = np.array([c["family"] in space.families and (ids is None or config_id(c) in ids)
+                        for c in pool], dtype=bool)
+    seconds = None
+    if cost is not None and pool:
+        seconds = trial_seconds(cost.seconds([c["family"] for c in pool],
+                                             np.array([space.encode(c) for c in pool])))
+    portfolio = safe_portfolio(knowledge, query, seconds, allowed)
+    return None if portfolio is None else PortfolioQueue(portfolio, pool, entry.warm_start_size)
 
 
 def _by_value_per_second(configs: list[dict], space: SearchSpace, knowledge, query,
@@ -448,4 +503,4 @@ def make_strategy(name: str, space: SearchSpace, seed: int = 0, *, metric: str |
                               knowledge, query, surrogate, cost)
     proposer = PROPOSERS[entry.proposer].build(context)
     return Strategy(name, space, proposer, warm_start_queue(entry, space, knowledge, query, cost),
-                    candidates)
+                    candidates, portfolio_queue(entry, space, knowledge, query, cost, candidates))
