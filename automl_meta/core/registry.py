@@ -53,10 +53,8 @@ TABLE = (
     StrategySpec("safe-portfolio", "a greedy portfolio over every past task of the type, "
                  "the nearest weighing most, by expected gain per predicted second, then gp",
                  "GPProposer", "safe-portfolio", WARM_START_SIZE, "raw"),
-    # The surrogate starts from each family's default: in the offline benchmark with
-    # near-duplicate tasks grouped this is level with gp to trial 5 and ahead from trial 10
-    # and in seconds; starting from the nearest task's best config (the choice of the
-    # fingerprint-only folds) was behind gp at trials 3-10 and last in seconds.
+    # The surrogate starts from each family's default: offline this did better than the
+    # nearest task's best config (docs/benchmarks.md, "With near-duplicate tasks grouped").
     StrategySpec("surrogate", "each family's default, then a surrogate meta-trained on the "
                  "meta-base, fine-tuned on the trials so far, ranks the candidates",
                  "SurrogateProposer", "defaults", 0, "raw", "surrogate"),
@@ -65,13 +63,8 @@ TABLE = (
 )
 SPECS = {spec.name: spec for spec in TABLE}
 STRATEGIES = tuple(SPECS)
-# Online (docs/benchmarks.md, 30 corpus tables, leave-fold-out meta-bases), mean rank of
-# the 5 strategies at 10 / 30 / 60 s: portfolio 3.00 / 2.73 / 2.85, gp 2.52 / 3.03 / 2.92;
-# pooled over the budgets they are level (2.86 and 2.82, standard errors 0.16 and 0.13).
-# portfolio is ahead at 30 s and at the default budget (60 s), with the peers at 60 s
-# (1.95 against gp's 2.05 of 5), and offline in seconds at every t (its warm start orders
-# strong configs by predicted value per predicted second); gp is ahead at 10 s and in the
-# first 5 counted trials.
+# The default: ahead of gp at 30 and 60 s online and offline in seconds, behind it at 10 s
+# and in the first counted trials (docs/benchmarks.md, "Current results").
 DEFAULT_STRATEGY = "portfolio"
 # What a strategy the user named falls back to when the meta-base lacks its trained model.
 FALLBACK_STRATEGY = "knn"

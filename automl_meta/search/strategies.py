@@ -47,13 +47,11 @@ GP_REFIT_EVERY = 5  # observations between two optimisations of the GP's kernel
 # model-param dimensions ([0, 1], log scale where the domain is; a different model choice
 # counts 1). Preprocessing is left out: on a table without missing values or categorical
 # columns its choices change nothing, and elsewhere they rarely matter as much as a model
-# param; with it counted, a 60 s fit on the all-numeric mfeat-pixel spent most of its
-# trials on HGB configs that were near-copies on their model params.
+# param (docs/surrogate.md has the fit that showed it).
 NEAR_COPY = 0.1
 # At most this many proposals in a row of one family: the next is the best candidate of
-# another. Without it, the model-based search spends a 30 s fit on one family it learned
-# to like (23 of 26 trials random forests on credit-approval) and the others, and the
-# ensemble, never get a look.
+# another. Without it, the model-based search can spend a short fit on the one family it
+# learned to like, and the others, and the ensemble, never get a look (docs/surrogate.md).
 FAMILY_RUN = 3
 RANDOM_DRAWS = 20  # random proposals drawn to find one predicted to fit in the time left
 
