@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import sys
 import warnings
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -38,6 +38,7 @@ from automl_meta.core.data import (
 from automl_meta.core.errors import InvalidDataError
 from automl_meta.core.pipeline import feature_model
 from automl_meta.core.settings import FitSettings
+from automl_meta.core.weights import check_weights
 from automl_meta.output.importance import TRAINING_TABLE_NOTE, explain_rows
 from automl_meta.output.model_file import fit_summary
 from automl_meta.search.loop import fit as run_fit
@@ -89,10 +90,15 @@ class _AutoMLEstimator(BaseEstimator):
         names = {f.name for f in fields(FitSettings)}
         return FitSettings(**{name: value for name, value in self.get_params().items() if name in names})
 
-    def fit(self, X, y) -> "_AutoMLEstimator":
-        """Search for the best model of y given X within time_budget seconds; returns self."""
+    def fit(self, X, y, sample_weight=None) -> "_AutoMLEstimator":
+        """Search for the best model of y given X within time_budget seconds; returns self.
+
+        `sample_weight` (one number >= 0 per row) weighs the rows in every fit, metric and
+        the ensemble's selection; a family that cannot take weights (knn) is not searched."""
         frame = self._input_frame(X, reset=True)
         y = self._check_target(y, len(frame))
+        weights = None if sample_weight is None else \
+            check_weights(sample_weight, "sample_weight", n_rows=len(frame))
         needed = max(MIN_ROWS, self.n_folds)
         if len(frame) < needed:
             raise InvalidDataError(f"X has n_samples={len(frame)}; at least {needed} are needed "
@@ -102,6 +108,8 @@ class _AutoMLEstimator(BaseEstimator):
         raw = frame.assign(**{TARGET_COLUMN: self._target_cells(y)})
         dataset = build_dataset(raw, target=TARGET_COLUMN, task=self._task, drop=list(self.drop),
                                 name="X", n_folds=self.n_folds)
+        if weights is not None:  # y has no missing cells here: the loader kept every row
+            dataset = replace(dataset, sample_weight=weights)
         return self._fit_dataset(dataset)
 
     def _fit_dataset(self, dataset: Dataset) -> "_AutoMLEstimator":
@@ -274,19 +282,20 @@ def leaderboard_frame(result) -> pd.DataFrame:
 
 
 def fit_table(path: str | Path, target: str | None = None, task: str | None = None,
-              **params) -> AutoMLClassifier | AutoMLRegressor:
+              weight: str | None = None, **params) -> AutoMLClassifier | AutoMLRegressor:
     """Fit on a table file as `automl fit` does; returns the fitted estimator.
 
-    `params` are the estimators' parameters (time_budget, strategy, drop, ...). The
-    estimator then predicts on frames with the file's columns (e.g. `pandas.read_csv` of a
-    file in the same format).
+    `weight` names a column of sample weights (as `automl fit --weight`). `params` are the
+    estimators' parameters (time_budget, strategy, drop, ...). The estimator then predicts
+    on frames with the file's columns (e.g. `pandas.read_csv` of a file in the same format).
     """
     raw = read_raw(path)
     dataset = build_dataset(raw, target=target, task=task, drop=list(params.get("drop", ())),
-                            name=Path(path).name, n_folds=params.get("n_folds", _DEFAULTS.n_folds))
+                            name=Path(path).name, n_folds=params.get("n_folds", _DEFAULTS.n_folds),
+                            weight=weight)
     regression = dataset.task_type == "regression"
     estimator = (AutoMLRegressor if regression else AutoMLClassifier)(**params)
-    columns = [c for c in raw.columns if c != dataset.target]
+    columns = [c for c in raw.columns if c not in (dataset.target, weight)]
     estimator.n_features_in_ = len(columns)
     estimator.feature_names_in_ = np.array(columns, dtype=object)
     if not regression:

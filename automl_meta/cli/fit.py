@@ -43,6 +43,10 @@ def _families(ctx, param, value):
 @task_option
 @click.option("--drop", default="", metavar="COLS",
               help="Comma-separated columns to ignore (ids, leaks of the target).")
+@click.option("--weight", default=None, metavar="COLUMN",
+              help="Column of row weights (numbers >= 0, not all zero), taken out of the "
+              "features: used by every fit, metric and the ensemble's selection; knn, which "
+              "cannot take them, is not searched.")
 @click.option("--metric", default=None, help=metric_help())
 @click.option("--time-budget", type=float, default=FitSettings.time_budget, show_default=True,
               callback=_positive,
@@ -74,7 +78,7 @@ def _families(ctx, param, value):
               help="Also write an HTML report of the run (data, warm start, best score over "
               "time, leaderboard, ensemble); needs matplotlib: pip install 'automl-meta[report]'.")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the result line.")
-def fit(data, target, task, drop, metric, time_budget, max_trials, seed, output, n_jobs, strategy,
+def fit(data, target, task, drop, weight, metric, time_budget, max_trials, seed, output, n_jobs, strategy,
         ensemble_size, validation, families, metabase, report, quiet):
     """Find the best model for DATA (CSV, TSV, .gz or parquet) and save it as a pickle."""
     started_at = time.monotonic()
@@ -104,7 +108,8 @@ def fit(data, target, task, drop, metric, time_budget, max_trials, seed, output,
     if metabase is not None:
         check_metabase(metabase, strategy)
     drop_columns = [c.strip() for c in drop.split(",") if c.strip()]
-    dataset = load_table(data, target=target, task=task, drop=drop_columns, n_folds=settings.n_folds)
+    dataset = load_table(data, target=target, task=task, drop=drop_columns, n_folds=settings.n_folds,
+                         weight=weight)
     check_metric(settings.metric, dataset.task_type)
     progress = Progress(quiet=quiet)
     progress.start(dataset)

@@ -197,7 +197,7 @@ def fit_summary(result, dataset: Dataset, settings) -> dict:
         "data": {"name": dataset.name, "rows": dataset.n_rows, "search_rows": result.n_search_rows,
                  "target": dataset.target, "task_type": dataset.task_type,
                  "classes": list(dataset.classes), "schema": dataset.schema.to_dict(),
-                 "warnings": list(dataset.warnings)},
+                 "warnings": list(dataset.warnings), "weights": weights_record(dataset)},
         "settings": asdict(settings), "metric": result.metric,
         "best": result.best.to_dict(), "interrupted": result.interrupted,
         "refit": result.refit.to_dict() if result.refit else {},
@@ -212,6 +212,16 @@ def fit_summary(result, dataset: Dataset, settings) -> dict:
         "trials": {s: sum(t.status == s for t in result.trials) for s in Status},
         "leaderboard": [t.to_dict() for t in result.leaderboard()],
     }
+
+
+def weights_record(dataset: Dataset) -> dict | None:
+    """model.json's record of the sample weights: the column they came from (None: the
+    estimators' sample_weight), their sum and the rows weighted zero; None without weights."""
+    w = dataset.sample_weight
+    if w is None:
+        return None
+    return {"column": dataset.weight_column or None, "total": float(w.sum()),
+            "zero_rows": int((w == 0).sum())}
 
 
 SUMMARY_KEYS = ("data", "settings", "metric", "leaderboard")  # what a report cannot do without

@@ -64,16 +64,18 @@ class RefitInfo:
                 "errors": [str(e) for e in self.errors]}
 
 
-def select_members(ranked: list[Trial], data: Dataset, y: np.ndarray, metric: str, size: int
+def select_members(ranked: list[Trial], data: Dataset, y: np.ndarray, metric: str, size: int,
+                   sample_weight: np.ndarray | None = None
                    ) -> tuple[list[Trial], Ensemble, float] | None:
     """Greedy ensemble selection over the best SELECTION_POOL trials whose predictions were
-    kept (of the validated rows, whose targets are `y`); None when the ensemble would be the
-    best trial alone. Returns candidates, ensemble, seconds."""
+    kept (of the validated rows, whose targets are `y` and weights `sample_weight`); None
+    when the ensemble would be the best trial alone. Returns candidates, ensemble, seconds."""
     candidates = [t for t in ranked if t.oof is not None][:SELECTION_POOL]
     if size == 1 or len(candidates) < 2:
         return None
     start = time.perf_counter()
-    ensemble = select([t.oof for t in candidates], y, data.task_type, metric, data.classes, size)
+    ensemble = select([t.oof for t in candidates], y, data.task_type, metric, data.classes, size,
+                      sample_weight)
     if len(ensemble.members) < 2:
         return None
     return candidates, ensemble, time.perf_counter() - start
@@ -82,11 +84,13 @@ def select_members(ranked: list[Trial], data: Dataset, y: np.ndarray, metric: st
 def export_ensemble(runner: TrialRunner, ranked: list[Trial],
                      chosen: tuple[list[Trial], Ensemble, float], y: np.ndarray,
                      dataset: Dataset, deadline: float, estimate: Callable[[Trial], float],
-                     metadata: Callable[[dict], dict]) -> tuple[bytes, RefitInfo, dict]:
+                     metadata: Callable[[dict], dict], sample_weight: np.ndarray | None = None
+                     ) -> tuple[bytes, RefitInfo, dict]:
     """Refit the ensemble's members and assemble them; what does not fit is dropped.
 
     Falls back to `_refit_best` when no member could be refitted. Returns the model
-    bytes, the refit info (as `_refit_best` gives) and the ensemble's record.
+    bytes, the refit info (as `_refit_best` gives) and the ensemble's record
+    (`sample_weight`: of the validated rows, for the scores of what is kept).
     """
     candidates, ensemble, selection_seconds = chosen
     members = sorted(((candidates[i], w) for i, w in zip(ensemble.members, ensemble.weights)),
@@ -107,7 +111,7 @@ def export_ensemble(runner: TrialRunner, ranked: list[Trial],
     position = {t.index: i for i, t in enumerate(candidates)}
     record["scores"] = ensemble.scores if not dropped else blend_scores(
         [t.oof for t in candidates], [position[t.index] for t, _ in kept], [w for _, w in kept],
-        y, dataset.task_type, dataset.classes)
+        y, dataset.task_type, dataset.classes, sample_weight)
     alone = kept[0][0] if len(kept) == 1 else ranked[0]
     model_bytes = results[alone.index].model_bytes if len(kept) == 1 else \
         _assemble(kept, results, dataset, metadata)

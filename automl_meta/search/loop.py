@@ -16,7 +16,8 @@ from functools import cached_property, partial
 from typing import Callable, Sequence
 
 from automl_meta.core.data import Dataset, subsample
-from automl_meta.core.errors import AllTrialsFailedError
+from automl_meta.core.errors import AllTrialsFailedError, InvalidParameterError
+from automl_meta.core.families import FAMILY_NAMES
 from automl_meta.core.lazy import import_in_background
 from automl_meta.core.metrics import check_metric, to_loss
 from automl_meta.core.pipeline import model_metadata
@@ -28,6 +29,7 @@ from automl_meta.core.validation import (
     holdout_split,
     validated_rows,
 )
+from automl_meta.core.weights import UNWEIGHTED_FAMILIES, weights_note
 from automl_meta.learning.warmstart import WarmStartSource
 from automl_meta.search.choice import choose_strategy
 from automl_meta.search.ensemble import OOF_MEMORY_BYTES, oof_bytes
@@ -266,7 +268,8 @@ def fit(dataset: Dataset, settings: FitSettings = FitSettings(),
     metric = check_metric(settings.metric, dataset.task_type)
     budget = Budget(time.monotonic() if started_at is None else started_at, settings.time_budget)
     search_data = subsample(dataset, _search_rows(settings), settings.seed)
-    space = SearchSpace(dataset.task_type, n_rows=dataset.n_rows, families=settings.families)
+    space = SearchSpace(dataset.task_type, n_rows=dataset.n_rows,
+                        families=_families(dataset, settings, on_note))
     validation = choose_validation(search_data.n_rows, search_data.X.shape[1], settings.time_budget,
                                    settings.n_folds, settings.validation)
     if on_note:
@@ -282,6 +285,8 @@ def fit(dataset: Dataset, settings: FitSettings = FitSettings(),
              if validation.scheme == "cv" else
              holdout_split(search_data.y, search_data.task_type, validation.holdout_share, settings.seed))
     y_valid = search_data.y[validated_rows(folds)]
+    w_valid = None if search_data.sample_weight is None else \
+        search_data.sample_weight[validated_rows(folds)]
     n_workers = _n_workers(settings.n_jobs)
     setup = WorkerSetup(search_data, space, folds, settings.seed, default_memory_limit_mb(n_workers),
                         refit_dataset=dataset if search_data is not dataset else None)
@@ -294,7 +299,7 @@ def fit(dataset: Dataset, settings: FitSettings = FitSettings(),
         if not ranked:
             raise AllTrialsFailedError(_failure_summary(trials))
         metadata = partial(model_metadata, dataset, metric, space_version=space.version)
-        chosen = select_members(ranked, search_data, y_valid, metric, settings.ensemble_size)
+        chosen = select_members(ranked, search_data, y_valid, metric, settings.ensemble_size, w_valid)
         ensemble = None
         if chosen is None:
             model_bytes, refit = refit_best(runner, ranked, budget.hard_deadline, metadata)
@@ -302,7 +307,8 @@ def fit(dataset: Dataset, settings: FitSettings = FitSettings(),
             estimate = partial(_refit_estimate, validation=validation,
                                row_ratio=dataset.n_rows / search_data.n_rows)
             model_bytes, refit, ensemble = export_ensemble(
-                runner, ranked, chosen, y_valid, dataset, budget.hard_deadline, estimate, metadata)
+                runner, ranked, chosen, y_valid, dataset, budget.hard_deadline, estimate, metadata,
+                w_valid)
     if refit.errors and on_note:
         on_note(refit_note(ranked[0], refit))
     if ensemble and ensemble["dropped"] and on_note:
@@ -312,6 +318,24 @@ def fit(dataset: Dataset, settings: FitSettings = FitSettings(),
                      interrupted=interrupted, refit=refit, seconds=budget.elapsed(),
                      strategy=strategy.name, warm_start=warm_start, ensemble=ensemble,
                      validation=validation)
+
+
+def _families(dataset: Dataset, settings: FitSettings,
+              on_note: Callable[[str], None] | None) -> tuple[str, ...] | None:
+    """The families to search: the settings', but those that cannot take the dataset's
+    sample weights (a note names them)."""
+    if dataset.sample_weight is None:
+        return settings.families
+    asked = settings.families or FAMILY_NAMES
+    left_out = tuple(f for f in asked if f in UNWEIGHTED_FAMILIES)
+    kept = tuple(f for f in asked if f not in UNWEIGHTED_FAMILIES)
+    if not kept:
+        raise InvalidParameterError(
+            f"The 'families' parameter names only {', '.join(left_out)}, which cannot take sample "
+            "weights; allow another family, or fit without weights.")
+    if left_out and on_note:
+        on_note(weights_note(left_out))
+    return kept
 
 
 def _failure_summary(trials: list[Trial]) -> str:

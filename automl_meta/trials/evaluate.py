@@ -113,6 +113,7 @@ def evaluate(config: dict, dataset: Dataset, space: SearchSpace,
     trial = Trial(index=index, config=config, config_id=config_id(config), status=Status.OK)
     n_out = len(dataset.classes) if dataset.task_type != "regression" else None
     oof = np.zeros((dataset.n_rows, n_out) if n_out else dataset.n_rows)
+    weights = dataset.sample_weight
     try:
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
@@ -120,7 +121,8 @@ def evaluate(config: dict, dataset: Dataset, space: SearchSpace,
                 model = space.to_pipeline(config, dataset.numeric, dataset.categorical,
                                           seed=seed, y=dataset.y[train])
                 start = time.perf_counter()
-                model = space.fit(config, model, dataset.X.iloc[train], dataset.y[train], seed)
+                model = space.fit(config, model, dataset.X.iloc[train], dataset.y[train], seed,
+                                  None if weights is None else weights[train])
                 trial.fit_seconds += time.perf_counter() - start
                 start = time.perf_counter()
                 oof[test] = predict_matrix(model, dataset.X.iloc[test], dataset.task_type,
@@ -141,7 +143,8 @@ def evaluate(config: dict, dataset: Dataset, space: SearchSpace,
     if not np.all(np.isfinite(oof)):
         trial.status, trial.error = Status.FAILED, "the model predicted NaN or infinite values"
         return trial
-    trial.scores = all_scores(dataset.task_type, y, oof, dataset.classes)
+    trial.scores = all_scores(dataset.task_type, y, oof, dataset.classes,
+                              None if weights is None else weights[rows])
     trial.oof = oof
     return trial
 
@@ -161,4 +164,4 @@ def refit(config: dict, dataset: Dataset, space: SearchSpace, seed: int = 0):
         warnings.simplefilter("ignore")
         model = space.to_pipeline(config, dataset.numeric, dataset.categorical, seed=seed,
                                   y=dataset.y)
-        return space.fit(config, model, dataset.X, dataset.y, seed)
+        return space.fit(config, model, dataset.X, dataset.y, seed, dataset.sample_weight)
