@@ -225,3 +225,13 @@ def test_fit_table_takes_a_weight_column(tmp_path):
     model = fit_table(path, weight="w", max_trials=1, n_jobs=1, ensemble_size=1, quiet=True)
     assert model.summary_["data"]["weights"]["column"] == "w"
     assert len(model.predict(pd.read_csv(path))) == 80
+
+
+def test_a_row_sample_keeps_each_rows_weight():
+    from automl_meta.core.data import subsample
+
+    d = make_dataset("regression", n=300)
+    weighted = replace(d, sample_weight=np.abs(d.X["x1"].to_numpy()) + 1.0)
+    sample = subsample(weighted, 100, seed=0)
+    assert sample.n_rows == 100
+    np.testing.assert_array_equal(sample.sample_weight, np.abs(sample.X["x1"].to_numpy()) + 1.0)

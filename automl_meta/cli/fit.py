@@ -77,9 +77,13 @@ def _families(ctx, param, value):
 @click.option("--report", default=None, metavar="PATH",
               help="Also write an HTML report of the run (data, warm start, best score over "
               "time, leaderboard, ensemble); needs matplotlib: pip install 'automl-meta[report]'.")
+@click.option("--resume", default=None, metavar="MODEL_JSON",
+              help="Continue the search of an earlier fit of this table (its model.json, with "
+              "the .oof.npz written beside it): its trials are not run again and join the "
+              "leaderboard and the ensemble. Metric, validation and seed must stay as they were.")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the result line.")
 def fit(data, target, task, drop, weight, metric, time_budget, max_trials, seed, output, n_jobs, strategy,
-        ensemble_size, validation, families, metabase, report, quiet):
+        ensemble_size, validation, families, metabase, report, resume, quiet):
     """Find the best model for DATA (CSV, TSV, .gz or parquet) and save it as a pickle."""
     started_at = time.monotonic()
     stop_on_termination()
@@ -96,8 +100,9 @@ def fit(data, target, task, drop, weight, metric, time_budget, max_trials, seed,
     from automl_meta.core.data import load_table
     from automl_meta.core.metrics import check_metric
     from automl_meta.output.html_report import check_report_output, write_report
-    from automl_meta.output.model_file import check_outputs, save_fit, summary_path
+    from automl_meta.output.model_file import check_outputs, load_resume, save_fit, summary_path
     from automl_meta.search.loop import fit as run_fit
+    from automl_meta.search.resume import resumed_settings
 
     settings = FitSettings(metric=metric, time_budget=time_budget, max_trials=max_trials,
                            seed=seed, n_jobs=n_jobs, strategy=strategy, metabase=metabase,
@@ -107,14 +112,17 @@ def fit(data, target, task, drop, weight, metric, time_budget, max_trials, seed,
         check_report_output(report, data, output, summary_path(output))
     if metabase is not None:
         check_metabase(metabase, strategy)
+    earlier = load_resume(resume) if resume is not None else None
     drop_columns = [c.strip() for c in drop.split(",") if c.strip()]
     dataset = load_table(data, target=target, task=task, drop=drop_columns, n_folds=settings.n_folds,
                          weight=weight)
     check_metric(settings.metric, dataset.task_type)
+    if earlier is not None:  # refused before anything is shown
+        settings = resumed_settings(earlier, dataset, settings)
     progress = Progress(quiet=quiet)
     progress.start(dataset)
     result = run_fit(dataset, settings, on_trial=progress.update, started_at=started_at,
-                     on_note=progress.note, on_tick=progress.tick)
+                     on_note=progress.note, on_tick=progress.tick, resume=earlier)
     progress.finish()
     model_path, summary = save_fit(result, dataset, settings, output)
     if not quiet:

@@ -24,9 +24,10 @@ UNWEIGHTED_FAMILIES = ("knn",)
 def check_weights(values, what: str, n_rows: int | None = None) -> np.ndarray:
     """`values` as float64 weights: numeric, finite, >= 0, not all zero; else one clear
     line naming `what` ("The weight column 'w'", "sample_weight")."""
-    if np.ndim(values) != 1:
-        raise InvalidDataError(f"{what} must be one weight per row (1-d). Got shape {np.shape(values)}.")
-    series = pd.Series(np.asarray(values, dtype=object))
+    array = np.asarray(values, dtype=object)
+    if array.ndim != 1:
+        raise InvalidDataError(f"{what} must be one weight per row (1-d). Got shape {array.shape}.")
+    series = pd.Series(array)
     if n_rows is not None and len(series) != n_rows:
         raise InvalidDataError(f"{what} has {len(series)} values, but there are {n_rows} rows.")
     numbers = pd.to_numeric(series, errors="coerce")
@@ -45,6 +46,17 @@ def check_weights(values, what: str, n_rows: int | None = None) -> np.ndarray:
     if not (weights > 0).any():
         raise InvalidDataError(f"{what} is zero on every row; at least one row needs a positive weight.")
     return weights
+
+
+def check_weighted_classes(y: np.ndarray, weights: np.ndarray | None, task_type: str) -> None:
+    """A classifier needs positive weight on rows of two classes or more."""
+    if weights is None or task_type == "regression":
+        return
+    classes = np.unique(np.asarray(y)[weights > 0])
+    if len(classes) < 2:
+        raise InvalidDataError(
+            f"The sample weights are positive on rows of one class only ({classes[0]!r}); a "
+            "classifier needs weight on two classes or more.")
 
 
 def normalized(weights: np.ndarray) -> np.ndarray | None:

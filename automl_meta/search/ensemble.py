@@ -15,7 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
-from automl_meta.core.metrics import all_scores
+from automl_meta.core.metrics import all_scores, to_loss
 
 OOF_MEMORY_BYTES = 500 * 10**6  # out-of-fold predictions kept, in all (rows x outputs x 8)
 # Selection picks among the best trials only: over all of a search's trials (often 150 or
@@ -71,6 +71,12 @@ def select(oofs: Sequence[np.ndarray], y: np.ndarray, task_type: str, metric: st
     weights = tuple(int(counts[i]) for i in members)
     return Ensemble(members, weights, blend_scores(oofs, members, weights, y, task_type, classes,
                                                    sample_weight))
+
+
+def selection_loss(ensemble: Ensemble, metric: str) -> float:
+    """The loss selection minimises for `metric`, of an ensemble's out-of-fold scores."""
+    criterion = SELECTION_METRIC.get(metric, metric)
+    return to_loss(criterion, ensemble.scores.get(criterion, float("nan")))
 
 
 def blend(oofs: Sequence[np.ndarray], members: Sequence[int], weights: Sequence[float]) -> np.ndarray:

@@ -76,6 +76,19 @@ class Trial:
                 "error": self.error_text(), "source": self.source,
                 "finished_at": None if self.finished_at is None else round(self.finished_at, 3)}
 
+    @classmethod
+    def from_dict(cls, record: dict) -> "Trial":
+        """The trial of a `to_dict` record (model.json's leaderboard), to resume a search;
+        its error comes back as one message, the line that was stored."""
+        scores = {k: (math.nan if v is None else float(v)) for k, v in record["scores"].items()}
+        return cls(index=int(record["index"]), config=record["config"],
+                   config_id=record.get("config_id") or config_id(record["config"]),
+                   status=Status(record["status"]), scores=scores,
+                   fit_seconds=float(record.get("fit_seconds", 0.0)),
+                   predict_seconds=float(record.get("predict_seconds", 0.0)),
+                   error=record.get("error", ""), source=record.get("source", ""),
+                   finished_at=record.get("finished_at"))
+
 
 def make_folds(y: np.ndarray, task_type: str, n_folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """Stratified folds for classification, shuffled plain folds for regression.
