@@ -13,7 +13,7 @@ import math
 import sys
 import warnings
 from collections.abc import Sequence
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -35,13 +35,15 @@ from automl_meta.core.data import (
     prepare_features,
     read_raw,
 )
-from automl_meta.core.errors import InvalidDataError
+from automl_meta.core.errors import InvalidDataError, InvalidParameterError
 from automl_meta.core.pipeline import feature_model
 from automl_meta.core.settings import FitSettings
+from automl_meta.core.weights import check_weights
 from automl_meta.core.wording import counted
 from automl_meta.output.importance import TRAINING_TABLE_NOTE, explain_rows
-from automl_meta.output.model_file import fit_summary
+from automl_meta.output.model_file import fit_summary, load_resume
 from automl_meta.search.loop import fit as run_fit
+from automl_meta.search.resume import EarlierRun, earlier_run
 
 _DEFAULTS = FitSettings()
 TARGET_COLUMN = "__target__"  # the target's column in the frame handed to the loader
@@ -90,10 +92,17 @@ class _AutoMLEstimator(BaseEstimator):
         names = {f.name for f in fields(FitSettings)}
         return FitSettings(**{name: value for name, value in self.get_params().items() if name in names})
 
-    def fit(self, X, y) -> _AutoMLEstimator:
-        """Search for the best model of y given X within time_budget seconds; returns self."""
+    def fit(self, X, y, sample_weight=None, resume=None) -> _AutoMLEstimator:
+        """Search for the best model of y given X within time_budget seconds; returns self.
+
+        `sample_weight` (one number >= 0 per row) weighs the rows in every fit, metric and
+        the ensemble's selection; a family that cannot take weights (knn) is not searched.
+        `resume` continues an earlier search of the same X, y: a fitted estimator, or the
+        model.json of an `automl fit` (search/resume.py says what must match)."""
         frame = self._input_frame(X, reset=True)
         y = self._check_target(y, len(frame))
+        weights = None if sample_weight is None else \
+            check_weights(sample_weight, "sample_weight", n_rows=len(frame))
         needed = max(MIN_ROWS, self.n_folds)
         if len(frame) < needed:
             raise InvalidDataError(f"X has n_samples={len(frame)}; at least {needed} are needed "
@@ -103,14 +112,17 @@ class _AutoMLEstimator(BaseEstimator):
         raw = frame.assign(**{TARGET_COLUMN: self._target_cells(y)})
         dataset = build_dataset(raw, target=TARGET_COLUMN, task=self._task, drop=list(self.drop),
                                 name="X", n_folds=self.n_folds)
-        return self._fit_dataset(dataset)
+        if weights is not None:  # y has no missing cells here: the loader kept every row
+            dataset = replace(dataset, sample_weight=weights)
+        return self._fit_dataset(dataset, resume)
 
-    def _fit_dataset(self, dataset: Dataset) -> _AutoMLEstimator:
+    def _fit_dataset(self, dataset: Dataset, resume=None) -> _AutoMLEstimator:
         settings = self.settings()
+        earlier = _earlier_run(resume)
         note = None if self.quiet else (lambda line: print(line, file=sys.stderr))
         for warning in dataset.warnings if note else ():
             note(f"Warning: {warning}")
-        result = run_fit(dataset, settings, on_note=note)
+        result = run_fit(dataset, settings, on_note=note, resume=earlier)
         self.model_ = result.model
         self.schema_ = dataset.schema
         self.task_type_ = dataset.task_type
@@ -119,7 +131,8 @@ class _AutoMLEstimator(BaseEstimator):
         self.best_score_ = result.best.scores[result.metric]
         self.ensemble_ = result.ensemble
         self.leaderboard_ = leaderboard_frame(result)
-        self.summary_ = fit_summary(result, dataset, settings)
+        self.resume_ = earlier_run(result, dataset, settings)  # what fit(..., resume=self) continues
+        self.summary_ = fit_summary(result, dataset, settings, self.resume_)
         if note:
             note(f"best {result.metric} {self.best_score_:.4f} ({self.best_config_['family']}), "
                  f"{counted(len(result.trials), 'trial')} in {result.seconds:.1f} s")
@@ -258,6 +271,19 @@ class AutoMLRegressor(RegressorMixin, _AutoMLEstimator):
         return np.asarray(super().predict(X), dtype=float)
 
 
+def _earlier_run(resume) -> EarlierRun | None:
+    """The run `fit(..., resume=...)` names: a fitted estimator's, or a model.json's."""
+    if resume is None:
+        return None
+    if isinstance(resume, _AutoMLEstimator):
+        check_is_fitted(resume, "resume_")
+        return resume.resume_
+    if isinstance(resume, (str, Path)):
+        return load_resume(resume)
+    raise InvalidParameterError("The 'resume' parameter must be a fitted AutoMLClassifier or "
+                                f"AutoMLRegressor, or a model.json path. Got {type(resume).__name__} instead.")
+
+
 def _positions(n: int) -> list[str]:
     """Column names for an array's columns."""
     return [f"x{i}" for i in range(n)]
@@ -275,21 +301,23 @@ def leaderboard_frame(result) -> pd.DataFrame:
 
 
 def fit_table(path: str | Path, target: str | None = None, task: str | None = None,
-              **params) -> AutoMLClassifier | AutoMLRegressor:
+              weight: str | None = None, resume=None, **params) -> AutoMLClassifier | AutoMLRegressor:
     """Fit on a table file as `automl fit` does; returns the fitted estimator.
 
-    `params` are the estimators' parameters (time_budget, strategy, drop, ...). The
-    estimator then predicts on frames with the file's columns (e.g. `pandas.read_csv` of a
-    file in the same format).
+    `weight` names a column of sample weights (as `automl fit --weight`); `resume` an
+    earlier fit to continue (a fitted estimator or a model.json). `params` are the
+    estimators' parameters (time_budget, strategy, drop, ...). The estimator then predicts
+    on frames with the file's columns (e.g. `pandas.read_csv` of a file in the same format).
     """
     raw = read_raw(path)
     dataset = build_dataset(raw, target=target, task=task, drop=list(params.get("drop", ())),
-                            name=Path(path).name, n_folds=params.get("n_folds", _DEFAULTS.n_folds))
+                            name=Path(path).name, n_folds=params.get("n_folds", _DEFAULTS.n_folds),
+                            weight=weight)
     regression = dataset.task_type == "regression"
     estimator = (AutoMLRegressor if regression else AutoMLClassifier)(**params)
-    columns = [c for c in raw.columns if c != dataset.target]
+    columns = [c for c in raw.columns if c not in (dataset.target, weight)]
     estimator.n_features_in_ = len(columns)
     estimator.feature_names_in_ = np.array(columns, dtype=object)
     if not regression:
         estimator.classes_ = np.array(dataset.classes, dtype=object)
-    return estimator._fit_dataset(dataset)
+    return estimator._fit_dataset(dataset, resume)

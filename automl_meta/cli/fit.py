@@ -43,6 +43,10 @@ def _families(ctx, param, value):
 @task_option
 @click.option("--drop", default="", metavar="COLS",
               help="Comma-separated columns to ignore (ids, leaks of the target).")
+@click.option("--weight", default=None, metavar="COLUMN",
+              help="Column of row weights (numbers >= 0, not all zero), taken out of the "
+              "features: used by every fit, metric and the ensemble's selection; knn, which "
+              "cannot take them, is not searched.")
 @click.option("--metric", default=None, help=metric_help())
 @click.option("--time-budget", type=float, default=FitSettings.time_budget, show_default=True,
               callback=_positive,
@@ -74,9 +78,13 @@ def _families(ctx, param, value):
 @click.option("--report", default=None, metavar="PATH",
               help="Also write an HTML report of the run (data, warm start, best score over "
               "time, leaderboard, ensemble); needs matplotlib: pip install 'automl-meta[report]'.")
+@click.option("--resume", default=None, metavar="MODEL_JSON",
+              help="Continue the search of an earlier fit of this table (its model.json, with "
+              "the .oof.npz written beside it): its trials are not run again and join the "
+              "leaderboard and the ensemble. Metric, validation and seed must stay as they were.")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the result line.")
-def fit(data, target, task, drop, metric, time_budget, max_trials, seed, output, n_jobs, strategy,
-        ensemble_size, validation, families, metabase, report, quiet):
+def fit(data, target, task, drop, weight, metric, time_budget, max_trials, seed, output, n_jobs, strategy,
+        ensemble_size, validation, families, metabase, report, resume, quiet):
     """Find the best model for DATA (CSV, TSV, .gz or parquet) and save it as a pickle."""
     started_at = time.monotonic()
     stop_on_termination()
@@ -84,7 +92,7 @@ def fit(data, target, task, drop, metric, time_budget, max_trials, seed, output,
 
     warm_up()  # the workers' imports now overlap with ours and with loading the data
     from automl_meta.output.html_report import check_report_output
-    from automl_meta.output.model_file import check_outputs, summary_path
+    from automl_meta.output.model_file import check_outputs, load_resume, summary_path
     from automl_meta.output.paths import output_lock
 
     settings = FitSettings(metric=metric, time_budget=time_budget, max_trials=max_trials,
@@ -95,13 +103,15 @@ def fit(data, target, task, drop, metric, time_budget, max_trials, seed, output,
         check_report_output(report, data, output, summary_path(output))
     if metabase is not None:
         check_metabase(metabase, strategy)
+    earlier = load_resume(resume) if resume is not None else None
     drop_columns = [c.strip() for c in drop.split(",") if c.strip()]
     with output_lock(output):  # a second fit writing the same model is refused
-        _fit_and_save(data, target, task, drop_columns, settings, output, report, quiet, started_at)
+        _fit_and_save(data, target, task, drop_columns, weight, settings, output, report, quiet,
+                      started_at, earlier)
 
 
-def _fit_and_save(data, target, task, drop, settings: FitSettings, output, report, quiet,
-                  started_at: float) -> None:
+def _fit_and_save(data, target, task, drop, weight, settings: FitSettings, output, report, quiet,
+                  started_at: float, earlier) -> None:
     from automl_meta.cli.report import (
         Progress,
         leaderboard_text,
@@ -114,13 +124,17 @@ def _fit_and_save(data, target, task, drop, settings: FitSettings, output, repor
     from automl_meta.output.html_report import write_report
     from automl_meta.output.model_file import save_fit
     from automl_meta.search.loop import fit as run_fit
+    from automl_meta.search.resume import resumed_settings
 
-    dataset = load_table(data, target=target, task=task, drop=drop, n_folds=settings.n_folds)
+    dataset = load_table(data, target=target, task=task, drop=drop, n_folds=settings.n_folds,
+                         weight=weight)
     check_metric(settings.metric, dataset.task_type)
+    if earlier is not None:  # refused before anything is shown
+        settings = resumed_settings(earlier, dataset, settings)
     progress = Progress(quiet=quiet)
     progress.start(dataset)
     result = run_fit(dataset, settings, on_trial=progress.update, started_at=started_at,
-                     on_note=progress.note, on_tick=progress.tick)
+                     on_note=progress.note, on_tick=progress.tick, resume=earlier)
     with deferred() as received:  # a signal now ends the run once the model is written
         progress.finish()
         model_path, summary = save_fit(result, dataset, settings, output)

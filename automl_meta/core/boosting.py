@@ -165,34 +165,48 @@ def _inner_split(y: np.ndarray, classification: bool, seed: int) -> tuple[np.nda
                                   stratify=y if classification else None))
 
 
-def _fit_booster(family: str, model: Any, X: Any, y: np.ndarray, split) -> Any:
+def _fit_booster(family: str, model: Any, X: Any, y: np.ndarray, split,
+                 weights: np.ndarray | None = None) -> Any:
     if split is None:
         if family == "xgboost":
             model.set_params(early_stopping_rounds=None)
-        return model.fit(X, y)
+        return model.fit(X, y) if weights is None else model.fit(X, y, sample_weight=weights)
     train, valid = split
     X_train, y_train, X_valid, y_valid = _rows(X, train), y[train], _rows(X, valid), y[valid]
+    w_train, w_valid = (None, None) if weights is None else (weights[train], weights[valid])
     if family == "lightgbm":
         stop = importlib.import_module("lightgbm").early_stopping(EARLY_STOPPING_ROUNDS, verbose=False)
-        return model.fit(X_train, y_train, eval_set=[(X_valid, y_valid)], callbacks=[stop])
+        return model.fit(X_train, y_train, sample_weight=w_train, eval_set=[(X_valid, y_valid)],
+                         eval_sample_weight=None if w_valid is None else [w_valid], callbacks=[stop])
     if family == "xgboost":
         model.set_params(early_stopping_rounds=EARLY_STOPPING_ROUNDS)
-        return model.fit(X_train, y_train, eval_set=[(X_valid, y_valid)], verbose=False)
+        return model.fit(X_train, y_train, sample_weight=w_train, eval_set=[(X_valid, y_valid)],
+                         sample_weight_eval_set=None if w_valid is None else [w_valid], verbose=False)
+    if w_valid is not None:  # CatBoost takes an evaluation set's weights only in a Pool
+        pool = importlib.import_module("catboost").Pool
+        categorical = model.get_params().get("cat_features")
+        valid_set = pool(X_valid, y_valid, weight=w_valid,
+                         cat_features=None if categorical is None else list(categorical))
+        return model.fit(X_train, y_train, sample_weight=w_train, eval_set=valid_set,
+                         early_stopping_rounds=EARLY_STOPPING_ROUNDS)
     return model.fit(X_train, y_train, eval_set=(X_valid, y_valid),
                      early_stopping_rounds=EARLY_STOPPING_ROUNDS)
 
 
 def fit(family: str, pipeline: Pipeline, X: Any, y: Sequence, classification: bool,
-        seed: int) -> Pipeline:
+        seed: int, sample_weight: np.ndarray | None = None) -> Pipeline:
     """Fit a boosting config's `build` pipeline with early stopping: a classifier's booster
-    on label codes, then frozen inside its VotingClassifier, which maps codes to labels."""
+    on label codes, then frozen inside its VotingClassifier, which maps codes to labels.
+    `sample_weight` weighs the rows of both the fit and its validation split."""
     prep, model = pipeline.steps[0][1], pipeline.steps[-1][1]
     if classification:
         model = model.estimators[0][1]
     Xt = prep.fit_transform(X, y)
     y = np.asarray(y)
     target = np.unique(y, return_inverse=True)[1] if classification else y.astype(float)
-    booster = _fit_booster(family, model, Xt, target, _inner_split(target, classification, seed))
+    weights = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    booster = _fit_booster(family, model, Xt, target, _inner_split(target, classification, seed),
+                           weights)
     if classification:
         booster = VotingClassifier([(family, FrozenEstimator(booster))], voting="soft").fit(Xt, y)
     return Pipeline([("prep", prep), ("model", booster)])

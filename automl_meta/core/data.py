@@ -23,6 +23,7 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from automl_meta.core.errors import InvalidDataError, InvalidParameterError
+from automl_meta.core.weights import column_weights
 from automl_meta.core.wording import counted
 
 log = logging.getLogger(__name__)
@@ -103,6 +104,8 @@ class Dataset:
     name: str = ""
     classes: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    sample_weight: np.ndarray | None = None  # one weight >= 0 per row (core/weights.py); None: all 1
+    weight_column: str = ""  # the table's column the weights came from; "" for none or an array
 
     @property
     def numeric(self) -> tuple[str, ...]:
@@ -400,8 +403,11 @@ def _check_task(task: str | None) -> str | None:
 
 
 def build_dataset(raw: pd.DataFrame, target: str | None = None, task: str | None = None,
-                  drop: Sequence[str] = (), name: str = "", n_folds: int = 5) -> Dataset:
-    """Make a Dataset from a cleaned raw frame: split target, infer task and kinds, check."""
+                  drop: Sequence[str] = (), name: str = "", n_folds: int = 5,
+                  weight: str | None = None) -> Dataset:
+    """Make a Dataset from a cleaned raw frame: split target, infer task and kinds, check.
+
+    `weight` names a column of sample weights, taken out of the features."""
     task = _check_task(task)
     target = _resolve_target(list(raw.columns), target)
     unknown = [c for c in drop if c not in raw.columns]
@@ -423,6 +429,9 @@ def build_dataset(raw: pd.DataFrame, target: str | None = None, task: str | None
     if not keep.all():
         warnings.append(f"dropped {int((~keep).sum())} row(s) whose target is missing")
     raw = raw.loc[keep].reset_index(drop=True)
+    sample_weight = None if weight is None else column_weights(raw, weight, target)
+    if weight is not None:
+        raw, drop = raw.drop(columns=[weight]), [c for c in drop if c != weight]
     y_raw = raw[target]
     if len(raw) < max(MIN_ROWS, n_folds):
         raise InvalidDataError(
@@ -441,6 +450,8 @@ def build_dataset(raw: pd.DataFrame, target: str | None = None, task: str | None
     schema, schema_warnings = infer_schema(features)
     if drop:
         schema = replace(schema, dropped={**{c: "asked to drop" for c in drop}, **schema.dropped})
+    if weight is not None:
+        schema = replace(schema, dropped={weight: "the sample weights", **schema.dropped})
     warnings += schema_warnings
     if not schema.raw_columns:
         raise InvalidDataError(
@@ -448,7 +459,8 @@ def build_dataset(raw: pd.DataFrame, target: str | None = None, task: str | None
             "free text (" + ", ".join(f"'{c}'" for c in features.columns[:10]) + ").")
     X, prep_warnings = prepare_features(features, schema)
     return Dataset(X=X, y=y, task_type=task_type, target=target, schema=schema, name=name,
-                   classes=classes, warnings=tuple(warnings + prep_warnings))
+                   classes=classes, warnings=tuple(warnings + prep_warnings),
+                   sample_weight=sample_weight, weight_column=weight or "")
 
 
 def _check_classes(y_raw: pd.Series, target: str) -> None:
@@ -497,11 +509,11 @@ def _encode_target(y_raw: pd.Series, task_type: str, target: str) -> tuple[np.nd
 
 
 def load_table(path: str | Path, target: str | None = None, task: str | None = None,
-               drop: Sequence[str] = (), n_folds: int = 5) -> Dataset:
+               drop: Sequence[str] = (), n_folds: int = 5, weight: str | None = None) -> Dataset:
     """Read a table file and build its Dataset (see `build_dataset`)."""
     raw = read_raw(path)
     return build_dataset(raw, target=target, task=task, drop=drop, name=Path(path).name,
-                         n_folds=n_folds)
+                         n_folds=n_folds, weight=weight)
 
 
 def subsample(dataset: Dataset, max_rows: int, seed: int = 0) -> Dataset:
@@ -515,7 +527,9 @@ def subsample(dataset: Dataset, max_rows: int, seed: int = 0) -> Dataset:
         stratify = dataset.y if counts.min() >= 2 else None
     keep, _ = train_test_split(index, train_size=max_rows, random_state=seed, stratify=stratify)
     keep = np.sort(keep)
-    return replace(dataset, X=dataset.X.iloc[keep].reset_index(drop=True), y=dataset.y[keep])
+    weights = None if dataset.sample_weight is None else dataset.sample_weight[keep]
+    return replace(dataset, X=dataset.X.iloc[keep].reset_index(drop=True), y=dataset.y[keep],
+                   sample_weight=weights)
 
 
 def fingerprint(dataset: Dataset) -> str:

@@ -39,15 +39,16 @@ def to_losses(metric: str, values: np.ndarray) -> np.ndarray:
 
 
 def all_scores(task_type: str, y_true: np.ndarray, prediction: np.ndarray,
-               classes: tuple = ()) -> dict[str, float]:
+               classes: tuple = (), sample_weight: np.ndarray | None = None) -> dict[str, float]:
     """Every metric of the task type, from labels and out-of-fold predictions.
 
     For classification `prediction` is a (n, n_classes) probability matrix whose columns
-    follow `classes`; for regression it is the predicted values. A metric that cannot be
+    follow `classes`; for regression it is the predicted values. With `sample_weight`,
+    each row counts by its weight (scikit-learn's metrics' own). A metric that cannot be
     computed is NaN rather than an exception.
     """
-    funcs = _regression(y_true, prediction) if task_type == "regression" else \
-        _classification(task_type, y_true, prediction, classes)
+    funcs = _regression(y_true, prediction, sample_weight) if task_type == "regression" else \
+        _classification(task_type, y_true, prediction, classes, sample_weight)
     out = {}
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
@@ -59,22 +60,23 @@ def all_scores(task_type: str, y_true: np.ndarray, prediction: np.ndarray,
     return out
 
 
-def _regression(y, pred):
-    return {"rmse": lambda: math.sqrt(skm.mean_squared_error(y, pred)),
-            "r2": lambda: skm.r2_score(y, pred),
-            "mae": lambda: skm.mean_absolute_error(y, pred)}
+def _regression(y, pred, w=None):
+    return {"rmse": lambda: math.sqrt(skm.mean_squared_error(y, pred, sample_weight=w)),
+            "r2": lambda: skm.r2_score(y, pred, sample_weight=w),
+            "mae": lambda: skm.mean_absolute_error(y, pred, sample_weight=w)}
 
 
-def _classification(task_type, y, proba, classes):
+def _classification(task_type, y, proba, classes, w=None):
     labels = np.asarray(classes, dtype=object)
     predicted = labels[np.argmax(proba, axis=1)]
     clipped = np.clip(proba, 1e-15, 1.0)
     clipped = clipped / clipped.sum(axis=1, keepdims=True)
     if task_type == "binary":
-        auc = lambda: skm.roc_auc_score(y == labels[1], proba[:, 1])  # noqa: E731
+        auc = lambda: skm.roc_auc_score(y == labels[1], proba[:, 1], sample_weight=w)  # noqa: E731
     else:
-        auc = lambda: skm.roc_auc_score(y, clipped, multi_class="ovr", labels=labels)  # noqa: E731
+        auc = lambda: skm.roc_auc_score(y, clipped, multi_class="ovr", labels=labels,  # noqa: E731
+                                        sample_weight=w)
     return {"roc_auc": auc,
-            "accuracy": lambda: skm.accuracy_score(y, predicted),
-            "balanced_accuracy": lambda: skm.balanced_accuracy_score(y, predicted),
-            "log_loss": lambda: skm.log_loss(y, clipped, labels=labels)}
+            "accuracy": lambda: skm.accuracy_score(y, predicted, sample_weight=w),
+            "balanced_accuracy": lambda: skm.balanced_accuracy_score(y, predicted, sample_weight=w),
+            "log_loss": lambda: skm.log_loss(y, clipped, labels=labels, sample_weight=w)}

@@ -33,6 +33,7 @@ from automl_meta.core.family import Family, ModelInputs
 from automl_meta.core.preprocessing import PREP_PARAMS
 from automl_meta.core.settings import check_families
 from automl_meta.core.sklearn_families import SVM_MAX_ROWS  # noqa: F401 (re-exported)
+from automl_meta.core.weights import UNWEIGHTED_FAMILIES, normalized
 
 # 2: HGB early stopping; SVM calibration that survives rare classes. 3: LightGBM, XGBoost
 # and CatBoost (the families of version 2, their configs and pipelines are unchanged).
@@ -272,13 +273,29 @@ class SearchSpace:
                              ModelInputs(len(numeric), len(categorical), counts))
         return Pipeline([("prep", family.preprocess(params, numeric, categorical)), ("model", model)])
 
-    def fit(self, config: dict, pipeline: Pipeline, X, y: Sequence, seed: int = 0) -> Pipeline:
+    def fit(self, config: dict, pipeline: Pipeline, X, y: Sequence, seed: int = 0,
+            sample_weight: Sequence[float] | None = None) -> Pipeline:
         """The fitted `to_pipeline(config, ...)`: `pipeline.fit(X, y)`, unless the family
-        fits itself (the boosting libraries stop early on an inner validation split)."""
+        fits itself (the boosting libraries stop early on an inner validation split).
+
+        `sample_weight` goes to the model's fit (and the boosting libraries' validation
+        split), scaled to mean 1; rows of weight zero are left out, as if dropped
+        (core/weights.py)."""
         family = FAMILY_TABLE[config["family"]]
+        weights = None
+        if sample_weight is not None:
+            if family.name in UNWEIGHTED_FAMILIES:
+                raise InvalidParameterError(f"The {family.name!r} family cannot take sample weights.")
+            weights = np.asarray(sample_weight, dtype=float)
+            kept = np.flatnonzero(weights > 0)
+            if len(kept) < len(weights):
+                X = X.iloc[kept] if hasattr(X, "iloc") else np.asarray(X)[kept]
+                y, weights = np.asarray(y)[kept], weights[kept]
+            weights = normalized(weights)
         if family.fit is None:
-            return pipeline.fit(X, y)
-        return family.fit(family.name, pipeline, X, y, self.task_type != "regression", seed)
+            return pipeline.fit(X, y) if weights is None else \
+                pipeline.fit(X, y, model__sample_weight=weights)
+        return family.fit(family.name, pipeline, X, y, self.task_type != "regression", seed, weights)
 
     def _typed(self, family: str, params: dict) -> dict[str, Any]:
         """Params as Python types their estimators expect (a JSON 1 for a Float becomes 1.0)."""

@@ -11,9 +11,11 @@ data, no class of ours.
 
 from __future__ import annotations
 
+import io
 import json
 import pickle
 import warnings
+import zipfile
 from dataclasses import asdict
 from pathlib import Path
 
@@ -36,6 +38,14 @@ from automl_meta.core.metrics import all_scores
 from automl_meta.core.pipeline import METADATA_ATTR, feature_model
 from automl_meta.core.provenance import version_differences
 from automl_meta.output.paths import check_output, write_atomic
+from automl_meta.search.resume import (
+    EarlierRun,
+    earlier_run,
+    oof_arrays,
+    oofs_by_trial,
+    resume_record,
+    run_from_summary,
+)
 from automl_meta.trials.evaluate import Status
 
 
@@ -183,16 +193,18 @@ def score_frame(model, raw: pd.DataFrame) -> tuple[dict[str, float], int, list[s
                       if task_type != "regression" else ()), int(keep.sum()), notes
 
 
-def fit_summary(result, dataset: Dataset, settings) -> dict:
+def fit_summary(result, dataset: Dataset, settings, run: EarlierRun | None = None) -> dict:
     """The JSON summary written beside the model: data, settings, best, leaderboard, where
     the warm start came from (the nearest tasks, what won there, the task's meta-features
-    beside theirs)."""
+    beside theirs), and what a later `--resume` needs (`run`, else made from `result`)."""
+    run = run or earlier_run(result, dataset, settings)
+    resumed = result.resumed
     return {
         "automl_meta_version": __version__, "sklearn_version": sklearn.__version__,
         "data": {"name": dataset.name, "rows": dataset.n_rows, "search_rows": result.n_search_rows,
                  "target": dataset.target, "task_type": dataset.task_type,
                  "classes": list(dataset.classes), "schema": dataset.schema.to_dict(),
-                 "warnings": list(dataset.warnings)},
+                 "warnings": list(dataset.warnings), "weights": weights_record(dataset)},
         "settings": asdict(settings), "metric": result.metric,
         "best": result.best.to_dict(), "interrupted": result.interrupted,
         "refit": result.refit.to_dict() if result.refit else {},
@@ -206,7 +218,20 @@ def fit_summary(result, dataset: Dataset, settings) -> dict:
         "metafeatures": dict(result.warm_start.metafeatures),
         "trials": {s: sum(t.status == s for t in result.trials) for s in Status},
         "leaderboard": [t.to_dict() for t in result.leaderboard()],
+        "resume": resume_record(run),
+        "resumed_from": None if resumed is None else {"source": resumed.source or None,
+                                                      "trials": len(resumed.trials)},
     }
+
+
+def weights_record(dataset: Dataset) -> dict | None:
+    """model.json's record of the sample weights: the column they came from (None: the
+    estimators' sample_weight), their sum and the rows weighted zero; None without weights."""
+    w = dataset.sample_weight
+    if w is None:
+        return None
+    return {"column": dataset.weight_column or None, "total": float(w.sum()),
+            "zero_rows": int((w == 0).sum())}
 
 
 SUMMARY_KEYS = ("data", "settings", "metric", "leaderboard")  # what a report cannot do without
@@ -229,10 +254,39 @@ def load_summary(path: str | Path) -> dict:
     return summary
 
 
+def oof_path(path: str | Path) -> Path:
+    """Where the out-of-fold predictions a later `--resume` needs go: beside the model and
+    its summary, the same name with .oof.npz."""
+    return Path(path).with_suffix(".oof.npz")
+
+
 def save_fit(result, dataset: Dataset, settings, output: str | Path) -> tuple[Path, Path]:
-    """Write the model pickle and its JSON summary (same name, .json); return both paths."""
+    """Write the model pickle, its JSON summary (same name, .json) and the out-of-fold
+    predictions of the trials ensemble selection may pick (.oof.npz), each atomically, the
+    summary last (it holds the predictions' digest); return the model's and summary's paths."""
     output = Path(output)
     summary = summary_path(output)
+    run = earlier_run(result, dataset, settings)
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **oof_arrays(run))
+    write_atomic(oof_path(output), buffer.getvalue())
     write_atomic(output, result.model_bytes)
-    write_json(summary, fit_summary(result, dataset, settings))
+    write_json(summary, fit_summary(result, dataset, settings, run))
     return output, summary
+
+
+def load_resume(path: str | Path) -> EarlierRun:
+    """The run a model.json (or the model beside it) records, with the out-of-fold
+    predictions saved beside it, for `fit(..., resume=...)`; a clear error for a file
+    that records none."""
+    path = Path(path)
+    if path.suffix != ".json" and summary_path(path).is_file():
+        path = summary_path(path)
+    summary = load_summary(path)
+    oofs: dict[int, np.ndarray] = {}
+    try:
+        with np.load(oof_path(path)) as saved:
+            oofs = oofs_by_trial({name: saved[name] for name in saved.files})
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile):
+        pass  # run_from_summary tells the user their trials cannot join the ensemble
+    return run_from_summary(summary, oofs, str(path))

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from automl_meta.core.metrics import all_scores
+from automl_meta.core.metrics import all_scores, to_loss
 
 OOF_MEMORY_BYTES = 500 * 10**6  # out-of-fold predictions kept, in all (rows x outputs x 8)
 # Selection picks among the best trials only: over all of a search's trials (often 150 or
@@ -44,15 +44,17 @@ def oof_bytes(oof: np.ndarray) -> int:
 
 
 def select(oofs: Sequence[np.ndarray], y: np.ndarray, task_type: str, metric: str,
-           classes: tuple, size: int) -> Ensemble:
+           classes: tuple, size: int, sample_weight: np.ndarray | None = None) -> Ensemble:
     """Greedy selection with replacement of up to `size` picks among `oofs`.
 
     Candidates are compared in the order given (best first, say): among equal scores the
-    earlier one is picked, and the shortest best prefix of picks is kept.
+    earlier one is picked, and the shortest best prefix of picks is kept. With
+    `sample_weight`, every row's loss counts by its weight, as in the trials' metrics.
     """
     if not oofs:
         raise ValueError("select needs at least one candidate")
-    criterion = _Criterion(oofs, y, task_type, SELECTION_METRIC.get(metric, metric), classes)
+    criterion = _Criterion(oofs, y, task_type, SELECTION_METRIC.get(metric, metric), classes,
+                           sample_weight)
     picks: list[int] = []
     losses: list[float] = []
     for _ in range(size):
@@ -67,7 +69,14 @@ def select(oofs: Sequence[np.ndarray], y: np.ndarray, task_type: str, metric: st
     counts = np.bincount(picks[:keep], minlength=len(oofs))
     members = tuple(int(i) for i in np.flatnonzero(counts))
     weights = tuple(int(counts[i]) for i in members)
-    return Ensemble(members, weights, blend_scores(oofs, members, weights, y, task_type, classes))
+    return Ensemble(members, weights, blend_scores(oofs, members, weights, y, task_type, classes,
+                                                   sample_weight))
+
+
+def selection_loss(ensemble: Ensemble, metric: str) -> float:
+    """The loss selection minimises for `metric`, of an ensemble's out-of-fold scores."""
+    criterion = SELECTION_METRIC.get(metric, metric)
+    return to_loss(criterion, ensemble.scores.get(criterion, float("nan")))
 
 
 def blend(oofs: Sequence[np.ndarray], members: Sequence[int], weights: Sequence[float]) -> np.ndarray:
@@ -77,9 +86,11 @@ def blend(oofs: Sequence[np.ndarray], members: Sequence[int], weights: Sequence[
 
 
 def blend_scores(oofs: Sequence[np.ndarray], members: Sequence[int], weights: Sequence[float],
-                 y: np.ndarray, task_type: str, classes: tuple = ()) -> dict[str, float]:
-    """Every metric of the weighted average of the members' predictions."""
-    return all_scores(task_type, y, blend(oofs, members, weights), classes)
+                 y: np.ndarray, task_type: str, classes: tuple = (),
+                 sample_weight: np.ndarray | None = None) -> dict[str, float]:
+    """Every metric of the weighted average of the members' predictions (rows weighted by
+    `sample_weight`, when given)."""
+    return all_scores(task_type, y, blend(oofs, members, weights), classes, sample_weight)
 
 
 class _Criterion:
@@ -88,31 +99,37 @@ class _Criterion:
     Holds only what the loss needs, as (candidates, rows) arrays: the values
     (regression), the true class's probability (log loss), or for ROC AUC each class's
     scores split into its positive and negative rows (ranks only: sums stand in for
-    averages).
+    averages). Row weights, when given, are kept beside each part.
     """
 
     def __init__(self, oofs: Sequence[np.ndarray], y: np.ndarray, task_type: str, metric: str,
-                 classes: tuple) -> None:
+                 classes: tuple, sample_weight: np.ndarray | None = None) -> None:
         self.task_type, self.metric, self.n_picks = task_type, metric, 0
         y = np.asarray(y)
+        w = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
+        self.row_weights: list[np.ndarray | None] = [w]
         if task_type == "regression":
             self.y = y.astype(float)
             self.parts = [np.stack([np.asarray(o, dtype=float) for o in oofs])]
         else:
             position = {str(c): i for i, c in enumerate(classes)}
             codes = np.array([position[str(v)] for v in y])
-            self.parts = self._auc_parts(oofs, codes, len(classes)) if metric == "roc_auc" else \
+            self.parts = self._auc_parts(oofs, codes, len(classes), w) if metric == "roc_auc" else \
                 [np.stack([np.asarray(o, dtype=float)[np.arange(len(codes)), codes] for o in oofs])]
         self.totals = [np.zeros(p.shape[1]) for p in self.parts]
 
-    def _auc_parts(self, oofs: Sequence[np.ndarray], codes: np.ndarray, n_classes: int) -> list:
+    def _auc_parts(self, oofs: Sequence[np.ndarray], codes: np.ndarray, n_classes: int,
+                   w: np.ndarray | None = None) -> list:
         columns = [1] if self.task_type == "binary" else range(n_classes)
         parts = []
+        self.row_weights = []
         for k in columns:
             positive = codes == k
-            if 0 < positive.sum() < len(codes):  # a class absent from the rows has no AUC
+            weighted = w is None or (w[positive].sum() > 0 and w[~positive].sum() > 0)
+            if 0 < positive.sum() < len(codes) and weighted:  # a class absent has no AUC
                 for rows in (positive, ~positive):
                     parts.append(np.stack([np.asarray(o, dtype=float)[rows, k] for o in oofs]))
+                    self.row_weights.append(None if w is None else w[rows])
         if not parts:
             raise ValueError("ROC AUC needs rows of two classes")
         return parts
@@ -126,17 +143,25 @@ class _Criterion:
         """The loss of the picks so far plus each candidate once."""
         step = self.n_picks + 1
         blended = [t[None] + p for t, p in zip(self.totals, self.parts)]
+        w = self.row_weights
         if self.task_type == "regression":
             error = blended[0] / step - self.y[None]
-            return np.mean(np.abs(error) if self.metric == "mae" else error**2, axis=1)
+            return np.average(np.abs(error) if self.metric == "mae" else error**2, axis=1,
+                              weights=w[0])
         if self.metric == "roc_auc":
-            return -np.mean([_auc_rows(blended[i], blended[i + 1])
+            return -np.mean([_auc_rows(blended[i], blended[i + 1], w[i], w[i + 1])
                              for i in range(0, len(blended), 2)], axis=0)
-        return -np.mean(np.log(np.clip(blended[0] / step, _EPS, 1.0)), axis=1)  # log loss
+        return -np.average(np.log(np.clip(blended[0] / step, _EPS, 1.0)), axis=1,
+                           weights=w[0])  # log loss
 
 
-def _auc_rows(positives: np.ndarray, negatives: np.ndarray) -> np.ndarray:
-    """ROC AUC of each row: positives' scores against negatives' scores, ties counted half."""
+def _auc_rows(positives: np.ndarray, negatives: np.ndarray, w_positive: np.ndarray | None = None,
+              w_negative: np.ndarray | None = None) -> np.ndarray:
+    """ROC AUC of each row: positives' scores against negatives' scores, ties counted half;
+    with weights, each pair counts by the product of its rows' weights (scikit-learn's
+    weighted ROC AUC)."""
+    if w_positive is not None:
+        return _weighted_auc_rows(positives, negatives, w_positive, w_negative)
     positives = np.sort(positives, axis=1)  # sorted needles search fast
     negatives = np.sort(negatives, axis=1)
     wins = np.empty(len(positives))
@@ -145,3 +170,18 @@ def _auc_rows(positives: np.ndarray, negatives: np.ndarray) -> np.ndarray:
         up_to = np.searchsorted(negatives[r], positives[r], "right")
         wins[r] = below.sum() + 0.5 * (up_to - below).sum()
     return wins / (positives.shape[1] * negatives.shape[1])
+
+
+def _weighted_auc_rows(positives: np.ndarray, negatives: np.ndarray, w_positive: np.ndarray,
+                       w_negative: np.ndarray) -> np.ndarray:
+    """_auc_rows with row weights: the weighted share of (positive, negative) pairs ranked
+    right, ties counted half."""
+    wins = np.empty(len(positives))
+    for r in range(len(positives)):
+        order = np.argsort(negatives[r], kind="stable")
+        sorted_negatives = negatives[r][order]
+        cumulative = np.concatenate([[0.0], np.cumsum(w_negative[order])])
+        below = cumulative[np.searchsorted(sorted_negatives, positives[r], "left")]
+        up_to = cumulative[np.searchsorted(sorted_negatives, positives[r], "right")]
+        wins[r] = np.sum(w_positive * (below + 0.5 * (up_to - below)))
+    return wins / (w_positive.sum() * w_negative.sum())

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import pickle
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 
@@ -25,7 +25,13 @@ from automl_meta.core.data import Dataset
 from automl_meta.core.errors import AllTrialsFailedError
 from automl_meta.core.pipeline import exported_model, voting_model
 from automl_meta.core.provenance import library_versions
-from automl_meta.search.ensemble import SELECTION_POOL, Ensemble, blend_scores, select
+from automl_meta.search.ensemble import (
+    SELECTION_POOL,
+    Ensemble,
+    blend_scores,
+    select,
+    selection_loss,
+)
 from automl_meta.trials.evaluate import Status, Trial
 from automl_meta.trials.runner import RefitResult, TrialRunner
 
@@ -89,16 +95,33 @@ class RefitInfo:
                 "errors": [str(e) for e in self.errors]}
 
 
-def select_members(ranked: list[Trial], data: Dataset, y: np.ndarray, metric: str, size: int
+def select_members(ranked: list[Trial], data: Dataset, y: np.ndarray, metric: str, size: int,
+                   sample_weight: np.ndarray | None = None,
+                   earlier: Sequence[tuple[int, int]] = ()
                    ) -> tuple[list[Trial], Ensemble, float] | None:
     """Greedy ensemble selection over the best SELECTION_POOL trials whose predictions were
-    kept (of the validated rows, whose targets are `y`); None when the ensemble would be the
-    best trial alone. Returns candidates, ensemble, seconds."""
+    kept (of the validated rows, whose targets are `y` and weights `sample_weight`); None
+    when the ensemble would be the best trial alone. Returns candidates, ensemble, seconds.
+
+    `earlier`: a resumed run's exported ensemble, (trial index, weight) pairs; when its
+    members' predictions are at hand it is kept if the new selection is not better, so a
+    resumed run never exports a worse ensemble out of fold."""
     candidates = [t for t in ranked if t.oof is not None][:SELECTION_POOL]
+    with_oof = {t.index: t for t in ranked if t.oof is not None}
+    earlier = tuple(earlier) if all(i in with_oof for i, _ in earlier) else ()
+    candidates += [with_oof[i] for i, _ in earlier if with_oof[i] not in candidates]
     if size == 1 or len(candidates) < 2:
         return None
     start = time.perf_counter()
-    ensemble = select([t.oof for t in candidates], y, data.task_type, metric, data.classes, size)
+    oofs = [t.oof for t in candidates]
+    ensemble = select(oofs, y, data.task_type, metric, data.classes, size, sample_weight)
+    if len(earlier) > 1:
+        position = {t.index: k for k, t in enumerate(candidates)}
+        members, weights = tuple(position[i] for i, _ in earlier), tuple(w for _, w in earlier)
+        kept = Ensemble(members, weights, blend_scores(oofs, members, weights, y, data.task_type,
+                                                       data.classes, sample_weight))
+        if selection_loss(kept, metric) < selection_loss(ensemble, metric):
+            ensemble = kept
     if len(ensemble.members) < 2:
         return None
     return candidates, ensemble, time.perf_counter() - start
@@ -107,12 +130,14 @@ def select_members(ranked: list[Trial], data: Dataset, y: np.ndarray, metric: st
 def export_ensemble(runner: TrialRunner, ranked: list[Trial],
                      chosen: tuple[list[Trial], Ensemble, float], y: np.ndarray,
                      dataset: Dataset, deadline: float, estimate: Callable[[Trial], float],
-                     metadata: Callable[[dict], dict], interrupts: Interrupts | None = None
+                     metadata: Callable[[dict], dict], interrupts: Interrupts | None = None,
+                     sample_weight: np.ndarray | None = None
                      ) -> tuple[bytes, RefitInfo, dict]:
     """Refit the ensemble's members and assemble them; what does not fit is dropped.
 
     Falls back to `_refit_best` when no member could be refitted. Returns the model
-    bytes, the refit info (as `_refit_best` gives) and the ensemble's record.
+    bytes, the refit info (as `_refit_best` gives) and the ensemble's record
+    (`sample_weight`: of the validated rows, for the scores of what is kept).
     """
     interrupts = interrupts or Interrupts()
     candidates, ensemble, selection_seconds = chosen
@@ -135,7 +160,7 @@ def export_ensemble(runner: TrialRunner, ranked: list[Trial],
     position = {t.index: i for i, t in enumerate(candidates)}
     record["scores"] = ensemble.scores if not dropped else blend_scores(
         [t.oof for t in candidates], [position[t.index] for t, _ in kept], [w for _, w in kept],
-        y, dataset.task_type, dataset.classes)
+        y, dataset.task_type, dataset.classes, sample_weight)
     alone = kept[0][0] if len(kept) == 1 else ranked[0]
     model_bytes = results[alone.index].model_bytes if len(kept) == 1 else \
         interrupts.finish(partial(_assemble, kept, results, dataset, metadata))

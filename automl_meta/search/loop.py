@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from functools import cached_property, partial
 
 from automl_meta.core.data import Dataset, subsample
-from automl_meta.core.errors import AllTrialsFailedError
+from automl_meta.core.errors import AllTrialsFailedError, InvalidParameterError
+from automl_meta.core.families import FAMILY_NAMES
 from automl_meta.core.lazy import import_in_background
 from automl_meta.core.metrics import check_metric, to_loss
 from automl_meta.core.pipeline import model_metadata
@@ -27,6 +28,11 @@ from automl_meta.core.validation import (
     choose_validation,
     holdout_split,
     validated_rows,
+)
+from automl_meta.core.weights import (
+    UNWEIGHTED_FAMILIES,
+    check_weighted_classes,
+    weights_note,
 )
 from automl_meta.learning.warmstart import WarmStartSource
 from automl_meta.search.choice import choose_strategy
@@ -41,6 +47,7 @@ from automl_meta.search.final_model import (
     refit_note,
     select_members,
 )
+from automl_meta.search.resume import EarlierRun, resumed_settings, resumed_validation
 from automl_meta.search.strategies import Strategy
 from automl_meta.trials.evaluate import Status, Trial, error_text, make_folds
 from automl_meta.trials.runner import TrialRunner, WorkerSetup, default_memory_limit_mb
@@ -82,6 +89,7 @@ class FitResult:
     warm_start: WarmStartSource = field(default_factory=WarmStartSource)
     ensemble: dict | None = None  # members, weights, scores; None: the best trial alone
     validation: Validation | None = None  # how the trials were scored
+    resumed: EarlierRun | None = None  # the run this one continued (its trials lead `trials`)
 
     @property
     def neighbors(self) -> list[tuple[str, float]]:
@@ -166,8 +174,12 @@ def run_search(runner: TrialRunner, strategy: Strategy, settings: FitSettings, b
                on_trial: Callable[[Trial, SearchState], None] | None = None,
                safe_configs: Sequence[dict] = (),
                validation: Validation | None = None,
-               on_tick: Callable[[SearchState], None] | None = None) -> tuple[list[Trial], bool]:
+               on_tick: Callable[[SearchState], None] | None = None,
+               history: Sequence[Trial] = ()) -> tuple[list[Trial], bool]:
     """Ask, evaluate, tell until the budget or max_trials; return trials and interrupted.
+
+    `history`: an earlier run's trials (the strategy has been told them): they lead the
+    trials returned, new ones are numbered after them, and max_trials counts new ones.
 
     A trial starts only while there is time for it and for refitting the best so far;
     the refit may use the slack between `deadline` and `hard_deadline`. `safe_configs`
@@ -179,11 +191,13 @@ def run_search(runner: TrialRunner, strategy: Strategy, settings: FitSettings, b
     state = SearchState(metric=metric, time_budget=settings.time_budget)
     validation = validation or Validation("cv", settings.n_folds)
     slack = budget.hard_deadline - budget.deadline
-    trials: list[Trial] = []
+    trials: list[Trial] = list(history)
+    state.best = next(iter(_best_first(trials, metric)), None)
+    first = max((t.index for t in history), default=-1) + 1  # new trials' numbers start here
     sources: dict[int, str] = {}
     submitted = 0
     safe = list(safe_configs)
-    submitted_ids: set[str] = set()
+    submitted_ids: set[str] = {t.config_id for t in history}
 
     def receive(trial: Trial) -> None:
         trial.source = sources.get(trial.index, "")
@@ -209,15 +223,15 @@ def run_search(runner: TrialRunner, strategy: Strategy, settings: FitSettings, b
                 safe = [c for c in safe if config_id(c) not in submitted_ids]
                 beside_first = runner.n_workers > 1 and submitted == 1  # whatever the first does
                 if safe and (beside_first or (state.best is None and trials)):
-                    config, sources[submitted] = safe.pop(0), "default"
+                    config, sources[first + submitted] = safe.pop(0), "default"
                     strategy.skip(config)
                 else:
                     if state.best is None and safe and runner.n_workers == 1:
                         limit = min(limit, 0.5 * (stop_at - now))  # leave time for a safe config
                     remaining = max(0.0, budget.deadline - now) / settings.time_budget
-                    config, sources[submitted] = strategy.ask(limit, remaining)
+                    config, sources[first + submitted] = strategy.ask(limit, remaining)
                 submitted_ids.add(config_id(config))
-                runner.submit("evaluate", config, submitted, limit)
+                runner.submit("evaluate", config, first + submitted, limit)
                 submitted += 1
                 more = settings.max_trials is None or submitted < settings.max_trials
             if not runner.busy() and (not more or now >= stop_at - 0.5):
@@ -277,7 +291,8 @@ def fit(dataset: Dataset, settings: FitSettings = DEFAULT_SETTINGS,
         on_trial: Callable[[Trial, SearchState], None] | None = None,
         started_at: float | None = None,
         on_note: Callable[[str], None] | None = None,
-        on_tick: Callable[[SearchState], None] | None = None) -> FitResult:
+        on_tick: Callable[[SearchState], None] | None = None,
+        resume: EarlierRun | None = None) -> FitResult:
     """Search configs for `dataset` within the time budget and refit the best on all rows.
 
     `started_at` (time.monotonic()) lets a caller count its own start-up in the budget.
@@ -285,14 +300,23 @@ def fit(dataset: Dataset, settings: FitSettings = DEFAULT_SETTINGS,
     final refit it lets that finish (`interrupted` is then True); a second Ctrl-C stops the
     export, and one before any trial succeeded is raised again. `on_note` receives
     one-line notes worth showing a user (where the warm start came from, or why there is
-    none); `on_tick` the search's state every half second.
+    none); `on_tick` the search's state every half second. `resume` continues an earlier
+    run on the same table (search/resume.py): its trials are told to the strategy, never
+    run again, and join the leaderboard and the ensemble's selection.
     """
+    check_weighted_classes(dataset.y, dataset.sample_weight, dataset.task_type)
+    if resume is not None:
+        settings = resumed_settings(resume, dataset, settings)  # or a clear error
+        for note in resume.notes if on_note else ():
+            on_note(note)
     metric = check_metric(settings.metric, dataset.task_type)
     budget = Budget(time.monotonic() if started_at is None else started_at, settings.time_budget)
     search_data = subsample(dataset, _search_rows(settings), settings.seed)
-    space = SearchSpace(dataset.task_type, n_rows=dataset.n_rows, families=settings.families)
-    validation = choose_validation(search_data.n_rows, search_data.X.shape[1], settings.time_budget,
-                                   settings.n_folds, settings.validation)
+    space = SearchSpace(dataset.task_type, n_rows=dataset.n_rows,
+                        families=_families(dataset, settings, on_note))
+    validation = resumed_validation(resume) if resume else choose_validation(
+        search_data.n_rows, search_data.X.shape[1], settings.time_budget, settings.n_folds,
+        settings.validation)
     if on_note:
         on_note(validation.describe())
     strategy, warm_start = choose_strategy(dataset, settings, space, metric, on_note, search_data,
@@ -302,20 +326,30 @@ def fit(dataset: Dataset, settings: FitSettings = DEFAULT_SETTINGS,
     if warm_start.tasks and on_note:
         on_note("warm start from the nearest tasks: "
                 + ", ".join(f"{name} ({distance:.3g})" for name, distance in warm_start.neighbors))
+    history = resume.trials if resume else []
+    for trial in history:  # before any ask: no finished config is proposed again
+        strategy.tell(trial)
+    if resume and on_note:
+        on_note(f"resumed {len(history)} trials of {resume.named}")
     folds = (make_folds(search_data.y, search_data.task_type, settings.n_folds, settings.seed)
              if validation.scheme == "cv" else
              holdout_split(search_data.y, search_data.task_type, validation.holdout_share, settings.seed))
     y_valid = search_data.y[validated_rows(folds)]
+    w_valid = None if search_data.sample_weight is None else \
+        search_data.sample_weight[validated_rows(folds)]
     n_workers = _n_workers(settings.n_jobs)
     setup = WorkerSetup(search_data, space, folds, settings.seed, default_memory_limit_mb(n_workers),
-                        refit_dataset=dataset if search_data is not dataset else None)
+                        refit_dataset=dataset if search_data is not dataset else None,
+                        refit_space=_export_space(space, history))
     exported = None
     try:
         with TrialRunner(setup, n_workers) as runner:
             trials, interrupted = run_search(runner, strategy, settings, budget, metric,
                                              dataset.n_rows / search_data.n_rows, on_trial,
-                                             safe_configs(space), validation, on_tick)
+                                             safe_configs(space), validation, on_tick, history)
             runner.cancel()  # trials still running after Ctrl-C
+            for trial in trials[len(history):]:  # the time line goes on from the earlier runs'
+                trial.finished_at = (trial.finished_at or 0.0) + (resume.seconds if resume else 0.0)
             ranked = _best_first(trials, metric)
             if not ranked and interrupted:
                 raise KeyboardInterrupt("before any trial finished: no model to save")
@@ -326,7 +360,8 @@ def fit(dataset: Dataset, settings: FitSettings = DEFAULT_SETTINGS,
             estimate = partial(_refit_estimate, validation=validation,
                                row_ratio=dataset.n_rows / search_data.n_rows)
             exported = _export(runner, ranked, search_data, y_valid, dataset, settings, metric,
-                               budget, estimate, metadata, interrupts)
+                               budget, estimate, metadata, interrupts, w_valid,
+                               resume.ensemble if resume else ())
     except KeyboardInterrupt:
         if exported is None:
             raise
@@ -340,20 +375,50 @@ def fit(dataset: Dataset, settings: FitSettings = DEFAULT_SETTINGS,
                      task_type=dataset.task_type, n_search_rows=search_data.n_rows,
                      interrupted=interrupts.seen, refit=refit, seconds=budget.elapsed(),
                      strategy=strategy.name, warm_start=warm_start, ensemble=ensemble,
-                     validation=validation)
+                     validation=validation, resumed=resume)
+
+
+def _export_space(space: SearchSpace, history: Sequence[Trial]) -> SearchSpace | None:
+    """The space the final model is built in when it is not the search's: with the
+    families of a resumed run's trials that this search leaves out (--families), which
+    the exported ensemble may still pick."""
+    families = set(space.families) | {t.config["family"] for t in history}
+    if families == set(space.families):
+        return None
+    return SearchSpace(space.task_type, n_rows=space.n_rows, families=tuple(families))
+
+
+def _families(dataset: Dataset, settings: FitSettings,
+              on_note: Callable[[str], None] | None) -> tuple[str, ...] | None:
+    """The families to search: the settings', but those that cannot take the dataset's
+    sample weights (a note names them)."""
+    if dataset.sample_weight is None:
+        return settings.families
+    asked = settings.families or FAMILY_NAMES
+    left_out = tuple(f for f in asked if f in UNWEIGHTED_FAMILIES)
+    kept = tuple(f for f in asked if f not in UNWEIGHTED_FAMILIES)
+    if not kept:
+        raise InvalidParameterError(
+            f"The 'families' parameter names only {', '.join(left_out)}, which cannot take sample "
+            "weights; allow another family, or fit without weights.")
+    if left_out and on_note:
+        on_note(weights_note(left_out))
+    return kept
 
 
 def _export(runner: TrialRunner, ranked: list[Trial], search_data: Dataset, y_valid, dataset: Dataset,
             settings: FitSettings, metric: str, budget: Budget, estimate, metadata,
-            interrupts: Interrupts) -> tuple[bytes, RefitInfo, dict | None]:
+            interrupts: Interrupts, w_valid=None, earlier_ensemble: Sequence = ()
+            ) -> tuple[bytes, RefitInfo, dict | None]:
     """The exported model's bytes, how it was refitted, and its ensemble record (None: the
-    best trial alone)."""
+    best trial alone); `w_valid`: the validated rows' weights; `earlier_ensemble`: a resumed
+    run's, kept unless beaten."""
     chosen = interrupts.finish(partial(select_members, ranked, search_data, y_valid, metric,
-                                       settings.ensemble_size))
+                                       settings.ensemble_size, w_valid, earlier_ensemble))
     if chosen is None:
         return (*refit_best(runner, ranked, budget.hard_deadline, metadata, interrupts), None)
     return export_ensemble(runner, ranked, chosen, y_valid, dataset, budget.hard_deadline,
-                           estimate, metadata, interrupts)
+                           estimate, metadata, interrupts, w_valid)
 
 
 def _failure_summary(trials: list[Trial]) -> str:

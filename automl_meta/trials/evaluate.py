@@ -76,6 +76,19 @@ class Trial:
                 "error": self.error_text(), "source": self.source,
                 "finished_at": None if self.finished_at is None else round(self.finished_at, 3)}
 
+    @classmethod
+    def from_dict(cls, record: dict) -> Trial:
+        """The trial of a `to_dict` record (model.json's leaderboard), to resume a search;
+        its error comes back as one message, the line that was stored."""
+        scores = {k: (math.nan if v is None else float(v)) for k, v in record["scores"].items()}
+        return cls(index=int(record["index"]), config=record["config"],
+                   config_id=record.get("config_id") or config_id(record["config"]),
+                   status=Status(record["status"]), scores=scores,
+                   fit_seconds=float(record.get("fit_seconds", 0.0)),
+                   predict_seconds=float(record.get("predict_seconds", 0.0)),
+                   error=record.get("error", ""), source=record.get("source", ""),
+                   finished_at=record.get("finished_at"))
+
 
 def make_folds(y: np.ndarray, task_type: str, n_folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """Stratified folds for classification, shuffled plain folds for regression.
@@ -113,6 +126,7 @@ def evaluate(config: dict, dataset: Dataset, space: SearchSpace,
     trial = Trial(index=index, config=config, config_id=config_id(config), status=Status.OK)
     n_out = len(dataset.classes) if dataset.task_type != "regression" else None
     oof = np.zeros((dataset.n_rows, n_out) if n_out else dataset.n_rows)
+    weights = dataset.sample_weight
     try:
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
@@ -120,7 +134,8 @@ def evaluate(config: dict, dataset: Dataset, space: SearchSpace,
                 model = space.to_pipeline(config, dataset.numeric, dataset.categorical,
                                           seed=seed, y=dataset.y[train])
                 start = time.perf_counter()
-                model = space.fit(config, model, dataset.X.iloc[train], dataset.y[train], seed)
+                model = space.fit(config, model, dataset.X.iloc[train], dataset.y[train], seed,
+                                  None if weights is None else weights[train])
                 trial.fit_seconds += time.perf_counter() - start
                 start = time.perf_counter()
                 oof[test] = predict_matrix(model, dataset.X.iloc[test], dataset.task_type,
@@ -141,7 +156,8 @@ def evaluate(config: dict, dataset: Dataset, space: SearchSpace,
     if not np.all(np.isfinite(oof)):
         trial.status, trial.error = Status.FAILED, "the model predicted NaN or infinite values"
         return trial
-    trial.scores = all_scores(dataset.task_type, y, oof, dataset.classes)
+    trial.scores = all_scores(dataset.task_type, y, oof, dataset.classes,
+                              None if weights is None else weights[rows])
     trial.oof = oof
     return trial
 
@@ -161,4 +177,4 @@ def refit(config: dict, dataset: Dataset, space: SearchSpace, seed: int = 0):
         warnings.simplefilter("ignore")
         model = space.to_pipeline(config, dataset.numeric, dataset.categorical, seed=seed,
                                   y=dataset.y)
-        return space.fit(config, model, dataset.X, dataset.y, seed)
+        return space.fit(config, model, dataset.X, dataset.y, seed, dataset.sample_weight)

@@ -46,6 +46,7 @@ class WorkerSetup:
     seed: int
     memory_limit_mb: int | None = None
     refit_dataset: Dataset | None = None  # what the final model is fitted on; None: dataset
+    refit_space: SearchSpace | None = None  # what the final model is built in; None: space
 
 
 @dataclass
@@ -126,7 +127,7 @@ def _refit_job(config: dict, setup: WorkerSetup, metadata: dict | None, index: i
     start = time.perf_counter()
     try:
         dataset = setup.refit_dataset or setup.dataset
-        model = refit(config, dataset, setup.space, setup.seed)
+        model = refit(config, dataset, setup.refit_space or setup.space, setup.seed)
         if metadata is not None:
             model = exported_model(model, dataset, metadata)
         blob = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
