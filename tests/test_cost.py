@@ -149,3 +149,13 @@ def test_the_shipped_cost_model_predicts_a_thousand_round_catboost_on_50000_rows
     small_catboost, _ = small.seconds(["catboost", "linear"], x)
     assert big_catboost > 60 and big_catboost > 10 * big_linear
     assert big_catboost > 5 * small_catboost
+
+
+def test_beyond_the_meta_base_row_cap_seconds_grow_in_proportion_to_rows(metabase):
+    model = train_cost_model(metabase)
+    assert model.max_rows == metabase.protocol.max_rows
+    x = SearchSpace("binary").encode(SearchSpace("binary").default_configs()[0])[None, :]
+    cap = model.max_rows
+    at_cap = TaskCost(model, "binary", size_features(cap, 8, 2, 5), 2).seconds(["linear"], x)[0]
+    ten_times = TaskCost(model, "binary", size_features(10 * cap, 8, 2, 5), 2).seconds(["linear"], x)[0]
+    assert ten_times / at_cap == pytest.approx(10, rel=0.01)

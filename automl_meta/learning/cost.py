@@ -75,6 +75,7 @@ class CostModel:
     folds: int  # cross-validation folds of the meta-base's protocol
     metabase_hash: str = ""
     held_out_error: Mapping[str, float] = field(default_factory=dict)  # median |log error|
+    max_rows: int | None = None  # the protocol's row cap: the most rows a trial was fitted on
 
     def log_seconds(self, task_type: str, families: Sequence[str], vectors: np.ndarray,
                     size: np.ndarray) -> np.ndarray:
@@ -93,6 +94,7 @@ class CostModel:
         """Write to one .npz (no pickles), with a JSON header."""
         header = {"format_version": FORMAT_VERSION, "space_version": SPACE_VERSION,
                   "folds": self.folds, "metabase_hash": self.metabase_hash,
+                  "max_rows": self.max_rows,
                   "held_out_error": dict(self.held_out_error), "keys": sorted(self.coefficients)}
         path = Path(path)
         with open(path, "wb") as fh:  # np.savez would append .npz to any other name
@@ -115,7 +117,7 @@ class CostModel:
                 f"{header['space_version']}; this version reads format {FORMAT_VERSION}, space "
                 f"{SPACE_VERSION}. Retrain it on its meta-base.")
         return cls(coefficients, int(header["folds"]), header["metabase_hash"],
-                   dict(header["held_out_error"]))
+                   dict(header["held_out_error"]), header.get("max_rows"))
 
 
 def training_rows(metabase, task_type: str, task_names: Sequence[str] | None = None
@@ -167,7 +169,8 @@ def train_cost_model(metabase, task_names: Sequence[str] | None = None,
                              for f, c in _fit_families(design, y, families, alpha).items()})
         if held_out_folds >= 2:
             errors[task_type] = _held_out_error(design, y, families, task, alpha, held_out_folds)
-    return CostModel(coefficients, metabase.protocol.n_folds, metabase.content_hash(), errors)
+    return CostModel(coefficients, metabase.protocol.n_folds, metabase.content_hash(), errors,
+                     metabase.protocol.max_rows)
 
 
 def _held_out_error(design, y, families, task, alpha, n_folds) -> float:
@@ -193,9 +196,18 @@ class TaskCost:
     def __init__(self, model: CostModel, task_type: str, size: np.ndarray,
                  training_work: float) -> None:
         """`training_work`: fits per trial x the share of rows each sees (k - 1 for k-fold
-        cross-validation, 1 - share for a holdout), against the meta-base protocol's."""
-        self.model, self.task_type, self.size = model, task_type, np.asarray(size, dtype=float)
-        self._work = math.log(max(training_work, 1e-3) / max(1, model.folds - 1))
+        cross-validation, 1 - share for a holdout), against the meta-base protocol's.
+
+        A task with more rows than the meta-base's trials were fitted on is predicted at
+        that row cap and scaled in proportion to its rows: the model's fit in rows holds
+        within the rows it saw, and extrapolates badly beyond them."""
+        size = np.array(size, dtype=float)
+        beyond = 0.0
+        if model.max_rows and size[0] > math.log1p(model.max_rows):
+            beyond = size[0] - math.log1p(model.max_rows)  # log(rows / cap), near enough
+            size[0] = math.log1p(model.max_rows)
+        self.model, self.task_type, self.size = model, task_type, size
+        self._work = math.log(max(training_work, 1e-3) / max(1, model.folds - 1)) + beyond
         self._residuals: list[float] = []
         self._unseen: dict[str, list[float]] = {}  # family the model lacks -> observed log s
 
