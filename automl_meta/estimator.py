@@ -280,8 +280,9 @@ def _earlier_run(resume) -> EarlierRun | None:
         return resume.resume_
     if isinstance(resume, (str, Path)):
         return load_resume(resume)
-    raise InvalidParameterError("The 'resume' parameter must be a fitted AutoMLClassifier or "
-                                f"AutoMLRegressor, or a model.json path. Got {type(resume).__name__} instead.")
+    raise InvalidParameterError(
+        "The 'resume' parameter must be a fitted AutoMLClassifier or AutoMLRegressor, or a "
+        f"model.json path. Got {type(resume).__name__} instead.")
 
 
 def _positions(n: int) -> list[str]:

@@ -161,8 +161,8 @@ def test_without_the_predictions_file_the_earlier_trials_only_inform_the_search(
     result = _cli_fit(tmp_path, data, "--max-trials", "3", "--resume", str(summary_file))
     assert result.exit_code == 0, result.output
     second = json.loads(summary_file.read_text())
-    members = {m["trial"] for m in (second["ensemble"] or {"members": [{"trial": second["best"]["index"]}]})["members"]}
-    assert members <= {3, 4, 5}
+    exported = second["ensemble"]["members"] if second["ensemble"] else [{"trial": second["best"]["index"]}]
+    assert {m["trial"] for m in exported} <= {3, 4, 5}
 
 
 def test_estimators_resume_from_a_fitted_estimator():

@@ -83,8 +83,8 @@ def _families(ctx, param, value):
               "the .oof.npz written beside it): its trials are not run again and join the "
               "leaderboard and the ensemble. Metric, validation and seed must stay as they were.")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the result line.")
-def fit(data, target, task, drop, weight, metric, time_budget, max_trials, seed, output, n_jobs, strategy,
-        ensemble_size, validation, families, metabase, report, resume, quiet):
+def fit(data, target, task, drop, weight, metric, time_budget, max_trials, seed, output, n_jobs,
+        strategy, ensemble_size, validation, families, metabase, report, resume, quiet):
     """Find the best model for DATA (CSV, TSV, .gz or parquet) and save it as a pickle."""
     started_at = time.monotonic()
     stop_on_termination()
