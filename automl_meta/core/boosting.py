@@ -30,6 +30,7 @@ from sklearn.pipeline import Pipeline
 from automl_meta.core.domains import Choice, Domain, Float, Int
 from automl_meta.core.family import Family, ModelInputs
 from automl_meta.core.preprocessing import code_categories, preprocessor, text_categories
+from automl_meta.core.sklearn_families import stratified_split_fits
 
 VALIDATION_FRACTION = 0.1
 EARLY_STOPPING_ROUNDS = 50
@@ -156,8 +157,7 @@ def _inner_split(y: np.ndarray, classification: bool, seed: int) -> tuple[np.nda
     rows = np.arange(len(y))
     n_valid = math.ceil(VALIDATION_FRACTION * len(y))
     if classification:
-        _, counts = np.unique(y, return_counts=True)
-        if counts.min() < 2 or n_valid < len(counts) or len(y) - n_valid < len(counts):
+        if not stratified_split_fits(np.unique(y, return_counts=True)[1], VALIDATION_FRACTION):
             return None
     elif len(y) < 20:
         return None
