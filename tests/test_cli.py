@@ -81,6 +81,7 @@ def assert_one_line_error(result, message):
     (GOOD, ["--output", "data.csv"], "over the input table"),
     (GOOD, ["--output", "result.json"], "is where the JSON summary goes"),
     (GOOD, ["--output", "model.json"], "give the model another suffix, such as 'model.pkl'"),
+    (GOOD, ["--output", "taken.pkl"], "'taken.oof.npz' is a directory"),  # see the test's body
     (GOOD, ["--time-budget", "0"], "must be a positive number"),
     (GOOD, ["--time-budget", "-5"], "must be a positive number"),
     (GOOD, ["--max-trials", "0"], "must be a positive number"),
@@ -100,6 +101,7 @@ def test_fit_bad_input_one_line_exit_2_nothing_written(tmp_path, monkeypatch, co
     elif content is not None:
         data.write_text(content)
     extra = [str(tmp_path) if a == "<dir>" else a for a in extra]
+    (tmp_path / "taken.oof.npz").mkdir()  # where a model taken.pkl keeps its out-of-fold file
     before = set(os.listdir(tmp_path))
     result = run(["fit", str(data), *extra])
     assert_one_line_error(result, message)

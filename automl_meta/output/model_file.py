@@ -55,8 +55,8 @@ def summary_path(model_path: str | Path) -> Path:
 
 
 def check_outputs(model_path: str | Path, data_path: str | Path) -> Path:
-    """Fail early (before any search) when the model, or the summary beside it, would land
-    on the input table or on each other, or cannot be written."""
+    """Fail early (before any search) when the model, or the summary or out-of-fold file
+    beside it, would land on the input table or on each other, or cannot be written."""
     model = check_output(model_path, "output", {"the input table": data_path})
     summary = summary_path(model)
     if model.resolve() == summary.resolve():
@@ -64,6 +64,7 @@ def check_outputs(model_path: str | Path, data_path: str | Path) -> Path:
             f"The 'output' parameter '{model}' is where the JSON summary goes; give the model "
             f"another suffix, such as '{model.with_suffix('.pkl')}'.")
     check_output(summary, "output", {"the input table": data_path})
+    check_output(oof_path(model), "output", {"the input table": data_path})
     return model
 
 
