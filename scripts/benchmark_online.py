@@ -51,10 +51,9 @@ from sklearn.pipeline import Pipeline
 from automl_meta.core.data import read_raw
 from automl_meta.core.metrics import DEFAULT_METRIC, LOWER_IS_BETTER, all_scores
 from automl_meta.core.pipeline import METADATA_ATTR, feature_model
-from automl_meta.core.registry import TABLE
+from automl_meta.core.registry import TRAINED_MODELS, spec
 from automl_meta.metabase.corpus import read_manifest, table_file
 from automl_meta.output.model_file import score_frame
-from automl_meta.search.strategies import PROPOSERS
 
 FIELDS = ["dataset", "task_type", "strategy", "seed", "budget", "exit_code", "wall_seconds",
           "metric", "test_score", "accuracy", "r2", "n_train", "n_test", "family", "trials",
@@ -88,15 +87,11 @@ def test_scores(model, test: pd.DataFrame) -> tuple[str, dict[str, float], int]:
     return getattr(model, METADATA_ATTR)["task_type"], scores, used
 
 
-TRAINED = {s.name: s.trained for s in TABLE if s.trained}  # strategy -> model it needs
-USES_COST = frozenset(s.name for s in TABLE if PROPOSERS[s.proposer].uses_cost)
-
-
 def fold_models(strategies: list[str]) -> list[str]:
-    """The models each fold's meta-base needs beside it: each strategy's own, and the cost
-    model when a strategy's search reads it (trained per fold too, so it never saw a test task)."""
-    kinds = sorted({TRAINED[s] for s in strategies if s in TRAINED})
-    return kinds + ["cost"] if USES_COST & set(strategies) else kinds
+    """The models each fold's meta-base needs beside it (registry.Need), the cost model
+    included: trained per fold, so that none ever saw a test task."""
+    needs = set().union(*(spec(s).needs for s in strategies))
+    return [need.value for need in TRAINED_MODELS if need in needs]
 
 
 def fold_metabases(source: Path, entries: list, strategies: list[str], n_folds: int, seed: int,

@@ -31,14 +31,15 @@ from threadpoolctl import threadpool_limits
 from automl_meta.core.errors import InvalidParameterError
 from automl_meta.core.lazy import require
 from automl_meta.core.metrics import DEFAULT_METRIC, METRICS, from_loss, to_loss
-from automl_meta.core.registry import SPECS, STRATEGIES, TABLE
+from automl_meta.core.registry import SPECS, STRATEGIES, Need
 from automl_meta.core.space import SearchSpace, config_id
 from automl_meta.learning.cost import TaskCost, record_size, train_cost_model
 from automl_meta.learning.learned_embedding import fit_embedding
 from automl_meta.learning.surrogate import SurrogateSettings, meta_train
 from automl_meta.learning.tables import FeatureTable, feature_table, loss_table
-from automl_meta.learning.warmstart import MetaKnowledge, TaskQuery
+from automl_meta.learning.warmstart import TaskQuery
 from automl_meta.metabase.store import MetaBase, MetaBaseError, TaskRecord
+from automl_meta.search.choice import Ingredients, gather
 from automl_meta.search.strategies import make_strategy
 from automl_meta.trials.evaluate import Status, Trial
 from automl_meta.trials.forkserver import CONTEXT
@@ -47,7 +48,6 @@ CHECKPOINTS = (1, 3, 5, 10, 25, 50)
 SECONDS = (5, 15, 30, 60)  # the time axis: summed stored fit seconds of the configs picked
 CURVE_COLUMNS = ("strategy", "task", "task_type", "metric", "fold", "seed", "trial",
                  "normalized_regret", "rank", "seconds")
-REPRESENTATION = {s.name: s.representation for s in TABLE if s.representation}  # of each warm start
 
 
 @dataclass(frozen=True)
@@ -293,7 +293,7 @@ def check_same_pools(train: MetaBase, test: MetaBase) -> None:
 def _tests(metabase: MetaBase, records: Sequence[TaskRecord], settings: BenchmarkSettings,
            train_types: set[str], skipped: list[tuple[str, str]]) -> tuple[TestTask, ...]:
     """The usable test tasks among records; the others go to skipped with the reason."""
-    meta = any(s in REPRESENTATION for s in settings.strategies)
+    meta = any(SPECS[s].needs_metabase for s in settings.strategies)
     out = []
     for record in records:
         if settings.tasks and record.name not in settings.tasks:
@@ -353,32 +353,32 @@ def _check_tasks(settings: BenchmarkSettings, records: Sequence[TaskRecord]) -> 
 
 # -- replays -----------------------------------------------------------------------------
 
-def build_knowledge(metabase: MetaBase, train: Sequence[str], strategies: Sequence[str],
-                    seed: int = 0, metric: str | None = None,
-                    surrogate_steps: int | None = None) -> dict[str, object]:
-    """What the meta-learning strategies learn from the training tasks: a MetaKnowledge per
-    representation, and under "surrogate" the surrogate meta-trained on them.
+def fold_ingredients(metabase: MetaBase, train: Sequence[str], strategies: Sequence[str],
+                     seed: int = 0, metric: str | None = None,
+                     surrogate_steps: int | None = None) -> dict[str, Ingredients]:
+    """What each strategy learns from a fold's training tasks (search.choice.gather, as
+    `fit` reads a meta-base), its trained models fitted on those tasks only.
 
-    The learned embedding and the surrogate are fitted on the training tasks with `seed`;
-    task similarity is judged on `metric` where the task type has it, else on the type's
-    default.
+    The learned embedding and the surrogate are fitted with `seed`; task similarity is
+    judged on `metric` where the task type has it, else on the type's default.
     """
-    needed = {REPRESENTATION[s] for s in strategies if s in REPRESENTATION}
-    metrics = {t: metric for t, names in METRICS.items() if metric in names}
-    out: dict[str, object] = {}
-    if "raw" in needed:
-        out["raw"] = MetaKnowledge.from_metabase(metabase, task_names=list(train))
-    if "learned" in needed:
-        embedding = fit_embedding(metabase, list(train), seed=seed,
-                                              metrics=metrics or None)
-        out["learned"] = MetaKnowledge.from_metabase(
-            metabase, task_names=list(train), representation="learned", embedding=embedding)
-    if any(SPECS[s].trained == "surrogate" for s in strategies):
-        steps = {} if surrogate_steps is None else {"meta_steps": surrogate_steps}
-        out["surrogate"] = meta_train(metabase, list(train), SurrogateSettings(seed=seed, **steps),
-                                      metrics=metrics or None)
-    out["cost"] = train_cost_model(metabase, list(train), held_out_folds=0)  # seconds, not scores
-    return out
+    metrics = {t: metric for t, names in METRICS.items() if metric in names} or None
+    models: dict[Need, object] = {}
+
+    def trained(need: Need):
+        if need not in models:
+            if need == Need.EMBEDDING:
+                models[need] = fit_embedding(metabase, list(train), seed=seed, metrics=metrics)
+            elif need == Need.SURROGATE:
+                steps = {} if surrogate_steps is None else {"meta_steps": surrogate_steps}
+                models[need] = meta_train(metabase, list(train),
+                                          SurrogateSettings(seed=seed, **steps), metrics=metrics)
+            else:  # the cost model: from the stored seconds, not the scores
+                models[need] = train_cost_model(metabase, list(train), held_out_folds=0)
+        return models[need]
+
+    return {name: gather(SPECS[name], metabase, trained=trained, task_names=train)
+            for name in strategies}
 
 
 def replay(strategy, task: TestTask, n_trials: int, time_budget: float | None = None
@@ -435,19 +435,21 @@ def _jobs(plan: BenchmarkPlan) -> Iterator[tuple[tuple, object, TestTask]]:
         for split in plan.splits:
             if not split.test:
                 continue
-            knowledge = build_knowledge(metabase, split.train, settings.strategies,
-                                        settings.fold_seed, settings.metric,
-                                        settings.surrogate_steps)
+            ingredients = fold_ingredients(metabase, split.train, settings.strategies,
+                                           settings.fold_seed, settings.metric,
+                                           settings.surrogate_steps)
             for task in split.test:
                 space, query = SearchSpace(task.task_type), task.query()
                 for name in settings.strategies:
+                    got = ingredients[name]
                     for seed in range(settings.n_seeds):
-                        cost = TaskCost(knowledge["cost"], task.task_type, np.array(task.size),
-                                        metabase.protocol.n_folds - 1)
+                        cost = None if got.cost_model is None else TaskCost(
+                            got.cost_model, task.task_type, np.array(task.size),
+                            metabase.protocol.n_folds - 1)
                         strategy = make_strategy(
                             name, space, seed, metric=task.metric, candidates=task.candidates,
-                            knowledge=knowledge.get(REPRESENTATION.get(name, "")), query=query,
-                            surrogate=knowledge.get("surrogate"), cost=cost)
+                            knowledge=got.knowledge, query=query, surrogate=got.surrogate,
+                            cost=cost)
                         yield (split.fold, task.name, name, seed), strategy, task
 
 

@@ -13,13 +13,14 @@ import pandas as pd
 import pytest
 
 from automl_meta.core.errors import InvalidParameterError
+from automl_meta.core.registry import STRATEGIES
 from automl_meta.learning.tables import FeatureTable
 from automl_meta.metabase import MetaBase, TaskRecord
 from scripts.offline_replay import (
     CURVE_COLUMNS,
     BenchmarkSettings,
     add_ranks,
-    build_knowledge,
+    fold_ingredients,
     group_folds,
     load_test_task,
     plan_benchmark,
@@ -199,10 +200,24 @@ def test_folds_never_leak_a_test_task_into_training(corpus):
             assert not {t.fingerprint for t in split.test} & train_prints
             assert len(split.train) + len(split.test) <= len(fingerprint)
             if split.test:
-                knowledge = build_knowledge(metabase, split.train, ["knn"])["raw"]
+                knowledge = fold_ingredients(metabase, split.train, ["knn"])["knn"].knowledge
                 assert set(knowledge.index.names) == set(split.train)
     fold_of = {t.name: s.fold for s in plan.splits for t in s.test}
     assert fold_of["t0"] == fold_of["t1"] and fold_of["t2"] == fold_of["t3"]
+
+
+@pytest.mark.parametrize("name", STRATEGIES)
+def test_every_registered_strategy_replays_through_the_benchmark(corpus, name):
+    """The contract every registry entry meets offline: built from a fold's tasks alone,
+    it picks only stored configs of the test task, each once, and its regret never rises."""
+    settings = BenchmarkSettings(str(corpus), strategies=(name,), n_trials=8, n_seeds=1,
+                                 n_folds=2, surrogate_steps=5, tasks=("t0", "t6"))
+    curves = run_benchmark(plan_benchmark(settings))
+    assert set(curves["task"]) == {"t0", "t6"} and set(curves["strategy"]) == {name}
+    for _, curve in curves.groupby("task"):
+        regret = curve.sort_values("trial")["normalized_regret"].to_numpy()
+        assert len(regret) == 8 and np.all(np.isfinite(regret))
+        assert np.all(np.diff(regret) <= 1e-12) and regret[-1] < regret[0] + 1e-12
 
 
 def test_learned_knowledge_comes_from_training_tasks_only(corpus, monkeypatch):
@@ -217,9 +232,10 @@ def test_learned_knowledge_comes_from_training_tasks_only(corpus, monkeypatch):
     monkeypatch.setattr(replay_module, "fit_embedding", short_fit)
     with MetaBase.open(corpus) as metabase:
         train = ["t0", "t1", "t4", "t5", "t6"]
-        knowledge = build_knowledge(metabase, train, ["knn-learned"], seed=3, metric="mae")
-    assert set(knowledge) == {"learned", "cost"}  # the cost model: from the seconds, always
-    assert set(knowledge["learned"].index.names) == set(train)
+        got = fold_ingredients(metabase, train, ["knn-learned"], seed=3, metric="mae")["knn-learned"]
+    assert got.knowledge.representation == "learned" and got.cost_model is not None
+    assert got.surrogate is None
+    assert set(got.knowledge.index.names) == set(train)
     assert seen == [(train, 3, {"regression": "mae"})]
 
 

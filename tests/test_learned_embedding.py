@@ -20,7 +20,6 @@ from automl_meta.core.errors import InvalidParameterError
 from automl_meta.learning.learned_embedding import (
     LearnedEmbedding,
     fit_embedding,
-    load_for_metabase,
     symmetric_transfer_distance,
     train_for_metabase,
     transfer_distance,
@@ -29,6 +28,7 @@ from automl_meta.learning.warmstart import (
     MetaKnowledge,
     TaskQuery,
     knn_order,
+    load_trained,
     open_knowledge,
 )
 from automl_meta.metabase.locate import artifact_path
@@ -258,15 +258,15 @@ def test_open_knowledge_uses_the_embedding_trained_on_that_metabase(clusters, tm
     copy = metabase.snapshot(tmp_path / "copy.metabase")
     with MetaBase.open(copy) as mb:
         with pytest.raises(MetaBaseError, match="train-embedding"):
-            load_for_metabase(mb)
+            load_trained(mb, "embedding")
         assert train_for_metabase(mb, seed=0, **QUICK) == artifact_path(copy, "embedding")
-        assert load_for_metabase(mb).metabase_hash == mb.content_hash()
+        assert load_trained(mb, "embedding").metabase_hash == mb.content_hash()
     knowledge = open_knowledge(copy, representation="learned")
     query = TaskQuery("binary", "roc_auc", tasks["binary-1"].metafeatures, "fp-binary-1")
     assert all(cluster_of(n) == 1 for n, _ in knowledge.neighbors(query, 3))
     knowledge.embedding.save(artifact_path(copy, "embedding"), metabase_hash="another meta-base")
     with MetaBase.open(copy) as mb, pytest.raises(MetaBaseError, match="another content"):
-        load_for_metabase(mb)
+        load_trained(mb, "embedding")
 
 
 def test_a_build_in_progress_trains_on_what_was_run(tmp_path):

@@ -16,6 +16,7 @@ from automl_meta.core.errors import AllTrialsFailedError, InvalidParameterError
 from automl_meta.core.pipeline import feature_model
 from automl_meta.core.space import SearchSpace, config_id
 from automl_meta.output.model_file import fit_summary
+from automl_meta.search.candidates import RandomDesign
 from automl_meta.search.final_model import RefitFailure, refit_best, refit_note
 from automl_meta.search.loop import (
     Budget,
@@ -25,7 +26,8 @@ from automl_meta.search.loop import (
     run_search,
     safe_configs,
 )
-from automl_meta.search.strategies import RandomProposer, Strategy, make_strategy
+from automl_meta.search.proposers import RandomProposer
+from automl_meta.search.strategies import Strategy, make_strategy
 from automl_meta.trials.evaluate import Status, Trial
 from automl_meta.trials.runner import RefitResult
 from tests.conftest import make_dataset
@@ -253,7 +255,7 @@ def _slow_first_search(n_workers, max_trials):
     space = SearchSpace("binary", n_rows=1000)
     slow = [c for c in space.default_configs() if c["family"] in ("random_forest", "extra_trees")]
     runner = _ScriptedTrials(n_workers, slow={"random_forest", "extra_trees"})
-    strategy = Strategy("random", space, RandomProposer(space, np.random.default_rng(0)),
+    strategy = Strategy("random", space, RandomProposer(RandomDesign(space, np.random.default_rng(0))),
                         queue=[(c, "warm-start") for c in slow])
     trials, _ = run_search(runner, strategy, FitSettings(time_budget=60, max_trials=max_trials),
                            Budget(time.monotonic(), 60.0), "roc_auc", safe_configs=safe_configs(space))

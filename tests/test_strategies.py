@@ -9,19 +9,17 @@ import numpy as np
 import pytest
 
 from automl_meta.core.errors import InvalidParameterError
-from automl_meta.core.registry import SPECS, STRATEGIES
+from automl_meta.core.registry import SPECS, STRATEGIES, SURROGATE_MODELS, Need
 from automl_meta.core.space import SearchSpace, config_id
 from automl_meta.learning.acquisition import expected_improvement
+from automl_meta.learning.gp import gp_predict
 from automl_meta.learning.learned_embedding import fit_embedding
 from automl_meta.learning.surrogate import SurrogateSettings, scratch_surrogate
 from automl_meta.learning.warmstart import MetaKnowledge, TaskQuery
 from automl_meta.metabase.store import MetaBase
-from automl_meta.search.strategies import (
-    FAMILY_RUN,
-    GP_MIN_OBSERVATIONS,
-    NEAR_COPY,
-    make_strategy,
-)
+from automl_meta.search.filters import FAMILY_RUN, NEAR_COPY, without_near_copies
+from automl_meta.search.proposers import GP_MIN_OBSERVATIONS
+from automl_meta.search.strategies import make_strategy
 from automl_meta.trials.evaluate import Trial
 from tests.handmade import HandTask, make_metabase
 
@@ -42,7 +40,7 @@ def knowledge(tmp_path_factory):
 
 
 META_STRATEGIES = sorted(n for n in STRATEGIES if SPECS[n].needs_metabase)
-SURROGATE_STRATEGIES = sorted(n for n in STRATEGIES if "Surrogate" in SPECS[n].proposer)
+SURROGATE_STRATEGIES = sorted(n for n in STRATEGIES if SPECS[n].model in SURROGATE_MODELS)
 
 
 def _make(name, space, seed, knowledge=None, **kwargs):
@@ -50,10 +48,10 @@ def _make(name, space, seed, knowledge=None, **kwargs):
     entry = SPECS[name]
     if knowledge is not None and entry.needs_metabase:
         kn, _ = knowledge
-        if entry.trained == "surrogate":  # the mechanics; meta-training is tested in test_surrogate
+        if Need.SURROGATE in entry.needs:  # the mechanics; meta-training is in test_surrogate
             kwargs["surrogate"] = scratch_surrogate(len(space.vector_names), 0,
                                                     SurrogateSettings(seed=seed))
-        kwargs.update(knowledge=kn[entry.representation],
+        kwargs.update(knowledge=kn["learned" if Need.EMBEDDING in entry.needs else "raw"],
                       query=TaskQuery("binary", "roc_auc", {"f": 0.0}))
     return make_strategy(name, space, seed, **kwargs)
 
@@ -170,12 +168,13 @@ def test_expected_improvement_prefers_low_mean_and_high_uncertainty():
     x = np.array([[0.0], [0.5], [1.0]])
     y = np.array([1.0, 0.0, 1.0])
     candidates = np.array([[0.45], [0.0], [3.0]])
-    ei, kernel = expected_improvement(x, y, candidates)
+    prediction, kernel = gp_predict(x, y, candidates)
+    ei = expected_improvement(prediction)
     assert ei[0] > ei[1]  # near the observed best beats a known bad point
     assert ei[2] > ei[1]  # far from everything: uncertain, so worth more than a known bad one
-    again, same = expected_improvement(x, y, candidates, kernel=kernel)  # kept, not re-fitted
+    again, same = gp_predict(x, y, candidates, kernel=kernel)  # kept, not re-fitted
     assert same.get_params() == kernel.get_params()
-    np.testing.assert_allclose(again, ei, rtol=1e-6)
+    np.testing.assert_allclose(expected_improvement(again), ei, rtol=1e-6)
 
 
 def test_surrogate_strategy_needs_a_meta_trained_surrogate(knowledge):
@@ -216,13 +215,13 @@ def test_surrogate_strategy_proposes_the_candidate_of_highest_acquisition(knowle
     observed = _drive_sources(strategy, len(strategy._queue) + 2)
     x = np.array([space.encode(c) for c, _ in observed])
     losses = -np.array([0.5 + i / 100 for i in range(len(observed))])  # roc_auc, as told
-    adapted = strategy.proposer.surrogate.adapt({"f": 0.0}, x, losses, task_type="binary")
+    adapted = strategy.proposer.model.surrogate.adapt({"f": 0.0}, x, losses, task_type="binary")
     tried = {config_id(c) for c, _ in observed}
     dims = space.model_dims
     left = [c for c in pool if config_id(c) not in tried and all(
         c["family"] != t["family"] or np.abs(space.encode(c) - x[i])[dims].max() > NEAR_COPY
         for i, (t, _) in enumerate(observed))]
-    scores = adapted.acquisition(np.array([space.encode(c) for c in left]))
+    scores = expected_improvement(adapted.prediction(np.array([space.encode(c) for c in left])))
     config, source = strategy.ask()
     assert source == "surrogate"
     assert config_id(config) == config_id(left[int(np.argmax(scores))])
@@ -257,7 +256,7 @@ def test_a_candidate_predicted_to_overrun_the_time_left_is_never_proposed(seed):
         strategy.tell(Trial(index=i, config=config, config_id=config_id(config), status="ok",
                             scores={"roc_auc": 0.6 + 0.01 * (i % 5)}, fit_seconds=1.0))
     assert "random_forest" not in proposed
-    assert strategy.proposer.cost.observed == proposed  # each finished trial's time is told
+    assert strategy.cost.observed == proposed  # each finished trial's time is told
 
 
 def test_with_time_for_it_the_slow_family_can_be_proposed():
@@ -310,7 +309,10 @@ def test_a_config_differing_only_in_preprocessing_is_a_near_copy():
     variants = [{**best, "params": {**best["params"], **change}}
                 for change in ({"impute": "mean"}, {"missing_indicator": True},
                                {"scale": "robust"})]
-    assert strategy.proposer._distinct(variants + [_linear(10.0)]) == [_linear(10.0)]
+    tried = [_linear(c) for c in (1.0, 1e-3, 1e3, 1e-1)]
+    candidates = variants + [_linear(10.0)]
+    assert without_near_copies(space, candidates, [space.encode(c) for c in candidates], tried,
+                               [space.encode(c) for c in tried]) == [_linear(10.0)]
     told = [space.encode(_linear(c))[space.model_dims] for c in (1.0, 1e-3, 1e3, 1e-1)]
     for i in range(4, 24):
         config, _ = strategy.ask(time_left=1000.0)

@@ -19,6 +19,7 @@ from scipy.stats import spearmanr
 from automl_meta.cli import main
 from automl_meta.core.errors import InvalidParameterError
 from automl_meta.core.space import SearchSpace
+from automl_meta.learning.acquisition import ACQUISITIONS, expected_improvement
 from automl_meta.learning.surrogate import (
     Surrogate,
     SurrogateSettings,
@@ -135,9 +136,10 @@ def test_adapt_handles_any_number_of_observations_and_failures(family, trained, 
     adapted = trained.adapt(record.metafeatures, x[:n], losses[:n])
     mean, std = adapted.predict(x)
     assert np.all(np.isfinite(mean)) and np.all(np.isfinite(std))
-    scores = adapted.acquisition(x)
-    assert scores.shape == (POOL,) and np.all(np.isfinite(scores)) and np.all(scores >= 0)
-    assert adapted.acquisition(x, kind="lcb").shape == (POOL,)
+    for name, acquisition in ACQUISITIONS.items():
+        scores = acquisition(adapted.prediction(x))
+        assert scores.shape == (POOL,) and np.all(np.isfinite(scores)), name
+    assert np.all(expected_improvement(adapted.prediction(x)) >= 0)
 
 
 def test_failed_observations_count_as_the_worst(family):

@@ -8,6 +8,7 @@ import pytest
 
 from automl_meta.core.data import fingerprint, load_table
 from automl_meta.core.families import FAMILY_NAMES
+from automl_meta.core.registry import SPECS, STRATEGIES, Model
 from automl_meta.core.space import config_id
 from automl_meta.metabase.locate import artifact_path
 from automl_meta.metabase.store import MetaBase
@@ -88,6 +89,42 @@ def test_fit_starts_from_the_nearest_tasks_winner(world, tmp_path, strategy):
     # knn: the nearest task's best first; the portfolios: either winner (each halves the regret)
     expected = {5} if strategy == "knn" else {5, 6}
     assert first["config_id"] in {config_id(world["pool"][i]) for i in expected}
+
+
+@pytest.fixture(scope="module")
+def trained_world(world, tmp_path_factory):
+    """The world's meta-base with every model trained beside it (briefly: the mechanics)."""
+    import shutil
+
+    from automl_meta.learning.cost import train_cost_model
+    from automl_meta.learning.learned_embedding import fit_embedding
+    from automl_meta.learning.surrogate import SurrogateSettings, meta_train
+
+    path = tmp_path_factory.mktemp("trained") / "t.metabase"
+    shutil.copy(world["metabase"], path)
+    with MetaBase.open(path) as mb:
+        fit_embedding(mb, seed=0, max_steps=5).save(artifact_path(path, "embedding"))
+        meta_train(mb, settings=SurrogateSettings(seed=0, meta_steps=5)).save(
+            artifact_path(path, "surrogate"))
+        train_cost_model(mb, held_out_folds=0).save(artifact_path(path, "cost"))
+    return path
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_every_registered_strategy_runs_through_fit(world, trained_world, tmp_path, strategy):
+    """The contract every registry entry meets online: `fit` builds it from the meta-base
+    named, runs it past its warm start, and says which strategy ran."""
+    model = tmp_path / "model.pkl"
+    result = run(["fit", str(world["query"]), "--metabase", str(trained_world), "--strategy",
+                  strategy, "--families", "linear", "--max-trials", "6", "--n-jobs", "1",
+                  "--time-budget", "120", "-o", str(model)])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(model.with_suffix(".json").read_text())
+    assert summary["strategy"] == strategy and "Note:" not in result.output
+    sources = [t["source"] for t in sorted(summary["leaderboard"], key=lambda t: t["index"])]
+    assert len(sources) == 6
+    model_label = {Model.NONE: "random", Model.GP: "gp"}.get(SPECS[strategy].model, "surrogate")
+    assert sources[-1] == model_label  # past the warm start: its own proposer's pick
 
 
 def test_fit_without_a_default_meta_base_falls_back_and_says_so(world, tmp_path, monkeypatch):

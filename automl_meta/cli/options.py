@@ -50,16 +50,6 @@ def check_metabase(path: str, strategy: str | None = None) -> None:
     """Fail fast, before any work, when --metabase names something that is not a meta-base,
     lacks the model trained on it that the strategy needs (its embedding, its surrogate),
     or has a cost model beside it that cannot be used by a strategy that weighs cost."""
-    from automl_meta.core.registry import DEFAULT_STRATEGY, spec
-    from automl_meta.learning.warmstart import load_trained
-    from automl_meta.metabase.locate import artifact_path
-    from automl_meta.metabase.store import MetaBase
-    from automl_meta.search.strategies import PROPOSERS
+    from automl_meta.search.choice import check_metabase as check
 
-    entry = spec(strategy or DEFAULT_STRATEGY)
-    with MetaBase.open(path) as metabase:
-        metabase.content_hash()  # reads every task and trial: a damaged file shows now
-        if strategy is not None and entry.trained:
-            load_trained(metabase, entry.trained)
-        if PROPOSERS[entry.proposer].uses_cost and artifact_path(metabase.path, "cost").is_file():
-            load_trained(metabase, "cost")
+    check(path, strategy)

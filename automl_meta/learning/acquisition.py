@@ -1,42 +1,27 @@
-"""How much a candidate config is worth trying next: expected improvement, under a
-Gaussian process fitted on the observations or under any Gaussian prediction.
+"""How much a candidate config is worth trying next, from a Gaussian prediction of its loss
+(a GP's or the surrogate's): expected improvement, or an optimistic bound.
 
-Kept apart from the strategies so that the surrogate, which scores candidates the same
-way, needs nothing of them.
+Kept apart from the models and the strategies, so that every model's prediction is scored
+the same way and a new acquisition is one function and one entry of ACQUISITIONS.
 """
 
 from __future__ import annotations
 
-import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.stats import norm
-from sklearn.gaussian_process import GaussianProcessRegressor
-from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
 
 
-def expected_improvement(x: np.ndarray, y: np.ndarray, candidates: np.ndarray,
-                         seed: int = 0, kernel=None) -> tuple[np.ndarray, object]:
-    """EI (for minimisation) of each candidate under a GP fitted on (x, y), and the kernel.
+@dataclass(frozen=True)
+class Prediction:
+    """A model's Gaussian prediction of each candidate's loss (lower is better), and the
+    loss an improvement is measured from (the incumbent's)."""
 
-    scikit-learn GaussianProcessRegressor: constant x Matern(2.5) + white noise, targets
-    standardised, kernel hyperparameters by maximum likelihood within bounds that keep
-    it a model (length scale >= 0.1 on the [0, 1] encodings, noise <= 10% of the
-    variance): with few points, unbounded likelihood explains everything as noise.
-    Given a fitted `kernel`, its hyperparameters are kept as they are (no optimisation).
-    """
-    optimise = kernel is None
-    if optimise:
-        kernel = (ConstantKernel(1.0, (1e-2, 1e2)) * Matern(1.0, (0.1, 10.0), nu=2.5)
-                  + WhiteKernel(1e-3, (1e-6, 1e-1)))
-    gp = GaussianProcessRegressor(kernel, normalize_y=True, random_state=seed,
-                                  n_restarts_optimizer=0,
-                                  optimizer="fmin_l_bfgs_b" if optimise else None)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # convergence chatter of the kernel optimiser
-        gp.fit(x, y)
-        mu, sigma = gp.predict(candidates, return_std=True)
-    return improvement(mu, sigma, float(np.min(y))), gp.kernel_
+    mean: np.ndarray
+    std: np.ndarray
+    best: float
 
 
 def improvement(mean: np.ndarray, std: np.ndarray, best: float) -> np.ndarray:
@@ -44,3 +29,21 @@ def improvement(mean: np.ndarray, std: np.ndarray, best: float) -> np.ndarray:
     std = np.maximum(std, 1e-12)
     z = (best - mean) / std
     return (best - mean) * norm.cdf(z) + std * norm.pdf(z)
+
+
+def expected_improvement(prediction: Prediction) -> np.ndarray:
+    """EI (for minimisation) of each candidate below the incumbent."""
+    return improvement(prediction.mean, prediction.std, prediction.best)
+
+
+def optimistic_improvement(prediction: Prediction, kappa: float = 1.0) -> np.ndarray:
+    """How far below the incumbent each candidate's lower confidence bound (mean - kappa *
+    std) lies: GP-LCB's order, and like EI no value where nothing is to be gained."""
+    return prediction.best - (prediction.mean - kappa * prediction.std)
+
+
+# Acquisitions by the name a registry entry gives (registry.StrategySpec.acquisition).
+ACQUISITIONS: dict[str, Callable[[Prediction], np.ndarray]] = {
+    "ei": expected_improvement,
+    "lcb": optimistic_improvement,
+}

@@ -52,7 +52,6 @@ from automl_meta.core.metrics import check_metric
 from automl_meta.learning.embedding import CLIP, RobustScaling, knn_indices
 from automl_meta.learning.tables import (
     feature_table,
-    load_beside,
     loss_table,
     normalized_regret,
 )
@@ -159,15 +158,10 @@ class LearnedEmbedding:
         raise MetaBaseError(f"Cannot read a learned embedding from {path}: {problem}.")
 
 
-def load_for_metabase(metabase) -> LearnedEmbedding:
-    """The embedding saved beside a meta-base, checked to have been trained on its content."""
-    return load_beside(metabase, "embedding", LearnedEmbedding.load)
-
-
 def train_for_metabase(metabase, out: str | Path | None = None, seed: int = 0,
                        **hyperparameters) -> Path:
     """Train on every task of the meta-base and save beside it (or to `out`), stamped with
-    its content hash so that `load_for_metabase` can tell it belongs to it."""
+    its content hash so that `warmstart.load_trained` can tell it belongs to it."""
     embedding = fit_embedding(metabase, seed=seed, **hyperparameters)
     path = artifact_path(metabase.path, "embedding") if out is None else Path(out)
     return embedding.save(path, metabase_hash=metabase.content_hash())

@@ -4,7 +4,7 @@
     surrogate.save("default.surrogate.npz")                      # tied to metabase.content_hash()
     adapted = Surrogate.load(path, expected_hash).adapt(metafeatures, x, losses, task_type="binary")
     mean, std = adapted.predict(candidates)                      # lower mean = better
-    best = candidates[np.argmax(adapted.acquisition(candidates))]
+    best = candidates[np.argmax(expected_improvement(adapted.prediction(candidates)))]  # acquisition.py
 
 Model: an ensemble of small MLPs f(config, task) -> predicted loss. The input is the config's
 encoding placed in a layout shared by every task type (the union of their `vector_names`,
@@ -51,12 +51,11 @@ from automl_meta.core.errors import InvalidParameterError
 from automl_meta.core.lazy import one_torch_thread
 from automl_meta.core.metrics import DEFAULT_METRIC, check_metric
 from automl_meta.core.space import SPACE_VERSION, TASK_TYPES, SearchSpace
-from automl_meta.learning.acquisition import improvement
+from automl_meta.learning.acquisition import Prediction
 from automl_meta.learning.embedding import RobustScaling
 from automl_meta.learning.tables import (
     check_trained_on,
     feature_table,
-    load_beside,
     loss_table,
 )
 from automl_meta.metabase.protocol import MetaBaseError
@@ -298,7 +297,7 @@ class Surrogate:
 
 @dataclass(frozen=True, eq=False)
 class AdaptedSurrogate:
-    """A surrogate fine-tuned on one task's observations: predicts, and scores candidates."""
+    """A surrogate fine-tuned on one task's observations: predicts candidates' losses."""
 
     surrogate: Surrogate
     task_type: str
@@ -326,21 +325,12 @@ class AdaptedSurrogate:
         best = self.observed[[int(np.argmin(np.where(ok, self.losses, np.inf)))]]
         return float(self._members(best).mean())
 
-    def acquisition(self, candidates: np.ndarray, kind: str = "ei", kappa: float = 1.0
-                    ) -> np.ndarray:
-        """How much each candidate is worth trying (higher is better).
-
-        "ei": expected improvement below the incumbent's predicted mean (with no success
-        yet: below the best candidate's mean); "lcb": -(mean - kappa * std).
-        """
+    def prediction(self, candidates: np.ndarray) -> Prediction:
+        """The candidates' predicted losses, measured from the incumbent's predicted mean
+        (with no success yet: from the best candidate's), for an acquisition to score."""
         mean, std = self.predict(candidates)
-        if kind == "lcb":
-            return -(mean - kappa * std)
-        if kind != "ei":
-            raise InvalidParameterError(
-                f"The 'kind' parameter must be one of ['ei', 'lcb']. Got {kind!r} instead.")
         best = self.incumbent()
-        return improvement(mean, std, best if math.isfinite(best) else float(mean.min()))
+        return Prediction(mean, std, best if math.isfinite(best) else float(mean.min()))
 
 
 # -- building ---------------------------------------------------------------------------------
@@ -369,11 +359,6 @@ def scratch_surrogate(config_dim: int, task: RobustScaling | int,
     with one_torch_thread() as torch:
         weights = _init_weights(torch, settings, len(layout), len(TASK_TYPES) + representation.dim)
     return Surrogate(settings, representation, tuple(w.numpy() for w in weights), layout)
-
-
-def load_for_metabase(metabase) -> Surrogate:
-    """The surrogate saved beside a meta-base, checked to have been trained on its content."""
-    return load_beside(metabase, "surrogate", Surrogate.load)
 
 
 @dataclass(frozen=True)
