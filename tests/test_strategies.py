@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from automl_meta.core.errors import InvalidParameterError
-from automl_meta.core.registry import SPECS, STRATEGIES, SURROGATE_MODELS, Need
+from automl_meta.core.registry import SPECS, STRATEGIES, SURROGATE_MODELS, Need, WarmStart
 from automl_meta.core.space import SearchSpace, config_id
-from automl_meta.learning.acquisition import expected_improvement
+from automl_meta.learning.acquisition import Prediction, expected_improvement
 from automl_meta.learning.gp import gp_predict
 from automl_meta.learning.learned_embedding import fit_embedding
 from automl_meta.learning.surrogate import SurrogateSettings, scratch_surrogate
@@ -40,7 +40,8 @@ def knowledge(tmp_path_factory):
 
 
 META_STRATEGIES = sorted(n for n in STRATEGIES if SPECS[n].needs_metabase)
-SURROGATE_STRATEGIES = sorted(n for n in STRATEGIES if SPECS[n].model in SURROGATE_MODELS)
+SURROGATE_STRATEGIES = sorted(n for n in STRATEGIES if SPECS[n].model in SURROGATE_MODELS
+                              and SPECS[n].warm_start == WarmStart.DEFAULTS)
 
 
 def _make(name, space, seed, knowledge=None, **kwargs):
@@ -399,3 +400,49 @@ def test_the_safe_portfolio_puts_higher_gain_per_second_first_and_not_price_alon
     cheap = _ConfigCost(space, {tuple(np.round(space.encode(pool[11]), 6)): 0.01})
     assert first(cheap) == [config_id(pool[i]) for i in (3, 11, 7)] == first(cheap, seed=5)
     assert first(cheap, remaining=0.0) == by_gain  # at the end of a budget, or without one
+
+
+class _FamilyLover:
+    """A stand-in surrogate: fine-tuned on anything, it predicts one family's configs best."""
+
+    def __init__(self, family, space):
+        self.family, self.space = family, space
+        self.adapted_on = []
+
+    def adapt(self, metafeatures, x, losses, task_type=None):
+        self.adapted_on.append(len(x))
+        lover = self
+
+        class Adapted:
+            def prediction(self, candidates):
+                names = lover.space.vector_names
+                column = names.index(f"family={lover.family}")
+                mean = 1.0 - candidates[:, column]  # that family's configs: loss 0, others 1
+                return Prediction(mean, np.full(len(mean), 0.1), 0.5)
+
+        return Adapted()
+
+
+def test_reranking_runs_the_warm_start_configs_the_fine_tuned_surrogate_prefers(knowledge):
+    """Before any trial the portfolio's own first config runs; after one, the queue (the
+    portfolio's configs and each family's default) is re-ranked by the surrogate fine-tuned
+    on the trials so far, and the configs it prefers run next, wherever they were queued;
+    warm_start_size picks in all, then the surrogate proposes."""
+    kn, _ = knowledge
+    space = SearchSpace("binary", 500)
+    query = TaskQuery("binary", "roc_auc", {"f": 0.0})
+    surrogate = _FamilyLover("knn", space)
+    strategy = make_strategy("portfolio-surrogate", space, 0, knowledge=kn["raw"], query=query,
+                             surrogate=surrogate)
+    queued = [c for c, _ in strategy._queue]
+    size = SPECS["portfolio-surrogate"].warm_start_size
+    plain = _drive(make_strategy("portfolio", space, 0, knowledge=kn["raw"], query=query), size)
+    driven = _drive_sources(strategy, size + 1)
+    picked = [c for c, _ in driven]
+    liked = [c for c in queued[1:] if c["family"] == "knn"]
+    assert picked[0] == queued[0] == plain[0]  # nothing to rank on yet
+    assert len(liked) >= 1 and queued[0]["family"] != "knn"
+    assert picked[1:1 + len(liked)] == liked  # the preferred family first, in queue order
+    assert [c["family"] for c in plain[1:1 + len(liked)]] != ["knn"] * len(liked)
+    assert all(c in queued for c in picked[:size]) and driven[-1][1] == "surrogate"
+    assert surrogate.adapted_on[:3] == [1, 2, 3]  # fine-tuned on all the trials so far, each time

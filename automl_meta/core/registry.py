@@ -60,6 +60,13 @@ class StrategySpec:
     cost_aware: bool = True  # proposals weigh their predicted seconds (with a model)
     learned_tasks: bool = False  # the warm start sees tasks through the learned embedding
     warm_start_size: int = 0  # configs taken from the meta-base (knn and both portfolios)
+    # The model re-ranks the warm start's configs, and each family's default beside them,
+    # after every trial; warm_start_size of them run before the model's own proposals.
+    rerank: bool = False
+
+    def __post_init__(self) -> None:
+        if self.rerank and (self.model == Model.NONE or self.warm_start not in PAST_TASK_WARM_STARTS):
+            raise ValueError(f"{self.name}: re-ranking needs a model and a warm start from past tasks")
 
     @property
     def needs(self) -> frozenset[Need]:
@@ -115,6 +122,11 @@ TABLE = (
                  model=Model.SURROGATE),
     StrategySpec("surrogate-scratch", "the same network untrained: the ablation of "
                  "meta-training", model=Model.SCRATCH_SURROGATE),
+    StrategySpec("portfolio-surrogate", "portfolio's configs and each family's default, "
+                 "re-ranked after every trial by the surrogate fine-tuned on the trials so far "
+                 "(expected improvement per predicted second), then the surrogate proposes",
+                 WarmStart.PORTFOLIO, Model.SURROGATE, warm_start_size=WARM_START_SIZE,
+                 rerank=True),
 )
 SPECS = {spec.name: spec for spec in TABLE}
 STRATEGIES = tuple(SPECS)

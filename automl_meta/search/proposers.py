@@ -112,6 +112,24 @@ class ModelProposer:
         candidates = without_near_copies(self.space, generated,
                                          [self._encode(c) for c in generated],
                                          self._told, self._x)
+        scores = self._scores(candidates, time_left, remaining)
+        choice = candidates[int(np.argmax(self._rotation.mask(scores, candidates)))]
+        self._rotation.record(choice["family"])
+        return choice, self.label
+
+    def rank(self, configs: list[dict], time_left: float = math.inf,
+             remaining: float = 0.0) -> np.ndarray | None:
+        """The value of each config as `propose` weighs candidates (higher first); None
+        until `min_observations` trials succeeded."""
+        if np.isfinite(np.array(self._loss)).sum() < self.min_observations:
+            return None
+        return self._scores(configs, time_left, remaining)
+
+    def _scores(self, candidates: list[dict], time_left: float, remaining: float) -> np.ndarray:
+        """Acquisition of the candidates under the model fitted on the trials so far, per
+        predicted second with a cost."""
+        losses = np.array(self._loss)
+        ok = np.isfinite(losses)
         x = np.array(self._x)
         y = np.where(ok, losses, losses[ok].max())
         if len(y) > GP_MAX_OBSERVATIONS:
@@ -122,9 +140,7 @@ class ModelProposer:
         if self.cost is not None:
             seconds = self.cost.seconds([c["family"] for c in candidates], encoded)
             scores = per_second(scores, seconds, time_left, remaining)
-        choice = candidates[int(np.argmax(self._rotation.mask(scores, candidates)))]
-        self._rotation.record(choice["family"])
-        return choice, self.label
+        return scores
 
     def _encode(self, config: dict) -> np.ndarray:
         key = config_id(config)

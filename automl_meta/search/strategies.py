@@ -119,7 +119,9 @@ class Strategy:
     def __init__(self, name: str, space: SearchSpace, proposer: Proposer,
                  queue: Sequence[tuple[dict, str]] = (),
                  candidates: Sequence[dict] | None = None, lead: PortfolioQueue | None = None,
-                 cost=None) -> None:
+                 cost=None, reranked: int = 0) -> None:
+        """`reranked` > 0: that many configs of the queue run, each the one the proposer
+        ranks highest (`rank`) once it can rank; the rest of the queue is dropped."""
         self.name = name
         self.space = space
         self.proposer = proposer
@@ -128,6 +130,7 @@ class Strategy:
         self._queue = [(c, s) for c, s in queue if c["family"] in space.families
                        and (allowed is None or config_id(c) in allowed)]
         self._lead = lead  # a warm start chosen at ask time, after the queue
+        self._reranked = reranked
         self._seen: set[str] = set()
 
     def ask(self, time_left: float = math.inf, remaining: float = 0.0) -> tuple[dict, str]:
@@ -135,6 +138,9 @@ class Strategy:
 
         `time_left` (seconds the trial may take) and `remaining` (share of the search time
         still ahead) let a cost-aware proposer weigh what a config costs."""
+        picked = self._reranked_pick(time_left, remaining) if self._reranked else None
+        if picked is not None:
+            return picked
         while self._queue:
             config, source = self._queue.pop(0)
             if config_id(config) not in self._seen:
@@ -146,6 +152,22 @@ class Strategy:
             return config, "warm-start"
         self._lead = None
         config, source = self.proposer.propose(self._seen, time_left, remaining)
+        self._seen.add(config_id(config))
+        return config, source
+
+    def _reranked_pick(self, time_left: float, remaining: float) -> tuple[dict, str] | None:
+        """The queued config the proposer ranks highest (the first until it can rank);
+        None once `reranked` have run, the rest of the queue then dropped."""
+        self._queue = [(c, s) for c, s in self._queue if config_id(c) not in self._seen]
+        if not self._queue:
+            self._reranked = 0
+            return None
+        scores = (self.proposer.rank([c for c, _ in self._queue], time_left, remaining)
+                  if len(self._queue) > 1 else None)
+        config, source = self._queue.pop(0 if scores is None else int(np.argmax(scores)))
+        self._reranked -= 1
+        if not self._reranked:
+            self._queue = []
         self._seen.add(config_id(config))
         return config, source
 
@@ -199,7 +221,11 @@ def warm_start_queue(entry: StrategySpec, space: SearchSpace, knowledge, query,
     configs = order(knowledge, query, n=entry.warm_start_size)
     if cost is not None and len(configs) > 1:
         configs = _by_value_per_second(configs, space, knowledge, query, cost)
-    return [(c, "warm-start") for c in configs]
+    queue = [(c, "warm-start") for c in configs]
+    if entry.rerank:  # what the model re-ranks: the defaults too, after the warm start's own
+        ids = {config_id(c) for c in configs}
+        queue += [(c, "default") for c in space.default_configs() if config_id(c) not in ids]
+    return queue
 
 
 def portfolio_queue(entry: StrategySpec, space: SearchSpace, knowledge, query, cost=None,
@@ -252,4 +278,5 @@ def make_strategy(name: str, space: SearchSpace, seed: int = 0, *, metric: str |
     context = StrategyContext(space, seed, metric, candidates, knowledge, query, surrogate, cost)
     return Strategy(name, space, build_proposer(entry, context),
                     warm_start_queue(entry, space, knowledge, query, cost), candidates,
-                    portfolio_queue(entry, space, knowledge, query, cost, candidates), cost)
+                    portfolio_queue(entry, space, knowledge, query, cost, candidates), cost,
+                    entry.warm_start_size if entry.rerank else 0)
