@@ -103,7 +103,8 @@ def trained_world(world, tmp_path_factory):
     path = tmp_path_factory.mktemp("trained") / "t.metabase"
     shutil.copy(world["metabase"], path)
     with MetaBase.open(path) as mb:
-        fit_embedding(mb, seed=0, max_steps=5).save(artifact_path(path, "embedding"))
+        fit_embedding(mb, seed=0, max_steps=5).save(artifact_path(path, "embedding"),
+                                                     metabase_hash=mb.content_hash())
         meta_train(mb, settings=SurrogateSettings(seed=0, meta_steps=5)).save(
             artifact_path(path, "surrogate"))
         train_cost_model(mb, held_out_folds=0).save(artifact_path(path, "cost"))
