@@ -123,8 +123,7 @@ def choose_strategy(dataset: Dataset, settings: FitSettings, space: SearchSpace,
         if entry.needs_metabase and not metabase.tasks(dataset.task_type):
             metabase.close()
             raise MetaBaseError(f"{metabase.path} has no {dataset.task_type} tasks")
-        if not entry.needs_metabase:
-            metabase.content_hash()  # reads every trial: a damaged file fails here, not later
+        metabase.content_hash()  # reads every trial: a damaged file fails here, not later
     except AutoMLMetaError as exc:
         if named:
             raise
