@@ -327,13 +327,14 @@ def test_classes_rarer_than_the_folds_are_named_and_the_fit_goes_on():
     assert result.best.status == "ok" and len(feature_model(result.model).predict(d.X)) == 180
 
 
-def test_the_baselines_do_not_open_a_metabase_for_a_cost_model_they_ignore(monkeypatch):
+@pytest.mark.parametrize("strategy", ["random", "defaults"])
+def test_the_baselines_do_not_open_a_metabase_for_a_cost_model_they_ignore(monkeypatch, strategy):
     import automl_meta.search.choice as choice
 
-    def refuse(*args):
-        raise AssertionError("random search needs no cost model")
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"{strategy} needs nothing of a meta-base")
 
-    monkeypatch.setattr(choice, "_cost_beside", refuse)
+    monkeypatch.setattr(choice.MetaBase, "open", refuse)
     result = fit(make_dataset("binary", n=150), FitSettings(max_trials=2, time_budget=60, n_jobs=1,
-                                                            strategy="random"))
+                                                            strategy=strategy))
     assert result.best.status == "ok"
