@@ -104,9 +104,7 @@ class ModelProposer:
 
     def propose(self, seen: set[str], time_left: float = math.inf,
                 remaining: float = 0.0) -> tuple[dict, str]:
-        losses = np.array(self._loss)
-        ok = np.isfinite(losses)
-        if ok.sum() < self.min_observations:
+        if not self._ready():
             return self.design.propose(seen, time_left), "random"
         generated = self.generator.generate(seen, self._best_configs(5))
         candidates = without_near_copies(self.space, generated,
@@ -121,9 +119,11 @@ class ModelProposer:
              remaining: float = 0.0) -> np.ndarray | None:
         """The value of each config as `propose` weighs candidates (higher first); None
         until `min_observations` trials succeeded."""
-        if np.isfinite(np.array(self._loss)).sum() < self.min_observations:
-            return None
-        return self._scores(configs, time_left, remaining)
+        return self._scores(configs, time_left, remaining) if self._ready() else None
+
+    def _ready(self) -> bool:
+        """Whether `min_observations` trials succeeded: the model has enough to go on."""
+        return int(np.isfinite(np.array(self._loss)).sum()) >= self.min_observations
 
     def _scores(self, candidates: list[dict], time_left: float, remaining: float) -> np.ndarray:
         """Acquisition of the candidates under the model fitted on the trials so far, per
