@@ -7,7 +7,7 @@
 Without --test-metabase: k-fold cross-validation over the tasks of --metabase (tasks with
 the same fingerprint in the same fold). With it: learn from all of --metabase, test on
 every task of --test-metabase (same pools required). Writes curves.csv, table.md and
-plot.png into --out and prints the table. The work is in offline_replay.py, beside it.
+plot.png into --out and prints the table. The work is in automl_meta/benchmarking/.
 """
 
 from __future__ import annotations
@@ -18,14 +18,8 @@ import sys
 import time
 import traceback
 
-from offline_replay import (
-    BenchmarkSettings,
-    check_plotting,
-    plan_benchmark,
-    run_benchmark,
-    write_report,
-)
-
+from automl_meta.benchmarking.offline import BenchmarkSettings, plan_benchmark, run_benchmark
+from automl_meta.benchmarking.offline_report import check_plotting, write_report
 from automl_meta.core.errors import AutoMLMetaError
 from automl_meta.core.registry import STRATEGIES
 

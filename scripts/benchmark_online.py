@@ -45,11 +45,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
-from automl_meta.core.data import read_raw
-from automl_meta.core.metrics import DEFAULT_METRIC, LOWER_IS_BETTER, all_scores
+from automl_meta.benchmarking.online import markdown, peer_scores, split_table, with_scores
 from automl_meta.core.pipeline import METADATA_ATTR, feature_model
 from automl_meta.core.registry import TRAINED_MODELS, spec
 from automl_meta.metabase.corpus import read_manifest, table_file
@@ -58,26 +56,9 @@ from automl_meta.output.model_file import score_frame
 FIELDS = ["dataset", "task_type", "strategy", "seed", "budget", "exit_code", "wall_seconds",
           "metric", "test_score", "accuracy", "r2", "n_train", "n_test", "family", "trials",
           "error", "best_trial_score"]
-BESIDE = {"binary": "accuracy", "multiclass": "accuracy", "regression": "r2"}
 PEERS = ("flaml", "autogluon", "hgb", "rf", "catboost", "lightgbm")
 NEEDS_PEER_PYTHON = frozenset({"flaml", "autogluon"})  # the others' libraries are here too
 PEER_SCRIPT = Path(__file__).resolve().with_name("peer_fit.py")
-TASK_OF_METRIC = {metric: task_type for task_type, metric in DEFAULT_METRIC.items()}
-
-
-def split_table(path: Path, entry, seed: int, folder: Path) -> tuple[Path, pd.DataFrame]:
-    """Write the 75% training part to folder; return its path and the cleaned 25% test part."""
-    raw = read_raw(path)
-    raw = raw.drop(columns=[c for c in entry.drop if c in raw.columns])
-    raw = raw[raw[entry.target].notna()].reset_index(drop=True)
-    stratify = None
-    if entry.task != "regression":
-        counts = raw[entry.target].value_counts()
-        stratify = raw[entry.target] if counts.min() >= 2 else None
-    train, test = train_test_split(raw, test_size=0.25, random_state=seed, stratify=stratify)
-    train_path = folder / f"{entry.name}.train.csv"
-    train.to_csv(train_path, index=False)
-    return train_path, test.reset_index(drop=True)
 
 
 def test_scores(model, test: pd.DataFrame) -> tuple[str, dict[str, float], int]:
@@ -180,12 +161,6 @@ def base_row(entry, system: str, seed: int, budget: float, run: tuple, split: Sp
             "exit_code": code, "wall_seconds": wall, "n_test": len(split.test), "error": error}
 
 
-def with_scores(row: dict, task_type: str, scores: dict[str, float], used: int) -> dict:
-    metric = DEFAULT_METRIC[task_type]
-    return {**row, "task_type": task_type, "metric": metric, "test_score": scores[metric],
-            "accuracy": scores.get("accuracy", ""), "r2": scores.get("r2", ""), "n_test": used}
-
-
 def best_trial_score(model, summary: dict, test: pd.DataFrame) -> float | str:
     """The test score of the run's best trial alone when the exported model is an ensemble
     that holds its refit: the ensemble's own gain, free of the search's run-to-run noise.
@@ -219,26 +194,6 @@ def run_automl(entry, spec: str, budget: float, seed: int, split: Split, extra: 
     return {**row, "n_train": summary["data"]["rows"], "family": summary["best"]["config"]["family"],
             "trials": sum(summary["trials"].values()),
             "best_trial_score": best_trial_score(model, summary, split.test)}
-
-
-def peer_scores(pred: pd.DataFrame, test: pd.DataFrame, target: str) -> tuple[str, dict[str, float], int]:
-    """Score a peer's predictions as test_scores scores a model: same metrics, same rows.
-
-    The classes are the `proba_<class>` columns; test rows of a class unseen in training
-    are dropped.
-    """
-    if "prediction" in pred.columns:
-        y_true = pd.to_numeric(test[target], errors="coerce").to_numpy(dtype=float)
-        keep = np.isfinite(y_true)
-        prediction = pred["prediction"].to_numpy(dtype=float)[keep]
-        return "regression", all_scores("regression", y_true[keep], prediction), int(keep.sum())
-    columns = [c for c in pred.columns if c.startswith("proba_")]
-    classes = tuple(c[len("proba_"):] for c in columns)
-    task_type = "binary" if len(classes) == 2 else "multiclass"
-    y = test[target].astype(str)
-    keep = y.isin(classes).to_numpy()
-    proba = pred.loc[keep, columns].to_numpy(dtype=float)
-    return task_type, all_scores(task_type, y[keep].to_numpy(), proba, classes), int(keep.sum())
 
 
 def run_peer(entry, peer: str, budget: float, seed: int, split: Split, python: str,
@@ -297,143 +252,15 @@ def choose(entries, datasets: str) -> list:
     return ordered[::step][:n]
 
 
-def score_matrix(rows: list[dict], systems: list[str]) -> tuple[list[str], list[str], np.ndarray]:
-    """Datasets, their metrics, and the (dataset x system) test scores; NaN: failed or not run."""
-    by = {(r["dataset"], r["strategy"]): r for r in rows}
-    datasets = sorted({r["dataset"] for r in rows})
-    metrics, values = [], np.full((len(datasets), len(systems)), np.nan)
-    for i, name in enumerate(datasets):
-        cells = [by.get((name, s)) for s in systems]
-        metrics.append(next((c["metric"] for c in cells if c and c.get("metric")), ""))
-        for j, c in enumerate(cells):
-            if c and c.get("test_score") not in (None, ""):
-                values[i, j] = float(c["test_score"])
-    return datasets, metrics, values
-
-
-def to_losses(metrics: list[str], values: np.ndarray) -> np.ndarray:
-    """Scores turned into losses (lower is better), row by row."""
-    sign = np.array([1.0 if m in LOWER_IS_BETTER else -1.0 for m in metrics])
-    return values * sign[:, None]
-
-
-def score_table(datasets, metrics, values, systems) -> list[str]:
-    lines = ["| dataset | metric | " + " | ".join(systems) + " |",
-             "| --- | --- |" + " --- |" * len(systems)]
-    for name, metric, row in zip(datasets, metrics, values):
-        lines.append(f"| {name} | {metric} | " + " | ".join(
-            "failed" if np.isnan(v) else f"{v:.4f}" for v in row) + " |")
-    return lines
-
-
-def cost_table(rows: list[dict], datasets: list[str], systems: list[str]) -> list[str]:
-    """Each run's wall seconds (process start to exit) and, where known, its trials."""
-    by = {(r["dataset"], r["strategy"]): r for r in rows}
-    lines = ["Wall seconds of each run, process start to exit, and after the slash the trials "
-             "(`automl fit` and FLAML: configs evaluated; AutoGluon: models trained):", "",
-             "| dataset | " + " | ".join(systems) + " |", "| --- |" + " --- |" * len(systems)]
-    for name in datasets:
-        cells = []
-        for s in systems:
-            r = by.get((name, s))
-            trials = f" / {r['trials']}" if r and r.get("trials") not in (None, "") else ""
-            cells.append(f"{float(r['wall_seconds']):.1f}{trials}" if r else "-")
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    return lines
-
-
-def summary_table(metrics: list[str], values: np.ndarray, systems: list[str]) -> list[str]:
-    """Mean rank, wins, mean normalised score and mean rank per task type, over complete tables."""
-    complete = ~np.isnan(values).any(axis=1)
-    losses = to_losses(metrics, values)[complete]
-    kinds = np.array([TASK_OF_METRIC.get(m, "") for m in metrics])[complete]
-    ranks = pd.DataFrame(losses).rank(axis=1, method="average").to_numpy()
-    best, worst = losses.min(axis=1, keepdims=True), losses.max(axis=1, keepdims=True)
-    spread = np.where(worst > best, worst - best, 1.0)
-    normalised = np.where(worst > best, (worst - losses) / spread, 1.0)
-    wins = (losses == best).sum(axis=0)
-    types = [t for t in DEFAULT_METRIC if (kinds == t).any()]
-    lines = [f"Over the {int(complete.sum())} datasets every system finished. Rank: 1 = best, ties "
-             "share the average rank. Wins: datasets where the system is best, a tie counting "
-             "as a win for each tied system. Normalised score: per dataset 1 = best system, 0 = "
-             "worst, linear in the metric.", ""]
-    if not complete.any():
-        return lines[:1]
-    lines += ["| system | mean rank | wins | mean normalised score | " + " | ".join(
-                  f"mean rank {t} {DEFAULT_METRIC[t]} ({int((kinds == t).sum())})" for t in types) + " |",
-              "| --- | --- | --- | --- |" + " --- |" * len(types)]
-    for j, s in enumerate(systems):
-        by_type = "".join(f" {ranks[kinds == t, j].mean():.2f} |" for t in types)
-        lines.append(f"| {s} | {ranks[:, j].mean():.2f} | {wins[j]} | "
-                     f"{normalised[:, j].mean():.3f} |{by_type}")
-    return lines
-
-
-def head_to_head(datasets, metrics, values, systems, reference: str) -> list[str]:
-    """The reference against each other system, on the datasets both finished."""
-    losses = to_losses(metrics, values)
-    r = systems.index(reference)
-    lines = [f"`{reference}` against each system, on the datasets both finished; its largest "
-             "relative loss is how much worse its score is than the other's, in % of the other's:",
-             "", "| system | datasets | wins | ties | losses | largest relative loss |",
-             "| --- | --- | --- | --- | --- | --- |"]
-    for j, s in enumerate(systems):
-        if j == r:
-            continue
-        both = ~np.isnan(values[:, r]) & ~np.isnan(values[:, j])
-        lost = both & (losses[:, r] > losses[:, j])
-        worst = "-"
-        if lost.any():
-            relative = (losses[:, r] - losses[:, j]) / np.abs(values[:, j])
-            i = int(np.argmax(np.where(lost, relative, -np.inf)))
-            worst = f"{100 * relative[i]:.1f}% ({datasets[i]})"
-        won = both & (losses[:, r] < losses[:, j])
-        lines.append(f"| {s} | {int(both.sum())} | {int(won.sum())} | "
-                     f"{int((both & ~won & ~lost).sum())} | {int(lost.sum())} | {worst} |")
-    return lines
-
-
-def own_best_table(rows: list[dict], systems: list[str]) -> list[str]:
-    """Each strategy's exported ensemble against its run's best trial alone (refitted inside
-    it): the ensemble's gain without the difference between two searches."""
-    lines = []
-    for system in systems:
-        pairs = [(r["dataset"], r["metric"], float(r["test_score"]), float(r["best_trial_score"]))
-                 for r in rows if r["strategy"] == system and r.get("best_trial_score") not in (None, "")]
-        if not pairs:
-            continue
-        losses = to_losses([p[1] for p in pairs], np.array([p[2:] for p in pairs]))
-        ours, alone = losses[:, 0], losses[:, 1]
-        relative = (ours - alone) / np.abs(alone)
-        over = [f"{name} {100 * r:.1f}%" for (name, *_), r in zip(pairs, relative) if r > 0.01]
-        runs = sum(1 for r in rows if r["strategy"] == system and r.get("metric"))
-        lines.append(f"| {system} | {len(pairs)} of {runs} | {int((ours < alone).sum())} | "
-                     f"{int((ours == alone).sum())} | {int((ours > alone).sum())} | "
-                     f"{', '.join(over) or 'none'} |")
-    if not lines:
-        return []
-    return ["The exported ensemble against its own run's best trial alone (the same refit, a "
-            "member of the ensemble), on the runs that exported an ensemble holding that trial; "
-            "the losses over 1% of the metric:", "",
-            "| system | runs | wins | ties | losses | losses over 1% |", "| --- | --- | --- | --- | --- | --- |",
-            *lines]
-
-
-def markdown(rows: list[dict], systems: list[str], budgets: list[float], reference: str) -> str:
-    """One section per budget: scores, costs, summary and head-to-head."""
-    sections = []
-    for budget in budgets:
-        chosen = [r for r in rows if float(r["budget"]) == budget]
-        datasets, metrics, values = score_matrix(chosen, systems)
-        lines = [f"## Time budget {budget:g} s", "", *score_table(datasets, metrics, values, systems),
-                 "", *cost_table(chosen, datasets, systems), "",
-                 *summary_table(metrics, values, systems)]
-        if len(systems) > 1:
-            lines += ["", *head_to_head(datasets, metrics, values, systems, reference)]
-        own = own_best_table(chosen, systems)
-        lines += ["", *own] if own else []
-        sections.append("\n".join(lines))
-    return "\n\n".join(sections)
+def only(entries: list, names: str) -> list:
+    """The entries named in --only (all when empty); exits naming one not chosen."""
+    if not names:
+        return entries
+    wanted = names.split(",")
+    missing = sorted(set(wanted) - {e.name for e in entries})
+    if missing:
+        sys.exit(f"Error: --only names datasets that --datasets did not choose: {missing}")
+    return [e for e in entries if e.name in wanted]
 
 
 def parse_args() -> tuple[argparse.Namespace, list[str]]:
@@ -454,6 +281,9 @@ def parse_args() -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--out", default="results/online")
     parser.add_argument("--metabase", default=None, help="default: the shipped meta-base")
     parser.add_argument("--holdout-folds", type=int, default=5)
+    parser.add_argument("--only", default="",
+                        help="comma-separated names: run only these of the chosen datasets; the "
+                             "folds stay those of the whole choice (to repeat some runs)")
     return parser.parse_known_args()
 
 
@@ -517,7 +347,8 @@ def main() -> None:
     results = out / "online.csv"
     done = read_done(results)
     entries = choose(read_manifest(args.manifest), args.datasets)
-    jobs = [(b, e, s) for b in budgets for e in entries for s in systems if (e.name, s, b) not in done]
+    runs = only(entries, args.only)
+    jobs = [(b, e, s) for b in budgets for e in runs for s in systems if (e.name, s, b) not in done]
     metabases = {}
     if strategies and any(s in strategies for _, _, s in jobs):
         from automl_meta.metabase.locate import default_metabase_path
@@ -526,7 +357,7 @@ def main() -> None:
                                    sorted({parse_entry(s)[0] for s in strategies}),
                                    args.holdout_folds, args.seed, out)
     run_jobs(jobs, Runner(args, frozenset(peers), metabases, extra), results)
-    names = {e.name for e in entries}
+    names = {e.name for e in runs}
     with results.open() as fh:
         rows = [r for r in csv.DictReader(fh) if r["strategy"] in systems and r["dataset"] in names]
     table = markdown(rows, systems, budgets, reference)

@@ -31,6 +31,7 @@ class HandTask:
     metafeatures: Mapping[str, float]
     scores: Sequence[float | None]
     fingerprint: str = ""
+    seconds: Sequence[float] | None = None  # fit seconds of each trial; None: 0.1 s each
 
 
 def make_metabase(path: Path, tasks: Mapping[str, HandTask], pool_size: int = 8,
@@ -49,15 +50,16 @@ def make_metabase(path: Path, tasks: Mapping[str, HandTask], pool_size: int = 8,
                 n_rows=100, n_features=len(task.metafeatures), n_rows_used=100,
                 fingerprint=task.fingerprint or f"fp-{name}", metafeatures=dict(task.metafeatures)))
             used = metric or DEFAULT_METRIC[task.task_type]
-            trials = [_trial(c, s, used) for c, s in zip(metabase.pool(task.task_type), scores)
-                      if s is not None]
+            seconds = task.seconds or [0.1] * pool_size
+            trials = [_trial(c, s, used, t) for c, s, t in
+                      zip(metabase.pool(task.task_type), scores, seconds) if s is not None]
             metabase.add_trials(task_id, trials)
     return path
 
 
-def _trial(config: dict, score: float, metric: str) -> Trial:
+def _trial(config: dict, score: float, metric: str, seconds: float = 0.1) -> Trial:
     if math.isnan(score):
         return Trial(index=0, config=config, config_id=config_id(config), status="failed",
                      error="ValueError: hand-made failure")
     return Trial(index=0, config=config, config_id=config_id(config), status="ok",
-                 scores={metric: float(score)}, fit_seconds=0.1)
+                 scores={metric: float(score)}, fit_seconds=seconds)

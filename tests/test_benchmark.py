@@ -12,27 +12,26 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import automl_meta.benchmarking.offline as offline
+from automl_meta.benchmarking.grouping import group_folds, task_groups
+from automl_meta.benchmarking.offline import (
+    CURVE_COLUMNS,
+    BenchmarkSettings,
+    _jobs,
+    fold_ingredients,
+    load_test_task,
+    plan_benchmark,
+    replay,
+    run_benchmark,
+)
+from automl_meta.benchmarking.regret import add_ranks, regret_curve, summary, time_summary
 from automl_meta.core.errors import InvalidParameterError
 from automl_meta.core.registry import STRATEGIES
 from automl_meta.core.space import config_id
 from automl_meta.learning.tables import FeatureTable
 from automl_meta.metabase import MetaBase, TaskRecord
-from scripts.offline_replay import (
-    CURVE_COLUMNS,
-    BenchmarkSettings,
-    _jobs,
-    add_ranks,
-    fold_ingredients,
-    group_folds,
-    load_test_task,
-    plan_benchmark,
-    regret_curve,
-    replay,
-    run_benchmark,
-    summary,
-    task_groups,
-    time_summary,
-)
+from automl_meta.search.loop import run_search
+from automl_meta.trials.evaluate import Status, Trial
 from tests.handmade import HandTask, make_metabase
 
 NAN = math.nan
@@ -172,16 +171,20 @@ def _scores(rng, task_type, size):
     return list(np.round(rng.uniform(low, high, size), 3))
 
 
-def _corpus(path, pool_size=12):
-    """8 tasks: 5 binary (b0/b1 and b2/b3 share a fingerprint), 3 regression."""
+def _corpus(path, pool_size=12, timed=False):
+    """8 tasks: 5 binary (b0/b1 and b2/b3 share a fingerprint), 3 regression. `timed`:
+    trials take from 0.05 to 5 s (seeded), else 0.1 s each."""
     rng = np.random.default_rng(0)
     tasks = {}
     for i in range(8):
         task_type = "binary" if i < 5 else "regression"
         scores = _scores(rng, task_type, pool_size)
         scores[i % pool_size] = NAN  # one failure per task
+        seconds = list(np.round(np.exp(rng.uniform(np.log(0.05), np.log(5.0), pool_size)), 3)) \
+            if timed else None
         tasks[f"t{i}"] = HandTask(task_type, {"f1": float(i), "f2": float(i % 3)}, scores,
-                                  fingerprint=f"fp{i // 2}" if i < 4 else f"fp-{i}")
+                                  fingerprint=f"fp{i // 2}" if i < 4 else f"fp-{i}",
+                                  seconds=seconds)
     return make_metabase(path, tasks, pool_size=pool_size)
 
 
@@ -240,16 +243,72 @@ def test_every_registered_strategy_replays_through_the_benchmark(corpus, name):
     assert replayed == {"t0", "t6"}
 
 
-def test_learned_knowledge_comes_from_training_tasks_only(corpus, monkeypatch):
-    import scripts.offline_replay as replay_module
+@pytest.fixture(scope="module")
+def timed_corpus(tmp_path_factory):
+    return _corpus(tmp_path_factory.mktemp("timed") / "timed.metabase", timed=True)
 
-    real, seen = replay_module.fit_embedding, []
+
+def _protocol(strategy, task, n_trials, time_budget):
+    """The replay as the HPO-B protocol states it, written out apart from the search loop:
+    ask (with the time left and the share of the budget ahead, when timed), tell the stored
+    result, stop after n_trials picks, every candidate, or the budget spent."""
+    position = {config_id(c): i for i, c in enumerate(task.candidates)}
+    spent, picks = 0.0, []
+    for index in range(min(n_trials, len(task.candidates))):
+        if time_budget is not None and spent >= time_budget:
+            break
+        config, _ = (strategy.ask() if time_budget is None
+                     else strategy.ask(time_budget - spent, 1.0 - spent / time_budget))
+        i = position[config_id(config)]
+        ok = math.isfinite(task.scores[i])
+        strategy.tell(Trial(index=index, config=config, config_id=config_id(config),
+                            status=Status.OK if ok else Status.FAILED,
+                            fit_seconds=task.fit_seconds[i],
+                            scores={task.metric: task.scores[i]} if ok else {}))
+        spent += task.fit_seconds[i]
+        picks.append(config_id(config))
+    return picks
+
+
+@pytest.mark.parametrize("time_budget", [None, 6.0])
+@pytest.mark.parametrize("name", STRATEGIES)
+def test_the_replay_runs_the_search_loop_of_fit_and_picks_as_the_protocol_says(
+        timed_corpus, name, time_budget, monkeypatch):
+    """Each replay is one `search.loop.run_search`, the loop `fit` runs, on a simulated
+    clock; its picks are those of the protocol written out by hand, for every strategy,
+    counted and timed (stored trials of 0.05 to 5 s, a budget of 6 s)."""
+    calls = []
+
+    def spy(*args, **kwargs):
+        calls.append(args[1])  # the strategy it searches with
+        return run_search(*args, **kwargs)
+
+    monkeypatch.setattr(offline, "run_search", spy)
+    settings = BenchmarkSettings(str(timed_corpus), strategies=(name,), n_trials=10, n_seeds=1,
+                                 n_folds=2, surrogate_steps=5, tasks=("t0", "t6"))
+    plan = plan_benchmark(settings)
+    by_hand = [(_protocol(strategy, task, 10, time_budget), task)
+               for _, strategy, task in _jobs(plan)]
+    replayed, recordings = [], []
+    for _, strategy, task in _jobs(plan):
+        recordings.append(Recording(strategy))
+        curve, _ = replay(recordings[-1], task, 10, time_budget)
+        replayed.append(recordings[-1].asked)
+        assert np.all(np.isfinite(curve))
+    assert replayed == [picks for picks, _ in by_hand] and len(by_hand) == 2
+    assert calls == recordings
+    if time_budget is not None:  # it stops once the budget is spent, as a fit does
+        assert all(len(picks) < 10 for picks in replayed)
+
+
+def test_learned_knowledge_comes_from_training_tasks_only(corpus, monkeypatch):
+    real, seen = offline.fit_embedding, []
 
     def short_fit(metabase, task_names, seed, metrics):
         seen.append((list(task_names), seed, metrics))
         return real(metabase, task_names, seed=seed, metrics=metrics, max_steps=5)
 
-    monkeypatch.setattr(replay_module, "fit_embedding", short_fit)
+    monkeypatch.setattr(offline, "fit_embedding", short_fit)
     with MetaBase.open(corpus) as metabase:
         train = ["t0", "t1", "t4", "t5", "t6"]
         got = fold_ingredients(metabase, train, ["knn-learned"], seed=3, metric="mae")["knn-learned"]
@@ -306,7 +365,6 @@ def test_jobs_2_equals_jobs_1(corpus, cli_run, tmp_path):
 
 @pytest.fixture(scope="module")
 def script():
-    sys.path.insert(0, str(SCRIPT.parent))  # as when it runs: offline_replay lies beside it
     spec = importlib.util.spec_from_file_location("benchmark_offline", SCRIPT)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -15,7 +15,8 @@ from automl_meta.core.lazy import LAZY_MODULES
 PACKAGE = Path(__file__).resolve().parents[1] / "automl_meta"
 # The layer folders, lowest first: a module imports from its own layer and those before it.
 # The modules at the top of the package (the estimators) and cli/ may import any of them.
-LAYERS = ["core", "metafeatures", "trials", "metabase", "learning", "search", "output"]
+LAYERS = ["core", "metafeatures", "trials", "metabase", "learning", "search", "output",
+          "benchmarking"]
 
 
 def _module_name(path: Path) -> str:
@@ -118,6 +119,19 @@ def test_layers_import_only_from_themselves_and_the_layers_below():
     upward = sorted(f"{name} imports {target}" for name, targets in graph.items()
                     for target in targets if _layer(target) > _layer(name))
     assert upward == []
+
+
+def test_nothing_outside_the_benchmarks_imports_them():
+    """Not even deferred: `automl` must never load benchmark code (the CLI defers the library)."""
+    users = []
+    for path in PACKAGE.rglob("*.py"):
+        name = _module_name(path)
+        if name.startswith("automl_meta.benchmarking"):
+            continue
+        targets = {t for _, t in _imports(ast.parse(path.read_text()), name, path.name == "__init__.py")}
+        if any(t.startswith("automl_meta.benchmarking") for t in targets):
+            users.append(name)
+    assert users == []
 
 
 def test_every_layer_folder_is_a_package_of_the_install():

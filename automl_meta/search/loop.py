@@ -50,7 +50,12 @@ from automl_meta.search.final_model import (
 from automl_meta.search.resume import EarlierRun, resumed_settings, resumed_validation
 from automl_meta.search.strategies import Strategy
 from automl_meta.trials.evaluate import Status, Trial, error_text, make_folds
-from automl_meta.trials.runner import TrialRunner, WorkerSetup, default_memory_limit_mb
+from automl_meta.trials.runner import (
+    SearchRunner,
+    TrialRunner,
+    WorkerSetup,
+    default_memory_limit_mb,
+)
 
 _SPAWN_SECONDS = 1.0  # a worker replaced after a timeout: fork, data transfer
 _WRITE_SECONDS = 2.0  # kept after the refit for writing the files and exiting
@@ -152,10 +157,16 @@ def _final_reserve(trials: list[Trial], best: Trial | None, settings: FitSetting
 
 @dataclass(frozen=True)
 class Budget:
-    """Deadlines of one fit: trials end by `deadline`, the final refit by `hard_deadline`."""
+    """Deadlines of one search, on a clock: trials end by `deadline`, the final refit by
+    `hard_deadline`. `fit` reads the real clock; an offline replay (automl_meta.benchmarking)
+    runs the same loop on a simulated one, without a refit, and `seconds` may be infinite
+    there: trials are then counted, and proposals are not weighed by time."""
 
     started_at: float
     seconds: float
+    clock: Callable[[], float] = time.monotonic
+    refit: bool = True  # keep time for a final refit (a replay has none)
+    last_start: float = 0.5  # no trial starts this close to the stop: the loop polls this often
 
     @property
     def deadline(self) -> float:
@@ -163,13 +174,24 @@ class Budget:
 
     @property
     def hard_deadline(self) -> float:
+        if not self.refit:
+            return self.deadline
         return self.deadline + 0.1 * self.seconds + 5.0 - _WRITE_SECONDS
 
+    def now(self) -> float:
+        return self.clock()
+
     def elapsed(self) -> float:
-        return time.monotonic() - self.started_at
+        return self.clock() - self.started_at
+
+    def share_left(self) -> float:
+        """The share of the search's time still ahead, in [0, 1]; 0 when trials are counted."""
+        if math.isinf(self.seconds):
+            return 0.0
+        return max(0.0, 1.0 - self.elapsed() / self.seconds)
 
 
-def run_search(runner: TrialRunner, strategy: Strategy, settings: FitSettings, budget: Budget,
+def run_search(runner: SearchRunner, strategy: Strategy, settings: FitSettings, budget: Budget,
                metric: str, row_ratio: float = 1.0,
                on_trial: Callable[[Trial, SearchState], None] | None = None,
                safe_configs: Sequence[dict] = (),
@@ -188,7 +210,7 @@ def run_search(runner: TrialRunner, strategy: Strategy, settings: FitSettings, b
     trial succeeds, they run after each failure; with one worker, the strategy's trials
     get at most half the time left until then.
     """
-    state = SearchState(metric=metric, time_budget=settings.time_budget)
+    state = SearchState(metric=metric, time_budget=budget.seconds)
     validation = validation or Validation("cv", settings.n_folds)
     slack = budget.hard_deadline - budget.deadline
     trials: list[Trial] = list(history)
@@ -209,8 +231,10 @@ def run_search(runner: TrialRunner, strategy: Strategy, settings: FitSettings, b
 
     try:
         while True:
-            now = time.monotonic()
-            if state.best is None:  # nothing to export yet: the slack is better spent here
+            now = budget.now()
+            if not budget.refit:
+                stop_at = budget.deadline
+            elif state.best is None:  # nothing to export yet: the slack is better spent here
                 stop_at = budget.hard_deadline - _FIRST_REFIT_SECONDS
             else:
                 reserve = _final_reserve(trials, state.best, settings, metric, validation,
@@ -218,7 +242,7 @@ def run_search(runner: TrialRunner, strategy: Strategy, settings: FitSettings, b
                 stop_at = budget.deadline - max(0.0, reserve)
                 runner.cap_deadlines(stop_at)  # trials started before the first success
             more = settings.max_trials is None or submitted < settings.max_trials
-            while more and runner.idle() and now < stop_at - 0.5:
+            while more and runner.idle() and now < stop_at - budget.last_start:
                 limit = min(stop_at - now, settings.max_trial_seconds or math.inf)
                 safe = [c for c in safe if config_id(c) not in submitted_ids]
                 beside_first = runner.n_workers > 1 and submitted == 1  # whatever the first does
@@ -228,13 +252,12 @@ def run_search(runner: TrialRunner, strategy: Strategy, settings: FitSettings, b
                 else:
                     if state.best is None and safe and runner.n_workers == 1:
                         limit = min(limit, 0.5 * (stop_at - now))  # leave time for a safe config
-                    remaining = max(0.0, budget.deadline - now) / settings.time_budget
-                    config, sources[first + submitted] = strategy.ask(limit, remaining)
+                    config, sources[first + submitted] = strategy.ask(limit, budget.share_left())
                 submitted_ids.add(config_id(config))
                 runner.submit("evaluate", config, first + submitted, limit)
                 submitted += 1
                 more = settings.max_trials is None or submitted < settings.max_trials
-            if not runner.busy() and (not more or now >= stop_at - 0.5):
+            if not runner.busy() and (not more or now >= stop_at - budget.last_start):
                 return trials, False
             for trial in runner.collect(timeout=0.5):
                 receive(trial)
@@ -242,16 +265,16 @@ def run_search(runner: TrialRunner, strategy: Strategy, settings: FitSettings, b
                 state.elapsed = budget.elapsed()
                 on_tick(state)
     except KeyboardInterrupt:
-        _await_first_success(runner, state, receive)
+        _await_first_success(runner, state, receive, budget)
         return trials, True
 
 
-def _await_first_success(runner: TrialRunner, state: SearchState,
-                         receive: Callable[[Trial], None]) -> None:
+def _await_first_success(runner: SearchRunner, state: SearchState,
+                         receive: Callable[[Trial], None], budget: Budget) -> None:
     """After an interrupt before any trial succeeded, the running ones may still give a
     model to save: wait for them, INTERRUPT_GRACE seconds at most; a second interrupt stops."""
     try:
-        runner.cap_deadlines(time.monotonic() + INTERRUPT_GRACE)
+        runner.cap_deadlines(budget.now() + INTERRUPT_GRACE)
         while state.best is None and runner.busy():
             for trial in runner.collect(timeout=0.5):
                 receive(trial)

@@ -183,6 +183,14 @@ class Runner(Protocol):
     def close(self) -> None: ...
 
 
+class SearchRunner(Runner, Protocol):
+    """A runner the search loop can drive: it also caps the deadlines of running trials.
+    `TrialRunner` runs them; an offline replay answers from stored ones
+    (automl_meta.benchmarking.simulation)."""
+
+    def cap_deadlines(self, deadline: float) -> None: ...
+
+
 def run_all(runner: Runner, configs: Sequence[dict], time_limit: float,
             on_trial: Callable[[Trial], None]) -> None:
     """Evaluate every config on the runner, each under time_limit, calling on_trial with

