@@ -81,9 +81,13 @@ def test_a_fit_keeps_time_for_its_final_refit():
     assert started == {False: [0.0, 20.0, 40.0], True: [0.0, 20.0]}
 
 
-def test_counted_trials_are_asked_without_a_clock():
-    """An infinite budget counts trials: every ask is told no time limit and no share of the
-    time left (what a replay without --time-budget asks)."""
+@pytest.mark.parametrize("seconds, counted", [
+    (math.inf, False),  # a replay without --time-budget
+    (60.0, True),  # a fit with --max-trials: its budget still stops it
+])
+def test_counted_trials_are_asked_without_a_clock(seconds, counted):
+    """Counted trials: every ask is told no time limit and no share of the time left, so
+    the same seed proposes the same configs however long the trials take."""
     space = SearchSpace("binary", n_rows=1000)
     asked = []
     strategy = make_strategy("random", space, seed=0)
@@ -97,6 +101,7 @@ def test_counted_trials_are_asked_without_a_clock():
     clock = SimulatedClock()
     trials, _ = run_search(StoredRunner(by_family, "roc_auc", clock), strategy,
                            FitSettings(max_trials=5),
-                           Budget(clock(), math.inf, clock=clock, refit=False, last_start=0.0),
+                           Budget(clock(), seconds, clock=clock, refit=False, last_start=0.0,
+                                  counted=counted),
                            "roc_auc")
     assert len(trials) == 5 and asked == [(math.inf, 0.0)] * 5

@@ -52,7 +52,9 @@ def _families(ctx, param, value):
               callback=_positive,
               help="Seconds for the whole run, final refit included.")
 @click.option("--max-trials", type=int, default=None, callback=_positive,
-              help="Stop after this many trials (default: only the time budget stops).")
+              help="Stop after this many trials (default: only the time budget stops). "
+                   "Proposals then ignore the clock: the same seed proposes the same configs "
+                   "on any machine (the budget still stops the run).")
 @seed_option
 @click.option("--output", "-o", default="model.pkl", show_default=True,
               help="Model file to write; a JSON summary is written beside it, with the "

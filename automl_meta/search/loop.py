@@ -159,12 +159,16 @@ def _final_reserve(trials: list[Trial], best: Trial | None, settings: FitSetting
 class Budget:
     """Deadlines of one search, on a clock: trials end by `deadline`, the final refit by
     `hard_deadline`. `fit` reads the real clock; an offline replay (automl_meta.benchmarking)
-    runs the same loop on a simulated one, without a refit, and `seconds` may be infinite
-    there: trials are then counted, and proposals are not weighed by time."""
+    runs the same loop on a simulated one, without a refit (`seconds` may be infinite there).
+
+    `counted`: proposals are asked without the clock (no time limit, no share of the time
+    left), so the same seed proposes the same configs however fast the machine is; the
+    deadlines still stop the search and limit each trial."""
 
     started_at: float
     seconds: float
     clock: Callable[[], float] = time.monotonic
+    counted: bool = False
     refit: bool = True  # keep time for a final refit (a replay has none)
     last_start: float = 0.5  # no trial starts this close to the stop: the loop polls this often
 
@@ -184,11 +188,12 @@ class Budget:
     def elapsed(self) -> float:
         return self.clock() - self.started_at
 
-    def share_left(self) -> float:
-        """The share of the search's time still ahead, in [0, 1]; 0 when trials are counted."""
-        if math.isinf(self.seconds):
-            return 0.0
-        return max(0.0, 1.0 - self.elapsed() / self.seconds)
+    def ask_with(self, time_left: float) -> tuple[float, float]:
+        """What a proposal is told: the seconds it may take and the share of the search's
+        time still ahead, in [0, 1]; (inf, 0) when trials are counted."""
+        if self.counted or math.isinf(self.seconds):
+            return math.inf, 0.0
+        return time_left, max(0.0, 1.0 - self.elapsed() / self.seconds)
 
 
 def run_search(runner: SearchRunner, strategy: Strategy, settings: FitSettings, budget: Budget,
@@ -252,7 +257,7 @@ def run_search(runner: SearchRunner, strategy: Strategy, settings: FitSettings, 
                 else:
                     if state.best is None and safe and runner.n_workers == 1:
                         limit = min(limit, 0.5 * (stop_at - now))  # leave time for a safe config
-                    config, sources[first + submitted] = strategy.ask(limit, budget.share_left())
+                    config, sources[first + submitted] = strategy.ask(*budget.ask_with(limit))
                 submitted_ids.add(config_id(config))
                 runner.submit("evaluate", config, first + submitted, limit)
                 submitted += 1
@@ -333,7 +338,8 @@ def fit(dataset: Dataset, settings: FitSettings = DEFAULT_SETTINGS,
         for note in resume.notes if on_note else ():
             on_note(note)
     metric = check_metric(settings.metric, dataset.task_type)
-    budget = Budget(time.monotonic() if started_at is None else started_at, settings.time_budget)
+    budget = Budget(time.monotonic() if started_at is None else started_at, settings.time_budget,
+                    counted=settings.max_trials is not None)
     search_data = subsample(dataset, _search_rows(settings), settings.seed)
     space = SearchSpace(dataset.task_type, n_rows=dataset.n_rows,
                         families=_families(dataset, settings, on_note))
