@@ -292,7 +292,7 @@ def _positions(n: int) -> list[str]:
 
 def leaderboard_frame(result) -> pd.DataFrame:
     """Every trial, best first: family, score, seconds, ensemble weight, source and config."""
-    weights = {m["trial"]: m["weight"] for m in (result.ensemble or {}).get("members", [])}
+    weights = {m.trial: m.weight for m in (result.ensemble.members if result.ensemble else ())}
     total = sum(weights.values()) or 1
     rows = [{"trial": t.index, "family": t.config["family"], "status": str(t.status),
              result.metric: t.scores.get(result.metric, math.nan),

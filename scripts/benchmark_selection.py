@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from automl_meta.benchmarking.online import split_table
 from automl_meta.core.data import build_dataset, prepare_features, read_raw
 from automl_meta.core.metrics import all_scores, to_loss
 from automl_meta.core.settings import FitSettings
@@ -34,9 +35,6 @@ from automl_meta.metabase.corpus import read_manifest, table_file
 from automl_meta.search import loop as search
 from automl_meta.search.ensemble import blend, select
 from automl_meta.trials.evaluate import predict_matrix, refit
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchmark_online import split_table  # noqa: E402  (the online benchmark's split)
 
 POOLS = {"all": None, "best10": 10, "best20": 20, "best30": 30, "best50": 50}
 HALVES = {"halves": None, "halves20": 20}
@@ -49,8 +47,8 @@ def capture(entry, settings: FitSettings, keep: int, folder: Path) -> dict:
     dataset = build_dataset(read_raw(train_path), target=entry.target, task=task)
     seen = {}
 
-    def spy(ranked, data, y, metric, size):  # the search's own trials, before any refit
-        seen.update(ranked=ranked, y=y, metric=metric)
+    def spy(ranked, oofs, data, y, metric, size, *_):  # the search's own trials, before any refit
+        seen.update(ranked=ranked, oofs=oofs, y=y, metric=metric)
         return None  # so fit refits the best trial alone: the ensemble is built here
 
     original, search.select_members = search.select_members, spy
@@ -58,14 +56,14 @@ def capture(entry, settings: FitSettings, keep: int, folder: Path) -> dict:
         search.fit(dataset, settings)
     finally:
         search.select_members = original
-    ranked = [t for t in seen["ranked"] if t.oof is not None][:keep]
+    ranked = [t for t in seen["ranked"] if t.index in seen["oofs"]][:keep]
     space = SearchSpace(dataset.task_type, n_rows=dataset.n_rows)
     X_test, _ = prepare_features(test, dataset.schema)
     y_test = test[entry.target]
     y_test = y_test.astype(float).to_numpy() if task == "regression" else y_test.astype(str).to_numpy()
     tests = [predict_matrix(refit(t.config, dataset, space, seed=settings.seed), X_test,
                             dataset.task_type, dataset.classes) for t in ranked]
-    return {"oofs": [t.oof for t in ranked], "y": seen["y"], "metric": seen["metric"],
+    return {"oofs": [seen["oofs"][t.index] for t in ranked], "y": seen["y"], "metric": seen["metric"],
             "tests": tests, "y_test": y_test, "task": dataset.task_type,
             "classes": dataset.classes, "rows": dataset.n_rows}
 

@@ -15,7 +15,7 @@ from sklearn.metrics import roc_auc_score
 from automl_meta.core.pipeline import feature_model, voting_model
 from automl_meta.core.space import SearchSpace
 from automl_meta.search.ensemble import SELECTION_POOL, _auc_rows, blend, select
-from automl_meta.search.final_model import Interrupts, refit_members, select_members
+from automl_meta.search.final_model import Dropped, Interrupts, refit_members, select_members
 from automl_meta.search.loop import FitSettings, fit
 from automl_meta.trials.evaluate import Trial, refit
 from automl_meta.trials.runner import RefitResult
@@ -61,14 +61,14 @@ def test_selection_picks_only_among_the_best_trials(position, picked):
     oofs = [Y_REG + 1.0] * (SELECTION_POOL + 5)
     oofs[position] = Y_REG - 1.0  # alone as good as the others; averaged with them, perfect
     ranked = [Trial(index=i, config={"family": "linear", "params": {}}, config_id=str(i),
-                    status="ok", oof=o) for i, o in enumerate(oofs)]
+                    status="ok") for i in range(len(oofs))]
     regression = make_dataset("regression")  # only its task type is read
-    chosen = select_members(ranked, regression, Y_REG, "rmse", size=25)
+    chosen = select_members(ranked, dict(enumerate(oofs)), regression, Y_REG, "rmse", size=25)
     if not picked:
         assert chosen is None  # every trial in the pool errs alike: the best alone
         return
-    candidates, ensemble, _ = chosen
-    assert [candidates[i].index for i in ensemble.members] == [0, position]
+    ensemble = chosen.ensemble
+    assert [chosen.candidates[i].index for i in ensemble.members] == [0, position]
     assert ensemble.scores["rmse"] == pytest.approx(0.0)
 
 
@@ -150,19 +150,19 @@ def ensemble_fits():
 
 def test_fit_exports_an_ensemble_of_its_best_trials(ensemble_fits):
     d, (result, _), _ = ensemble_fits
-    members = result.ensemble["members"]
+    members = result.ensemble.members
     assert len(members) >= 2 and type(feature_model(result.model)).__name__ == "VotingClassifier"
-    assert [m["weight"] for m in members] == list(feature_model(result.model).weights)
-    assert result.ensemble["scores"]["roc_auc"] >= result.best.scores["roc_auc"]
-    assert all(m["refit_seconds"] > 0 for m in members)
+    assert [m.weight for m in members] == list(feature_model(result.model).weights)
+    assert result.ensemble.scores["roc_auc"] >= result.best.scores["roc_auc"]
+    assert all(m.refit_seconds > 0 for m in members)
     assert len(feature_model(result.model).predict(d.X)) == d.n_rows
 
 
 def test_the_same_seed_gives_the_same_ensemble(ensemble_fits):
     _, (first, second), _ = ensemble_fits
-    assert [(m["trial"], m["weight"]) for m in first.ensemble["members"]] == \
-        [(m["trial"], m["weight"]) for m in second.ensemble["members"]]
-    assert first.ensemble["scores"] == second.ensemble["scores"]
+    assert [(m.trial, m.weight) for m in first.ensemble.members] == \
+        [(m.trial, m.weight) for m in second.ensemble.members]
+    assert first.ensemble.scores == second.ensemble.scores
 
 
 def test_ensemble_size_one_exports_the_best_pipeline_alone(ensemble_fits):
@@ -215,7 +215,7 @@ def test_a_member_whose_refit_times_out_is_dropped_with_its_reason():
     results, dropped = refit_members(runner, _members(3), time.monotonic() + 30,
                                       estimate=lambda t: 1.0, metadata=lambda c: {})
     assert sorted(results) == [0, 2]
-    assert dropped == [{"trial": 1, "weight": 2, "reason": "timeout: killed after the time limit"}]
+    assert dropped == [Dropped(1, 2, "timeout: killed after the time limit")]
 
 
 def test_members_that_would_not_fit_in_time_are_not_started_lowest_weight_first():
@@ -224,8 +224,8 @@ def test_members_that_would_not_fit_in_time_are_not_started_lowest_weight_first(
     results, dropped = refit_members(runner, _members(3), time.monotonic() + 30,
                                       estimate=lambda t: slow[t.index], metadata=lambda c: {})
     assert runner.submitted == [0, 1] and sorted(results) == [0, 1]
-    assert [(d["trial"], d["weight"]) for d in dropped] == [(2, 1)]
-    assert "would not fit" in dropped[0]["reason"]
+    assert [(d.trial, d.weight) for d in dropped] == [(2, 1)]
+    assert "would not fit" in dropped[0].reason
 
 
 class _LargeModels(_ScriptedRunner):
@@ -245,15 +245,15 @@ def test_members_that_would_make_the_ensemble_too_large_to_write_in_time_are_dro
     results, dropped = refit_members(runner, _members(4), time.monotonic() + 5,
                                      estimate=lambda t: 0.0, metadata=lambda c: {})
     assert sorted(results) == [0, 1] and runner.submitted == [0, 1, 2, 3]
-    assert [(d["trial"], d["weight"]) for d in dropped] == [(2, 2), (3, 1)]
-    assert all("(6 MB) would not be assembled" in d["reason"] for d in dropped)
+    assert [(d.trial, d.weight) for d in dropped] == [(2, 2), (3, 1)]
+    assert all("(6 MB) would not be assembled" in d.reason for d in dropped)
     # Refits of 1.5 s: with 4 s of assembly held, the rest are not started.
     runner = _LargeModels({i: "ok" for i in range(4)})
     results, dropped = refit_members(runner, _members(4), time.monotonic() + 5,
                                      estimate=lambda t: 1.5, metadata=lambda c: {})
     assert sorted(results) == [0, 1] and runner.submitted == [0, 1]
-    assert [d["trial"] for d in dropped] == [2, 3]
-    assert all("would not fit" in d["reason"] for d in dropped)
+    assert [d.trial for d in dropped] == [2, 3]
+    assert all("would not fit" in d.reason for d in dropped)
 
 
 def test_a_dropped_member_is_told_and_the_exported_ensemble_lacks_it(monkeypatch):
@@ -265,17 +265,17 @@ def test_a_dropped_member_is_told_and_the_exported_ensemble_lacks_it(monkeypatch
         results, dropped = real(runner, members, deadline, estimate, metadata, *rest)
         last, weight = members[-1][0].index, members[-1][1]
         results.pop(last, None)
-        return results, dropped + [{"trial": last, "weight": weight, "reason": "timeout: scripted"}]
+        return results, dropped + [Dropped(last, weight, "timeout: scripted")]
 
     monkeypatch.setattr(final_model, "refit_members", lose_one)
     notes = []
     d = make_dataset("binary", n=200)
     result = fit(d, FitSettings(**ENSEMBLE_FIT), on_note=notes.append)
-    dropped = result.ensemble["dropped"]
-    assert len(dropped) == 1 and dropped[0]["trial"] not in [m["trial"] for m in result.ensemble["members"]]
+    dropped = result.ensemble.dropped
+    assert len(dropped) == 1 and dropped[0].trial not in [m.trial for m in result.ensemble.members]
     assert any("the ensemble lost 1 of its" in n and "timeout" in n for n in notes)
-    assert result.ensemble["scores"] != result.ensemble["selected_scores"] or \
-        len(result.ensemble["members"]) == 1
+    assert result.ensemble.scores != result.ensemble.selected_scores or \
+        len(result.ensemble.members) == 1
 
 
 class _InterruptedRunner(_ScriptedRunner):
@@ -292,8 +292,8 @@ def test_a_ctrl_c_during_the_members_refits_keeps_those_already_refitted():
     results, dropped = refit_members(runner, _members(4), time.monotonic() + 30,
                                      estimate=lambda t: 1.0, metadata=lambda c: {})
     assert sorted(results) == [0, 1]
-    assert sorted(d["trial"] for d in dropped) == [2, 3]
-    assert {d["reason"] for d in dropped} == {"interrupted"}
+    assert sorted(d.trial for d in dropped) == [2, 3]
+    assert {d.reason for d in dropped} == {"interrupted"}
 
 
 def test_a_first_interrupt_lets_the_running_members_finish_and_starts_no_more():
@@ -310,7 +310,7 @@ def test_a_first_interrupt_lets_the_running_members_finish_and_starts_no_more():
                                      estimate=lambda t: 1.0, metadata=lambda c: {},
                                      interrupts=interrupts)
     assert sorted(results) == [0, 1] and runner.submitted == [0, 1] and interrupts.seen
-    assert [(d["trial"], d["reason"]) for d in dropped] == [(2, "interrupted"), (3, "interrupted")]
+    assert [(d.trial, d.reason) for d in dropped] == [(2, "interrupted"), (3, "interrupted")]
 
 
 def test_a_ctrl_c_before_any_member_is_refitted_stops_at_once():

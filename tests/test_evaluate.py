@@ -20,13 +20,14 @@ def test_evaluate_computes_every_metric_from_out_of_fold_predictions(task):
     d = make_dataset(task, n=150)
     space = SearchSpace(d.task_type, d.n_rows)
     folds = make_folds(d.y, d.task_type, 5, seed=0)
-    trial = evaluate(space.default_configs()[0], d, space, folds)
+    result = evaluate(space.default_configs()[0], d, space, folds)
+    trial = result.trial
     assert trial.status == "ok", trial.error
     assert set(trial.scores) == set(METRICS[task])
     assert all(math.isfinite(v) for v in trial.scores.values())
-    assert trial.oof.shape[0] == d.n_rows and trial.fit_seconds > 0
+    assert result.oof.shape[0] == d.n_rows and trial.fit_seconds > 0
     if task != "regression":
-        np.testing.assert_allclose(trial.oof.sum(axis=1), 1.0, atol=1e-6)
+        np.testing.assert_allclose(result.oof.sum(axis=1), 1.0, atol=1e-6)
 
 
 def test_folds_are_stratified_and_cover_every_row_once():
@@ -47,8 +48,9 @@ def test_a_config_that_raises_is_a_failed_trial():
         def to_pipeline(self, *args, **kwargs):
             raise ValueError("estimator exploded")
 
-    trial = evaluate(config, d, Broken(d.task_type, d.n_rows), make_folds(d.y, d.task_type, 3, 0))
-    assert trial.status == "failed" and "estimator exploded" in trial.error
+    result = evaluate(config, d, Broken(d.task_type, d.n_rows), make_folds(d.y, d.task_type, 3, 0))
+    trial = result.trial
+    assert result.oof is None and trial.status == "failed" and "estimator exploded" in trial.error
     assert trial.scores == {} and trial.to_dict()["status"] == "failed"
     line = Broken.to_pipeline.__code__.co_firstlineno + 1
     assert (trial.status, trial.error_type, trial.error, trial.where) == (
@@ -70,7 +72,7 @@ def test_a_long_error_is_cut_as_the_stored_text_always_was():
     d = make_dataset("binary")
     space = _Raising(d.task_type, d.n_rows)
     space.error = KeyError("x" * 5000)
-    trial = evaluate(space.default_configs()[0], d, space, make_folds(d.y, d.task_type, 3, 0))
+    trial = evaluate(space.default_configs()[0], d, space, make_folds(d.y, d.task_type, 3, 0)).trial
     old = f"KeyError: {space.error}"[:2000] + f" (at {trial.where})"
     assert trial.where.startswith("test_evaluate.py:") and trial.error_text() == old
 
@@ -86,9 +88,10 @@ def test_a_refit_that_raises_reports_the_error_type_and_message():
 
 
 def _collect_all(runner, n):
+    """The next n evaluations' trials."""
     results = []
     while len(results) < n:
-        results += runner.collect(timeout=1.0)
+        results += [result.trial for result in runner.collect(timeout=1.0)]
     return results
 
 
@@ -148,7 +151,7 @@ def test_out_of_memory_is_recorded_as_memout():
             raise MemoryError()
 
     space = Hungry(d.task_type, d.n_rows)
-    trial = evaluate(space.default_configs()[0], d, space, make_folds(d.y, d.task_type, 3, 0))
+    trial = evaluate(space.default_configs()[0], d, space, make_folds(d.y, d.task_type, 3, 0)).trial
     assert trial.status == "memout" and "memory" in trial.error
     assert trial.to_dict()["error"] == "MemoryError: the fit ran out of memory"
 

@@ -22,7 +22,7 @@ FAST = ("linear", "random_forest", "extra_trees", "hist_gradient_boosting")
 
 def _exported_loss(result) -> float:
     """The exported model's out-of-fold loss: the ensemble's, or the best trial's."""
-    scores = result.ensemble["scores"] if result.ensemble else result.best.scores
+    scores = result.ensemble.scores if result.ensemble else result.best.scores
     return to_loss(result.metric, scores[result.metric])
 
 
@@ -58,11 +58,11 @@ def test_the_ensemble_is_selected_over_both_runs(tmp_path):
     second = fit(d, FitSettings(max_trials=2, time_budget=120, n_jobs=1, strategy="random",
                                 families=("linear",)),  # the first run's family is not searched
                  resume=earlier_run(first, d, first_settings))
-    members = {m["trial"] for m in second.ensemble["members"]}
+    members = {m.trial for m in second.ensemble.members}
     assert members & {0, 1} and members & {2, 3}, second.ensemble
     assert _exported_loss(second) <= _exported_loss(first)
     families = {name.split("_")[1] for name, _ in second.model["model"].estimators}
-    assert families == {str(m["trial"]) for m in second.ensemble["members"]}  # all refitted
+    assert families == {str(m.trial) for m in second.ensemble.members}  # all refitted
 
 
 def _cli_fit(tmp_path, data, *extra):
@@ -155,7 +155,7 @@ def test_without_the_predictions_file_the_earlier_trials_only_inform_the_search(
     data, summary_file = first_fit
     oof_path(summary_file).unlink()
     run = load_resume(summary_file)
-    assert all(t.oof is None for t in run.trials) and len(run.trials) == 3
+    assert run.oofs == {} and len(run.trials) == 3
     assert run.notes == [f"Note: the out-of-fold predictions saved beside '{summary_file}' are missing "
                          "or are another run's: its trials are not candidates for the ensemble."]
     result = _cli_fit(tmp_path, data, "--max-trials", "3", "--resume", str(summary_file))

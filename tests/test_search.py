@@ -28,7 +28,7 @@ from automl_meta.search.loop import (
 )
 from automl_meta.search.proposers import RandomProposer
 from automl_meta.search.strategies import Strategy, make_strategy
-from automl_meta.trials.evaluate import Status, Trial
+from automl_meta.trials.evaluate import Evaluation, Status, Trial
 from automl_meta.trials.runner import RefitResult
 from tests.conftest import make_dataset
 
@@ -247,8 +247,9 @@ class _ScriptedTrials:
     def collect(self, timeout):
         index, config = self.jobs.pop(0)
         ok = config["family"] not in self.slow
-        return [Trial(index=index, config=config, config_id=config_id(config),
-                      status="ok" if ok else "timeout", scores={"roc_auc": 0.8} if ok else {})]
+        return [Evaluation(Trial(index=index, config=config, config_id=config_id(config),
+                                 status="ok" if ok else "timeout",
+                                 scores={"roc_auc": 0.8} if ok else {}))]
 
 
 def _slow_first_search(n_workers, max_trials):
@@ -257,8 +258,8 @@ def _slow_first_search(n_workers, max_trials):
     runner = _ScriptedTrials(n_workers, slow={"random_forest", "extra_trees"})
     strategy = Strategy("random", space, RandomProposer(RandomDesign(space, np.random.default_rng(0))),
                         queue=[(c, "warm-start") for c in slow])
-    trials, _ = run_search(runner, strategy, FitSettings(time_budget=60, max_trials=max_trials),
-                           Budget(time.monotonic(), 60.0), "roc_auc", safe_configs=safe_configs(space))
+    trials = run_search(runner, strategy, FitSettings(time_budget=60, max_trials=max_trials),
+                        Budget(time.monotonic(), 60.0), "roc_auc", safe_configs=safe_configs(space)).trials
     return runner.submitted, trials
 
 
@@ -281,17 +282,17 @@ def test_no_safe_config_once_a_trial_succeeded():
     space = SearchSpace("binary", n_rows=1000)
     runner = _ScriptedTrials(1, slow=set())
     strategy = make_strategy("random", space, seed=0)
-    trials, _ = run_search(runner, strategy, FitSettings(time_budget=60, max_trials=4),
-                           Budget(time.monotonic(), 60.0), "roc_auc", safe_configs=safe_configs(space))
+    trials = run_search(runner, strategy, FitSettings(time_budget=60, max_trials=4),
+                        Budget(time.monotonic(), 60.0), "roc_auc", safe_configs=safe_configs(space)).trials
     assert [t.source for t in trials] == ["random"] * 4
 
 
 def test_with_two_workers_the_second_trial_is_the_linear_default_whatever_the_first_did():
     space = SearchSpace("binary", n_rows=1000)
     runner = _ScriptedTrials(2, slow=set())
-    trials, _ = run_search(runner, make_strategy("random", space, seed=0),
-                           FitSettings(time_budget=60, max_trials=4), Budget(time.monotonic(), 60.0),
-                           "roc_auc", safe_configs=safe_configs(space))
+    trials = run_search(runner, make_strategy("random", space, seed=0),
+                        FitSettings(time_budget=60, max_trials=4), Budget(time.monotonic(), 60.0),
+                        "roc_auc", safe_configs=safe_configs(space)).trials
     trials.sort(key=lambda t: t.index)
     assert [t.source for t in trials] == ["random", "default", "random", "random"]
     assert trials[1].config == space.default_configs()[0] and trials[1].config["family"] == "linear"

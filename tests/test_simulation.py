@@ -32,13 +32,13 @@ def test_trials_finish_after_their_stored_seconds_side_by_side():
     assert runner.idle() == 0 and runner.busy() == 2
     with pytest.raises(RuntimeError, match="no idle worker"):
         runner.submit("evaluate", trees, 2, 60.0)
-    assert [t.index for t in runner.collect(0.5)] == [1] and clock() == 1.0
+    assert [e.trial.index for e in runner.collect(0.5)] == [1] and clock() == 1.0
     runner.submit("evaluate", trees, 2, 60.0)  # from t=1, done at t=3 with the forest
-    done = runner.collect(0.5)
+    done = [e.trial for e in runner.collect(0.5)]
     assert [t.index for t in done] == [0, 2] and clock() == 3.0
     assert [t.fit_seconds for t in done] == [3.0, 2.0] and done[0].scores == {"roc_auc": 0.8}
     runner.submit("evaluate", knn, 3, 60.0)
-    failed = runner.collect(0.5)[0]
+    failed = runner.collect(0.5)[0].trial
     assert failed.status == "failed" and failed.scores == {} and clock() == 3.5
     assert runner.collect(0.5) == [] and clock() == 3.5  # nothing runs: time stands still
     with pytest.raises(ValueError, match="only evaluates"):
@@ -53,11 +53,12 @@ def test_the_search_loop_on_a_simulated_clock_starts_trials_only_while_time_is_l
         n_workers, started):
     space = SearchSpace("binary", n_rows=1000, families=("random_forest",))
     clock = SimulatedClock()
-    trials, interrupted = run_search(
+    searched = run_search(
         StoredRunner(by_family, "roc_auc", clock, n_workers), make_strategy("random", space, seed=0),
         FitSettings(time_budget=10), Budget(clock(), 10.0, clock=clock, refit=False, last_start=0.0),
         "roc_auc")
-    assert not interrupted
+    trials = searched.trials
+    assert not searched.interrupted and searched.oofs == {}  # stored trials keep no predictions
     assert [t.finished_at - t.fit_seconds for t in trials] == started
     assert clock() == 12.0  # the trial started at 9 s ends at 12 s: trials are not cut short
     assert len({t.config_id for t in trials}) == len(trials)
@@ -72,11 +73,11 @@ def test_a_fit_keeps_time_for_its_final_refit():
     started = {}
     for refit in (False, True):
         clock = SimulatedClock()
-        trials, _ = run_search(
+        trials = run_search(
             StoredRunner(by_family, "roc_auc", clock), make_strategy("random", space, seed=0),
             FitSettings(time_budget=60, ensemble_size=1),
             Budget(clock(), 60.0, clock=clock, refit=refit), "roc_auc",
-            validation=Validation("holdout", 1, 0.2))
+            validation=Validation("holdout", 1, 0.2)).trials
         started[refit] = [t.finished_at - t.fit_seconds for t in trials]
     assert started == {False: [0.0, 20.0, 40.0], True: [0.0, 20.0]}
 
@@ -99,9 +100,9 @@ def test_counted_trials_are_asked_without_a_clock(seconds, counted):
 
     strategy.ask = ask
     clock = SimulatedClock()
-    trials, _ = run_search(StoredRunner(by_family, "roc_auc", clock), strategy,
-                           FitSettings(max_trials=5),
-                           Budget(clock(), seconds, clock=clock, refit=False, last_start=0.0,
-                                  counted=counted),
-                           "roc_auc")
+    trials = run_search(StoredRunner(by_family, "roc_auc", clock), strategy,
+                        FitSettings(max_trials=5),
+                        Budget(clock(), seconds, clock=clock, refit=False, last_start=0.0,
+                               counted=counted),
+                        "roc_auc").trials
     assert len(trials) == 5 and asked == [(math.inf, 0.0)] * 5

@@ -68,8 +68,8 @@ def test_a_holdout_trial_scores_only_the_held_out_rows():
     rows = validated_rows(folds)
     assert len(rows) == 60 and set(np.unique(d.y[rows])) == set(d.classes)  # stratified
     space = SearchSpace(d.task_type, d.n_rows)
-    trial = evaluate(space.default_configs()[0], d, space, folds)
-    assert trial.status == "ok" and trial.oof.shape == (60, 2)
+    result = evaluate(space.default_configs()[0], d, space, folds)
+    assert result.trial.status == "ok" and result.oof.shape == (60, 2)
     cv = evaluate(space.default_configs()[0], d, space, make_folds(d.y, d.task_type, 5, 0))
     assert cv.oof.shape == (300, 2)
 
@@ -82,8 +82,8 @@ def test_a_fit_on_a_holdout_exports_an_ensemble_and_records_the_scheme():
     result = fit(d, settings, on_note=notes.append)
     assert result.validation.scheme == "holdout"
     assert any(n.startswith("validation: a 20% holdout") for n in notes)
-    assert all(t.oof is None or len(t.oof) == 80 for t in result.trials)
-    assert len(result.ensemble["members"]) >= 2 and type(feature_model(result.model)).__name__ == "VotingClassifier"
+    assert result.oofs and all(len(oof) == 80 for oof in result.oofs.values())
+    assert len(result.ensemble.members) >= 2 and type(feature_model(result.model)).__name__ == "VotingClassifier"
     assert len(feature_model(result.model).predict(d.X)) == d.n_rows
     summary = json.loads(json.dumps(fit_summary(result, d, settings), default=str))
     assert summary["validation"]["scheme"] == "holdout"

@@ -90,10 +90,10 @@ def test_evaluate_and_refit_with_zero_weights_match_dropping_the_rows(family):
                    np.array([position[r] for r in te if r in position])) for tr, te in folds]
     with_zeros = evaluate(config, weighted, space, folds, seed=0)
     without = evaluate(config, dropped, space, kept_folds, seed=0)
-    assert with_zeros.status == without.status == "ok"
+    assert with_zeros.trial.status == without.trial.status == "ok"
     np.testing.assert_allclose(with_zeros.oof[kept], without.oof, rtol=1e-9, atol=1e-12)
-    for metric, value in without.scores.items():
-        assert with_zeros.scores[metric] == pytest.approx(value, rel=1e-9), metric
+    for metric, value in without.trial.scores.items():
+        assert with_zeros.trial.scores[metric] == pytest.approx(value, rel=1e-9), metric
     final_with, final_without = refit(config, weighted, space), refit(config, dropped, space)
     np.testing.assert_allclose(final_with.predict_proba(d.X), final_without.predict_proba(d.X),
                                rtol=1e-9, atol=1e-12)

@@ -297,8 +297,8 @@ def replay(strategy: Strategy, task: TestTask, n_trials: int, time_budget: float
                     refit=False, last_start=0.0)
     settings = FitSettings(max_trials=min(n_trials, len(task.candidates)), n_jobs=1)
     with threadpool_limits(1):  # same arithmetic whatever --jobs is; one process per core
-        trials, _ = run_search(StoredRunner(answer, task.metric, clock), strategy, settings,
-                               budget, task.metric)
+        trials = run_search(StoredRunner(answer, task.metric, clock), strategy, settings,
+                            budget, task.metric).trials
     observed = [losses[position[t.config_id]] for t in trials]
     spent = [t.fit_seconds for t in trials]
     finite = losses[np.isfinite(losses)]

@@ -14,7 +14,7 @@ import math
 from collections.abc import Callable
 
 from automl_meta.core.space import config_id
-from automl_meta.trials.evaluate import Status, Trial
+from automl_meta.trials.evaluate import Evaluation, Status, Trial
 
 # What a stored trial gave: its score on the metric (NaN: it failed) and its fit seconds.
 Answer = Callable[[dict], tuple[float, float]]
@@ -41,7 +41,7 @@ class StoredRunner:
         if n_workers < 1:
             raise ValueError(f"n_workers must be at least 1, got {n_workers}")
         self.answer, self.metric, self.clock, self.n_workers = answer, metric, clock, n_workers
-        self._running: list[tuple[float, int, Trial]] = []  # (finish, submit order, trial)
+        self._running: list[tuple[float, int, Evaluation]] = []  # (finish, submit order, job)
         self._submitted = 0
 
     def idle(self) -> int:
@@ -62,11 +62,12 @@ class StoredRunner:
         trial = Trial(index=index, config=config, config_id=config_id(config),
                       status=Status.OK if ok else Status.FAILED, fit_seconds=seconds,
                       scores={self.metric: score} if ok else {})
-        heapq.heappush(self._running, (self.clock() + seconds, self._submitted, trial))
+        heapq.heappush(self._running, (self.clock() + seconds, self._submitted, Evaluation(trial)))
         self._submitted += 1
 
-    def collect(self, timeout: float) -> list[Trial]:
-        """The trials that finish next (the clock moves to their finish), or [] when none runs."""
+    def collect(self, timeout: float) -> list[Evaluation]:
+        """The trials that finish next (the clock moves to their finish), or [] when none
+        runs; stored trials have no predictions."""
         if not self._running:
             return []
         finish = self._running[0][0]

@@ -220,10 +220,10 @@ def neighbors_text(dataset, metric: str, found: list[dict], source: str) -> str:
     return "\n".join(lines)
 
 
-def _members(result) -> list[dict]:
+def _members(result) -> tuple:
     """The exported ensemble's members, or none when the best trial is exported alone."""
-    members = (result.ensemble or {}).get("members", [])
-    return members if len(members) > 1 else []
+    members = result.ensemble.members if result.ensemble else ()
+    return members if len(members) > 1 else ()
 
 
 def _differing(trials) -> list[str]:
@@ -242,8 +242,8 @@ def leaderboard_text(result, rows: int = LEADERBOARD_ROWS, width: int | None = N
 
     width = width or terminal_width()
     members = _members(result)
-    total = sum(m["weight"] for m in members)
-    weight = {m["trial"]: m["weight"] / total for m in members}
+    total = sum(m.weight for m in members)
+    weight = {m.trial: m.weight / total for m in members}
     board = result.leaderboard()
     shown = board[:rows] + [t for t in board[rows:] if t.index in weight]  # every member
     fam = max(len("family"), *(len(t.config["family"]) for t in shown))
@@ -264,7 +264,7 @@ def leaderboard_text(result, rows: int = LEADERBOARD_ROWS, width: int | None = N
     failed = sum(t.status not in (Status.OK, Status.TIMEOUT) for t in result.trials)
     lines.append(f"{counted(len(result.trials), 'trial')}, {timed_out} timed out, {failed} failed")
     if members:
-        score = result.ensemble["scores"][result.metric]
+        score = result.ensemble.scores[result.metric]
         lines.append(fit_width(f"ensemble of {len(members)} trials: {result.metric} {score:.4f} "
                                f"out of fold (best single trial "
                                f"{result.best.scores[result.metric]:.4f})", width))
@@ -280,8 +280,8 @@ def result_text(result, width: int | None = None) -> str:
         text = (f"best {result.metric} {result.best.scores[result.metric]:.4f} in {seconds} "
                 f"({result.best.config['family']})")
         return text if width is None else fit_width(text, width)
-    families = sorted({m["config"]["family"] for m in members})
-    head = (f"best {result.metric} {result.ensemble['scores'][result.metric]:.4f} in {seconds} "
+    families = sorted({m.config["family"] for m in members})
+    head = (f"best {result.metric} {result.ensemble.scores[result.metric]:.4f} in {seconds} "
             f"(ensemble of {len(members)}: ")
     listed = ", ".join(families) if width is None else join_within(families, width - len(head) - 1)
     return fit_width(f"{head}{listed})", width) if width else f"{head}{listed})"

@@ -192,7 +192,6 @@ def _build_task(metabase: MetaBase, entry: ManifestEntry, workers: int,
     protocol = metabase.protocol
 
     def record(trial: Trial) -> None:
-        trial.oof = None
         metabase.add_trials(task_id, [trial])
         progress.trials_done += 1
         progress.trials_run += 1

@@ -15,11 +15,12 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import time
+from dataclasses import replace
 from types import ModuleType
 
 from automl_meta.core.errors import AutoMLMetaError
 from automl_meta.core.lazy import require
-from automl_meta.trials.evaluate import Status, Trial, evaluate
+from automl_meta.trials.evaluate import Evaluation, Status, evaluate
 from automl_meta.trials.runner import TrialRunner, WorkerSetup
 
 log = logging.getLogger(__name__)
@@ -31,8 +32,9 @@ def dask_distributed() -> ModuleType:
     return require("dask.distributed", "a meta-base build on Dask")
 
 
-def evaluate_one(setup: WorkerSetup, config: dict, index: int, time_limit: float) -> Trial:
-    """Evaluate a config under the time limit (runs on a Dask worker)."""
+def evaluate_one(setup: WorkerSetup, config: dict, index: int, time_limit: float) -> Evaluation:
+    """Evaluate a config under the time limit (runs on a Dask worker); its predictions stay
+    there (a build stores none)."""
     if multiprocessing.current_process().daemon:  # it may not start a child to kill
         return _evaluate_in_process(setup, config, index, time_limit)
     with TrialRunner(setup, 1) as runner:
@@ -41,19 +43,16 @@ def evaluate_one(setup: WorkerSetup, config: dict, index: int, time_limit: float
         done: list = []
         while not done:
             done = runner.collect(timeout=1.0)
-    done[0].oof = None
-    return done[0]
+    return Evaluation(done[0].trial)
 
 
-def _evaluate_in_process(setup: WorkerSetup, config: dict, index: int, time_limit: float) -> Trial:
+def _evaluate_in_process(setup: WorkerSetup, config: dict, index: int, time_limit: float) -> Evaluation:
     start = time.monotonic()
-    trial = evaluate(config, setup.dataset, setup.space, setup.folds, setup.seed, index)
-    if time.monotonic() - start > time_limit:
-        trial.status, trial.scores = Status.TIMEOUT, {}
-        trial.error = f"ran over the time limit of {time_limit:.0f} s (not killable on this worker)"
-        trial.error_type = trial.where = ""  # not the error of a fit that failed in time
-    trial.oof = None
-    return trial
+    trial = evaluate(config, setup.dataset, setup.space, setup.folds, setup.seed, index).trial
+    if time.monotonic() - start > time_limit:  # not the error of a fit that failed in time
+        trial = replace(trial, status=Status.TIMEOUT, scores={}, error_type="", where="",
+                        error=f"ran over the time limit of {time_limit:.0f} s (not killable on this worker)")
+    return Evaluation(trial)
 
 
 class DaskCluster:

@@ -209,7 +209,7 @@ def fit_summary(result, dataset: Dataset, settings, run: EarlierRun | None = Non
         "settings": asdict(settings), "metric": result.metric,
         "best": result.best.to_dict(), "interrupted": result.interrupted,
         "refit": result.refit.to_dict() if result.refit else {},
-        "ensemble": result.ensemble,
+        "ensemble": result.ensemble.to_dict() if result.ensemble else None,
         "validation": result.validation.to_dict() if result.validation else None,
         "seconds": round(result.seconds, 3),
         "strategy": result.strategy,

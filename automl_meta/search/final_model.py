@@ -15,8 +15,8 @@ from __future__ import annotations
 import math
 import pickle
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
 from functools import partial
 
 import numpy as np
@@ -95,77 +95,125 @@ class RefitInfo:
                 "errors": [str(e) for e in self.errors]}
 
 
-def select_members(ranked: list[Trial], data: Dataset, y: np.ndarray, metric: str, size: int,
+@dataclass(frozen=True)
+class Selection:
+    """Greedy selection's outcome: the candidates (trials) and their out-of-fold
+    predictions, the ensemble over them (indices into the candidates), and its seconds."""
+
+    candidates: tuple[Trial, ...]
+    oofs: tuple[np.ndarray, ...]
+    ensemble: Ensemble
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Member:
+    """A member of the exported ensemble: its trial, config, weight (picks) and refit time."""
+
+    trial: int
+    config: dict
+    weight: int
+    refit_seconds: float
+
+
+@dataclass(frozen=True)
+class Dropped:
+    """A selected member the exported ensemble lacks, and why."""
+
+    trial: int
+    weight: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class EnsembleOutcome:
+    """The exported ensemble: its members and their out-of-fold scores, with what selection
+    chose (picks, scores, seconds) before members that could not be refitted were dropped."""
+
+    members: tuple[Member, ...]
+    scores: Mapping[str, float]  # of the members exported, out of fold
+    picks: int
+    selection_seconds: float
+    selected_scores: Mapping[str, float]  # of the selection, before any drop
+    dropped: tuple[Dropped, ...] = ()
+
+    def to_dict(self) -> dict:
+        """model.json's "ensemble" record."""
+        return {"picks": self.picks, "selection_seconds": self.selection_seconds,
+                "selected_scores": dict(self.selected_scores),
+                "dropped": [asdict(d) for d in self.dropped],
+                "members": [asdict(m) for m in self.members], "scores": dict(self.scores)}
+
+
+def select_members(ranked: list[Trial], oofs: Mapping[int, np.ndarray], data: Dataset,
+                   y: np.ndarray, metric: str, size: int,
                    sample_weight: np.ndarray | None = None,
-                   earlier: Sequence[tuple[int, int]] = ()
-                   ) -> tuple[list[Trial], Ensemble, float] | None:
+                   earlier: Sequence[tuple[int, int]] = ()) -> Selection | None:
     """Greedy ensemble selection over the best SELECTION_POOL trials whose predictions were
-    kept (of the validated rows, whose targets are `y` and weights `sample_weight`); None
-    when the ensemble would be the best trial alone. Returns candidates, ensemble, seconds.
+    kept (`oofs`, by trial index: of the validated rows, whose targets are `y` and weights
+    `sample_weight`); None when the ensemble would be the best trial alone.
 
     `earlier`: a resumed run's exported ensemble, (trial index, weight) pairs; when its
     members' predictions are at hand it is kept if the new selection is not better, so a
     resumed run never exports a worse ensemble out of fold."""
-    candidates = [t for t in ranked if t.oof is not None][:SELECTION_POOL]
-    with_oof = {t.index: t for t in ranked if t.oof is not None}
+    kept = [t for t in ranked if t.index in oofs]
+    candidates = kept[:SELECTION_POOL]
+    with_oof = {t.index: t for t in kept}
     earlier = tuple(earlier) if all(i in with_oof for i, _ in earlier) else ()
     candidates += [with_oof[i] for i, _ in earlier if with_oof[i] not in candidates]
     if size == 1 or len(candidates) < 2:
         return None
     start = time.perf_counter()
-    oofs = [t.oof for t in candidates]
-    ensemble = select(oofs, y, data.task_type, metric, data.classes, size, sample_weight)
+    predictions = tuple(oofs[t.index] for t in candidates)
+    ensemble = select(predictions, y, data.task_type, metric, data.classes, size, sample_weight)
     if len(earlier) > 1:
         position = {t.index: k for k, t in enumerate(candidates)}
         members, weights = tuple(position[i] for i, _ in earlier), tuple(w for _, w in earlier)
-        kept = Ensemble(members, weights, blend_scores(oofs, members, weights, y, data.task_type,
-                                                       data.classes, sample_weight))
-        if selection_loss(kept, metric) < selection_loss(ensemble, metric):
-            ensemble = kept
+        before = Ensemble(members, weights, blend_scores(predictions, members, weights, y,
+                                                         data.task_type, data.classes, sample_weight))
+        if selection_loss(before, metric) < selection_loss(ensemble, metric):
+            ensemble = before
     if len(ensemble.members) < 2:
         return None
-    return candidates, ensemble, time.perf_counter() - start
+    return Selection(tuple(candidates), predictions, ensemble, time.perf_counter() - start)
 
 
-def export_ensemble(runner: TrialRunner, ranked: list[Trial],
-                     chosen: tuple[list[Trial], Ensemble, float], y: np.ndarray,
-                     dataset: Dataset, deadline: float, estimate: Callable[[Trial], float],
-                     metadata: Callable[[dict], dict], interrupts: Interrupts | None = None,
-                     sample_weight: np.ndarray | None = None
-                     ) -> tuple[bytes, RefitInfo, dict]:
+def export_ensemble(runner: TrialRunner, ranked: list[Trial], chosen: Selection, y: np.ndarray,
+                    dataset: Dataset, deadline: float, estimate: Callable[[Trial], float],
+                    metadata: Callable[[dict], dict], interrupts: Interrupts | None = None,
+                    sample_weight: np.ndarray | None = None
+                    ) -> tuple[bytes, RefitInfo, EnsembleOutcome]:
     """Refit the ensemble's members and assemble them; what does not fit is dropped.
 
     Falls back to `_refit_best` when no member could be refitted. Returns the model
-    bytes, the refit info (as `_refit_best` gives) and the ensemble's record
+    bytes, the refit info (as `_refit_best` gives) and the ensemble's outcome
     (`sample_weight`: of the validated rows, for the scores of what is kept).
     """
     interrupts = interrupts or Interrupts()
-    candidates, ensemble, selection_seconds = chosen
+    candidates, ensemble = chosen.candidates, chosen.ensemble
     members = sorted(((candidates[i], w) for i, w in zip(ensemble.members, ensemble.weights)),
                      key=lambda m: -m[1])  # highest weight first; stable: then best first
     start = time.monotonic()
     results, dropped = refit_members(runner, members, deadline - ENSEMBLE_SECONDS, estimate, metadata,
                                      interrupts)
     kept = [(t, w) for t, w in members if t.index in results]
-    record = {"picks": ensemble.size, "selection_seconds": round(selection_seconds, 3),
-              "selected_scores": ensemble.scores, "dropped": dropped}
+    selected = dict(picks=ensemble.size, selection_seconds=round(chosen.seconds, 3),
+                    selected_scores=ensemble.scores, dropped=tuple(dropped))
     if not kept:
         model_bytes, info = refit_best(runner, ranked, deadline, metadata, interrupts)
-        record.update(members=[{"trial": info.trial.index, "config": info.trial.config,
-                                "weight": 1, "refit_seconds": info.seconds}],
-                      scores=info.trial.scores)
-        return model_bytes, info, record
-    record["members"] = [{"trial": t.index, "config": t.config, "weight": w,
-                          "refit_seconds": round(results[t.index].seconds, 3)} for t, w in kept]
+        alone = Member(info.trial.index, info.trial.config, 1, info.seconds)
+        return model_bytes, info, EnsembleOutcome((alone,), info.trial.scores, **selected)
+    exported = tuple(Member(t.index, t.config, w, round(results[t.index].seconds, 3))
+                     for t, w in kept)
     position = {t.index: i for i, t in enumerate(candidates)}
-    record["scores"] = ensemble.scores if not dropped else blend_scores(
-        [t.oof for t in candidates], [position[t.index] for t, _ in kept], [w for _, w in kept],
+    scores = ensemble.scores if not dropped else blend_scores(
+        chosen.oofs, [position[t.index] for t, _ in kept], [w for _, w in kept],
         y, dataset.task_type, dataset.classes, sample_weight)
     alone = kept[0][0] if len(kept) == 1 else ranked[0]
     model_bytes = results[alone.index].model_bytes if len(kept) == 1 else \
         interrupts.finish(partial(_assemble, kept, results, dataset, metadata))
     info = RefitInfo(alone, round(time.monotonic() - start, 3), fallback=alone is not ranked[0])
-    return model_bytes, info, record
+    return model_bytes, info, EnsembleOutcome(exported, scores, **selected)
 
 
 def _assemble(kept: list[tuple[Trial, int]], results: dict[int, RefitResult], dataset: Dataset,
@@ -182,7 +230,7 @@ def _assemble(kept: list[tuple[Trial, int]], results: dict[int, RefitResult], da
 def refit_members(runner: TrialRunner, members: list[tuple[Trial, int]], deadline: float,
                    estimate: Callable[[Trial], float], metadata: Callable[[dict], dict],
                    interrupts: Interrupts | None = None
-                   ) -> tuple[dict[int, RefitResult], list[dict]]:
+                   ) -> tuple[dict[int, RefitResult], list[Dropped]]:
     """Refit members on every row in parallel, highest weight first, by the deadline.
 
     A member whose estimated refit no longer fits in the time left is not started; one
@@ -198,7 +246,7 @@ def refit_members(runner: TrialRunner, members: list[tuple[Trial, int]], deadlin
     held = 0  # bytes of the members refitted so far
 
     def drop(indices) -> None:
-        dropped.extend({"trial": i, "weight": weight[i], "reason": "interrupted"} for i in indices)
+        dropped.extend(Dropped(i, weight[i], "interrupted") for i in indices)
 
     while queue or running:
         try:
@@ -207,8 +255,7 @@ def refit_members(runner: TrialRunner, members: list[tuple[Trial, int]], deadlin
                 left = deadline - time.monotonic()
                 if running or results:  # the first member is always tried
                     if estimate(trial) + assembly_seconds(held) > left:
-                        dropped.append({"trial": trial.index, "weight": w,
-                                        "reason": "its refit would not fit in the time left"})
+                        dropped.append(Dropped(trial.index, w, "its refit would not fit in the time left"))
                         continue
                 running[trial.index] = trial
                 runner.submit("refit", trial.config, trial.index, max(1.0, left), metadata(trial.config))
@@ -219,15 +266,15 @@ def refit_members(runner: TrialRunner, members: list[tuple[Trial, int]], deadlin
                 size = held + len(result.model_bytes)
                 if result.status == Status.OK and results and \
                         assembly_seconds(size) > deadline - time.monotonic():
-                    dropped.append({"trial": result.index, "weight": weight[result.index],
-                                    "reason": f"the ensemble ({size / 1e6:.0f} MB) would not be "
-                                              "assembled and written in the time left"})
+                    dropped.append(Dropped(result.index, weight[result.index],
+                                           f"the ensemble ({size / 1e6:.0f} MB) would not be "
+                                           "assembled and written in the time left"))
                 elif result.status == Status.OK:
                     results[result.index] = result
                     held = size
                 else:
-                    dropped.append({"trial": result.index, "weight": weight[result.index],
-                                    "reason": f"{result.status}: {result.error_text()}"})
+                    dropped.append(Dropped(result.index, weight[result.index],
+                                           f"{result.status}: {result.error_text()}"))
         except KeyboardInterrupt:
             try:
                 interrupts.note()
@@ -245,13 +292,13 @@ def refit_members(runner: TrialRunner, members: list[tuple[Trial, int]], deadlin
     return results, dropped
 
 
-def dropped_note(ensemble: dict) -> str:
+def dropped_note(ensemble: EnsembleOutcome) -> str:
     """Tell the user which members the exported ensemble lacks, and why."""
-    dropped = ensemble["dropped"]
-    reasons = sorted({d["reason"].split(": ", 1)[0] for d in dropped})
-    return (f"Note: the ensemble lost {len(dropped)} of its {len(dropped) + len(ensemble['members'])} "
-            f"members (trials {', '.join(str(d['trial']) for d in dropped)}: {'; '.join(reasons)}); "
-            f"exported {len(ensemble['members'])}.")
+    dropped, n = ensemble.dropped, len(ensemble.members)
+    reasons = sorted({d.reason.split(": ", 1)[0] for d in dropped})
+    return (f"Note: the ensemble lost {len(dropped)} of its {len(dropped) + n} "
+            f"members (trials {', '.join(str(d.trial) for d in dropped)}: {'; '.join(reasons)}); "
+            f"exported {n}.")
 
 
 def refit_note(best: Trial, info: RefitInfo) -> str:

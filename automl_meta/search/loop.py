@@ -11,9 +11,11 @@ import math
 import os
 import pickle
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from functools import cached_property, partial
+
+import numpy as np
 
 from automl_meta.core.data import Dataset, subsample
 from automl_meta.core.errors import AllTrialsFailedError, InvalidParameterError
@@ -39,6 +41,7 @@ from automl_meta.search.choice import choose_strategy
 from automl_meta.search.ensemble import OOF_MEMORY_BYTES, oof_bytes
 from automl_meta.search.final_model import (
     ENSEMBLE_SECONDS,
+    EnsembleOutcome,
     Interrupts,
     RefitInfo,
     dropped_note,
@@ -49,7 +52,7 @@ from automl_meta.search.final_model import (
 )
 from automl_meta.search.resume import EarlierRun, resumed_settings, resumed_validation
 from automl_meta.search.strategies import Strategy
-from automl_meta.trials.evaluate import Status, Trial, error_text, make_folds
+from automl_meta.trials.evaluate import Evaluation, Status, Trial, error_text, make_folds
 from automl_meta.trials.runner import (
     SearchRunner,
     TrialRunner,
@@ -92,9 +95,10 @@ class FitResult:
     seconds: float = 0.0
     strategy: str = ""
     warm_start: WarmStartSource = field(default_factory=WarmStartSource)
-    ensemble: dict | None = None  # members, weights, scores; None: the best trial alone
+    ensemble: EnsembleOutcome | None = None  # None: the best trial alone
     validation: Validation | None = None  # how the trials were scored
     resumed: EarlierRun | None = None  # the run this one continued (its trials lead `trials`)
+    oofs: dict[int, np.ndarray] = field(default_factory=dict, repr=False)  # kept, by trial index
 
     @property
     def neighbors(self) -> list[tuple[str, float]]:
@@ -156,6 +160,17 @@ def _final_reserve(trials: list[Trial], best: Trial | None, settings: FitSetting
 
 
 @dataclass(frozen=True)
+class SearchOutcome:
+    """What `run_search` gives back: the trials in the order they finished (an earlier
+    run's first), the out-of-fold predictions it kept by trial index, and whether an
+    interrupt stopped it."""
+
+    trials: list[Trial]
+    oofs: dict[int, np.ndarray]
+    interrupted: bool
+
+
+@dataclass(frozen=True)
 class Budget:
     """Deadlines of one search, on a clock: trials end by `deadline`, the final refit by
     `hard_deadline`. `fit` reads the real clock; an offline replay (automl_meta.benchmarking)
@@ -202,11 +217,13 @@ def run_search(runner: SearchRunner, strategy: Strategy, settings: FitSettings, 
                safe_configs: Sequence[dict] = (),
                validation: Validation | None = None,
                on_tick: Callable[[SearchState], None] | None = None,
-               history: Sequence[Trial] = ()) -> tuple[list[Trial], bool]:
-    """Ask, evaluate, tell until the budget or max_trials; return trials and interrupted.
+               history: Sequence[Trial] = (),
+               history_oofs: Mapping[int, np.ndarray] | None = None) -> SearchOutcome:
+    """Ask, evaluate, tell until the budget or max_trials.
 
-    `history`: an earlier run's trials (the strategy has been told them): they lead the
-    trials returned, new ones are numbered after them, and max_trials counts new ones.
+    `history`: an earlier run's trials (the strategy has been told them), with
+    `history_oofs` their kept predictions: they lead the trials returned, new ones are
+    numbered after them, and max_trials counts new ones.
 
     A trial starts only while there is time for it and for refitting the best so far;
     the refit may use the slack between `deadline` and `hard_deadline`. `safe_configs`
@@ -219,6 +236,7 @@ def run_search(runner: SearchRunner, strategy: Strategy, settings: FitSettings, 
     validation = validation or Validation("cv", settings.n_folds)
     slack = budget.hard_deadline - budget.deadline
     trials: list[Trial] = list(history)
+    oofs: dict[int, np.ndarray] = dict(history_oofs or {})
     state.best = next(iter(_best_first(trials, metric)), None)
     first = max((t.index for t in history), default=-1) + 1  # new trials' numbers start here
     sources: dict[int, str] = {}
@@ -226,10 +244,12 @@ def run_search(runner: SearchRunner, strategy: Strategy, settings: FitSettings, 
     safe = list(safe_configs)
     submitted_ids: set[str] = {t.config_id for t in history}
 
-    def receive(trial: Trial) -> None:
-        trial.source = sources.get(trial.index, "")
-        trial.finished_at = budget.elapsed()
-        _record(trial, trials, strategy, state, metric)
+    def receive(result: Evaluation) -> None:
+        trial = replace(result.trial, source=sources.get(result.trial.index, ""),
+                        finished_at=budget.elapsed())
+        if result.oof is not None:
+            oofs[trial.index] = result.oof
+        _record(trial, trials, oofs, strategy, state, metric)
         state.elapsed = budget.elapsed()
         if on_trial:
             on_trial(trial, state)
@@ -263,31 +283,32 @@ def run_search(runner: SearchRunner, strategy: Strategy, settings: FitSettings, 
                 submitted += 1
                 more = settings.max_trials is None or submitted < settings.max_trials
             if not runner.busy() and (not more or now >= stop_at - budget.last_start):
-                return trials, False
-            for trial in runner.collect(timeout=0.5):
-                receive(trial)
+                return SearchOutcome(trials, oofs, False)
+            for result in runner.collect(timeout=0.5):
+                receive(result)
             if on_tick:  # at least every half second: a progress display stays alive
                 state.elapsed = budget.elapsed()
                 on_tick(state)
     except KeyboardInterrupt:
         _await_first_success(runner, state, receive, budget)
-        return trials, True
+        return SearchOutcome(trials, oofs, True)
 
 
 def _await_first_success(runner: SearchRunner, state: SearchState,
-                         receive: Callable[[Trial], None], budget: Budget) -> None:
+                         receive: Callable[[Evaluation], None], budget: Budget) -> None:
     """After an interrupt before any trial succeeded, the running ones may still give a
     model to save: wait for them, INTERRUPT_GRACE seconds at most; a second interrupt stops."""
     try:
         runner.cap_deadlines(budget.now() + INTERRUPT_GRACE)
         while state.best is None and runner.busy():
-            for trial in runner.collect(timeout=0.5):
-                receive(trial)
+            for result in runner.collect(timeout=0.5):
+                receive(result)
     except KeyboardInterrupt:
         pass
 
 
-def _record(trial: Trial, trials: list[Trial], strategy: Strategy, state: SearchState, metric: str) -> None:
+def _record(trial: Trial, trials: list[Trial], oofs: dict[int, np.ndarray], strategy: Strategy,
+            state: SearchState, metric: str) -> None:
     trials.append(trial)
     strategy.tell(trial)
     state.n_done += 1
@@ -296,10 +317,10 @@ def _record(trial: Trial, trials: list[Trial], strategy: Strategy, state: Search
     if trial.status == Status.OK and (state.best is None or _loss(metric, trial) < _loss(metric, state.best)):
         state.best = trial
     kept = 0  # the best trials' predictions stay, up to the memory cap
-    for t in (t for t in _best_first(trials, metric) if t.oof is not None):
-        kept += oof_bytes(t.oof)
+    for t in (t for t in _best_first(trials, metric) if t.index in oofs):
+        kept += oof_bytes(oofs[t.index])
         if kept > OOF_MEMORY_BYTES:
-            t.oof = None
+            del oofs[t.index]
 
 
 def safe_configs(space: SearchSpace) -> list[dict]:
@@ -373,12 +394,16 @@ def fit(dataset: Dataset, settings: FitSettings = DEFAULT_SETTINGS,
     exported = None
     try:
         with TrialRunner(setup, n_workers) as runner:
-            trials, interrupted = run_search(runner, strategy, settings, budget, metric,
-                                             dataset.n_rows / search_data.n_rows, on_trial,
-                                             safe_configs(space), validation, on_tick, history)
+            searched = run_search(runner, strategy, settings, budget, metric,
+                                  dataset.n_rows / search_data.n_rows, on_trial,
+                                  safe_configs(space), validation, on_tick, history,
+                                  resume.oofs if resume else None)
             runner.cancel()  # trials still running after Ctrl-C
-            for trial in trials[len(history):]:  # the time line goes on from the earlier runs'
-                trial.finished_at = (trial.finished_at or 0.0) + (resume.seconds if resume else 0.0)
+            interrupted, oofs = searched.interrupted, searched.oofs
+            before = resume.seconds if resume else 0.0  # the time line goes on from the earlier runs'
+            trials = searched.trials[:len(history)] + [
+                replace(t, finished_at=(t.finished_at or 0.0) + before)
+                for t in searched.trials[len(history):]]
             ranked = _best_first(trials, metric)
             if not ranked and interrupted:
                 raise KeyboardInterrupt("before any trial finished: no model to save")
@@ -388,8 +413,8 @@ def fit(dataset: Dataset, settings: FitSettings = DEFAULT_SETTINGS,
             metadata = partial(model_metadata, dataset, metric, space_version=space.version)
             estimate = partial(_refit_estimate, validation=validation,
                                row_ratio=dataset.n_rows / search_data.n_rows)
-            exported = _export(runner, ranked, search_data, y_valid, dataset, settings, metric,
-                               budget, estimate, metadata, interrupts, w_valid,
+            exported = _export(runner, ranked, oofs, search_data, y_valid, dataset, settings,
+                               metric, budget, estimate, metadata, interrupts, w_valid,
                                resume.ensemble if resume else ())
     except KeyboardInterrupt:
         if exported is None:
@@ -398,13 +423,13 @@ def fit(dataset: Dataset, settings: FitSettings = DEFAULT_SETTINGS,
     model_bytes, refit, ensemble = exported
     if refit.errors and on_note:
         on_note(refit_note(ranked[0], refit))
-    if ensemble and ensemble["dropped"] and on_note:
+    if ensemble and ensemble.dropped and on_note:
         on_note(dropped_note(ensemble))
     return FitResult(model_bytes=model_bytes, best=refit.trial, trials=trials, metric=metric,
                      task_type=dataset.task_type, n_search_rows=search_data.n_rows,
                      interrupted=interrupts.seen, refit=refit, seconds=budget.elapsed(),
                      strategy=strategy.name, warm_start=warm_start, ensemble=ensemble,
-                     validation=validation, resumed=resume)
+                     validation=validation, resumed=resume, oofs=oofs)
 
 
 def _export_space(space: SearchSpace, history: Sequence[Trial]) -> SearchSpace | None:
@@ -435,14 +460,14 @@ def _families(dataset: Dataset, settings: FitSettings,
     return kept
 
 
-def _export(runner: TrialRunner, ranked: list[Trial], search_data: Dataset, y_valid, dataset: Dataset,
-            settings: FitSettings, metric: str, budget: Budget, estimate, metadata,
-            interrupts: Interrupts, w_valid=None, earlier_ensemble: Sequence = ()
-            ) -> tuple[bytes, RefitInfo, dict | None]:
-    """The exported model's bytes, how it was refitted, and its ensemble record (None: the
-    best trial alone); `w_valid`: the validated rows' weights; `earlier_ensemble`: a resumed
-    run's, kept unless beaten."""
-    chosen = interrupts.finish(partial(select_members, ranked, search_data, y_valid, metric,
+def _export(runner: TrialRunner, ranked: list[Trial], oofs: Mapping[int, np.ndarray],
+            search_data: Dataset, y_valid, dataset: Dataset, settings: FitSettings, metric: str,
+            budget: Budget, estimate, metadata, interrupts: Interrupts, w_valid=None,
+            earlier_ensemble: Sequence = ()) -> tuple[bytes, RefitInfo, EnsembleOutcome | None]:
+    """The exported model's bytes, how it was refitted, and its ensemble (None: the best
+    trial alone); `oofs`: the kept predictions by trial index; `w_valid`: the validated
+    rows' weights; `earlier_ensemble`: a resumed run's, kept unless beaten."""
+    chosen = interrupts.finish(partial(select_members, ranked, oofs, search_data, y_valid, metric,
                                        settings.ensemble_size, w_valid, earlier_ensemble))
     if chosen is None:
         return (*refit_best(runner, ranked, budget.hard_deadline, metadata, interrupts), None)

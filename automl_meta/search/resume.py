@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -52,6 +53,7 @@ class EarlierRun:
     ensemble: tuple[tuple[int, int], ...] = ()  # the exported ensemble's (trial, weight); () one trial
     source: str = ""  # the model.json it was read from; "": an estimator's
     notes: list[str] = field(default_factory=list)  # worth showing the user (a missing file)
+    oofs: dict[int, np.ndarray] = field(default_factory=dict, repr=False)  # the pool's, by trial
 
     @property
     def named(self) -> str:
@@ -70,9 +72,9 @@ def row_digest(dataset: Dataset) -> str:
     return digest.hexdigest()[:32]
 
 
-def selection_trials(trials: list[Trial], metric: str) -> list[Trial]:
+def selection_trials(trials: list[Trial], oofs: Mapping[int, np.ndarray], metric: str) -> list[Trial]:
     """The trials ensemble selection can pick from: the best SELECTION_POOL with predictions."""
-    ranked = sorted((t for t in trials if t.status == Status.OK and t.oof is not None),
+    ranked = sorted((t for t in trials if t.status == Status.OK and t.index in oofs),
                     key=lambda t: (_loss(metric, t), t.index))
     return ranked[:SELECTION_POOL]
 
@@ -84,19 +86,20 @@ def _loss(metric: str, trial: Trial) -> float:
 def earlier_run(result, dataset: Dataset, settings: FitSettings) -> EarlierRun:
     """What the fit that gave `result` (a loop.FitResult) on `dataset` with `settings`
     leaves for the next: every trial, the out-of-fold predictions of the selection pool."""
-    keep = {t.index for t in selection_trials(result.trials, result.metric)}
-    trials = [replace(t, oof=t.oof if t.index in keep else None) for t in result.trials]
+    keep = {t.index for t in selection_trials(result.trials, result.oofs, result.metric)}
     before = result.resumed.seconds if result.resumed else 0.0
-    return EarlierRun(trials=trials, metric=result.metric, validation=result.validation,
+    members = () if result.ensemble is None else tuple(
+        (m.trial, m.weight) for m in result.ensemble.members)
+    return EarlierRun(trials=list(result.trials), metric=result.metric, validation=result.validation,
                       seed=settings.seed, search_rows=result.n_search_rows,
                       fingerprint=fingerprint(dataset), row_digest=row_digest(dataset),
                       weight_column=_weights_name(dataset),
-                      seconds=round(before + result.seconds, 3),
-                      ensemble=_members(result.ensemble))
+                      seconds=round(before + result.seconds, 3), ensemble=members,
+                      oofs={i: oof for i, oof in result.oofs.items() if i in keep})
 
 
 def _members(ensemble: dict | None) -> tuple[tuple[int, int], ...]:
-    """(trial, weight) of an ensemble record's members (loop.FitResult's, model.json's)."""
+    """(trial, weight) of the members of model.json's ensemble record."""
     return tuple((int(m["trial"]), int(m["weight"])) for m in (ensemble or {}).get("members", []))
 
 
@@ -107,8 +110,7 @@ def resume_record(run: EarlierRun) -> dict:
             "space_version": run.space_version, "seed": run.seed,
             "search_rows": run.search_rows, "weight_column": run.weight_column,
             "search_seconds": run.seconds,
-            "oof_trials": sorted(t.index for t in run.trials if t.oof is not None),
-            "oof_digest": oof_digest({t.index: t.oof for t in run.trials if t.oof is not None})}
+            "oof_trials": sorted(run.oofs), "oof_digest": oof_digest(run.oofs)}
 
 
 def oof_digest(oofs: dict[int, np.ndarray]) -> str:
@@ -136,16 +138,15 @@ def run_from_summary(summary: dict, oofs: dict[int, np.ndarray], source: str) ->
     if len(saved) < len(wanted) or oof_digest(saved) != record.get("oof_digest"):
         notes.append(f"Note: the out-of-fold predictions saved beside '{source}' are missing or are "
                      "another run's: its trials are not candidates for the ensemble.")
-    else:
-        for trial in trials:
-            trial.oof = oofs.get(trial.index) if trial.index in wanted else None
+        saved = {}
     return EarlierRun(trials=trials, metric=summary["metric"],
                       validation=Validation(**summary["validation"]), seed=int(record["seed"]),
                       search_rows=int(record["search_rows"]), fingerprint=record["fingerprint"],
                       row_digest=record["row_digest"], weight_column=record["weight_column"],
                       seconds=float(record["search_seconds"]),
                       space_version=str(record["space_version"]),
-                      ensemble=_members(summary.get("ensemble")), source=source, notes=notes)
+                      ensemble=_members(summary.get("ensemble")), source=source, notes=notes,
+                      oofs=saved)
 
 
 def _weights_name(dataset: Dataset) -> str | None:
@@ -204,7 +205,7 @@ def resumed_validation(earlier: EarlierRun) -> Validation:
 
 def oof_arrays(run: EarlierRun) -> dict[str, np.ndarray]:
     """The out-of-fold predictions a run keeps, by trial index ("trial_7"), to save."""
-    return {f"trial_{t.index}": t.oof for t in run.trials if t.oof is not None}
+    return {f"trial_{index}": oof for index, oof in run.oofs.items()}
 
 
 def oofs_by_trial(arrays: dict[str, np.ndarray]) -> dict[int, np.ndarray]:

@@ -12,7 +12,7 @@ import math
 import time
 import traceback
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 import numpy as np
@@ -41,9 +41,11 @@ def error_text(error_type: str, message: str, where: str = "") -> str:
     return text + (f" (at {where})" if where else "")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Trial:
-    """One evaluation of a config: every metric, timings, status and, if it failed, why.
+    """The record of one evaluation of a config: what was asked (index, config), what came
+    back (status, every metric, timings and, if it failed, why), and where the search had
+    it from and when it finished. Its out-of-fold predictions travel apart (`Evaluation`).
 
     The error is kept as fields (exception type, message, "file.py:line" it came from);
     `error_text()` composes them into the one line that model.json and the meta-base store.
@@ -61,7 +63,6 @@ class Trial:
     error_type: str = ""  # the exception's class name; "" for a failure that raised nothing
     where: str = ""  # "file.py:123" where the exception was raised, or ""
     finished_at: float | None = None  # seconds from the fit's start to its result; None outside a fit
-    oof: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def error_text(self) -> str:
         """The error as one line: "Type: message (at file.py:N)", or "" for a success."""
@@ -88,6 +89,16 @@ class Trial:
                    predict_seconds=float(record.get("predict_seconds", 0.0)),
                    error=record.get("error", ""), source=record.get("source", ""),
                    finished_at=record.get("finished_at"))
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What an evaluation job gives back: the trial's record and the predictions of its
+    validated rows (in row order; None unless it succeeded), which only ensemble selection
+    reads and which the search keeps or drops on its own."""
+
+    trial: Trial
+    oof: np.ndarray | None = field(default=None, repr=False, compare=False)
 
 
 def make_folds(y: np.ndarray, task_type: str, n_folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -119,14 +130,15 @@ def predict_matrix(model, X, task_type: str, classes: tuple) -> np.ndarray:
 
 
 def evaluate(config: dict, dataset: Dataset, space: SearchSpace,
-             folds: list[tuple[np.ndarray, np.ndarray]], seed: int = 0, index: int = 0) -> Trial:
+             folds: list[tuple[np.ndarray, np.ndarray]], seed: int = 0, index: int = 0) -> Evaluation:
     """Cross-validate `config` on `folds` (k folds, or one holdout split): the predictions
     of the validated rows (every row under k-fold CV, in row order), all metrics on them,
     fit/predict seconds."""
-    trial = Trial(index=index, config=config, config_id=config_id(config), status=Status.OK)
+    asked = Trial(index=index, config=config, config_id=config_id(config), status=Status.OK)
     n_out = len(dataset.classes) if dataset.task_type != "regression" else None
     oof = np.zeros((dataset.n_rows, n_out) if n_out else dataset.n_rows)
     weights = dataset.sample_weight
+    fit_seconds = predict_seconds = 0.0
     try:
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
@@ -136,30 +148,31 @@ def evaluate(config: dict, dataset: Dataset, space: SearchSpace,
                 start = time.perf_counter()
                 model = space.fit(config, model, dataset.X.iloc[train], dataset.y[train], seed,
                                   None if weights is None else weights[train])
-                trial.fit_seconds += time.perf_counter() - start
+                fit_seconds += time.perf_counter() - start
                 start = time.perf_counter()
                 oof[test] = predict_matrix(model, dataset.X.iloc[test], dataset.task_type,
                                            dataset.classes)
-                trial.predict_seconds += time.perf_counter() - start
+                predict_seconds += time.perf_counter() - start
     except MemoryError:
-        trial.status = Status.MEMOUT
-        trial.error_type, trial.error = "MemoryError", "the fit ran out of memory"
-        return trial
+        return Evaluation(replace(asked, status=Status.MEMOUT, error_type="MemoryError",
+                                  error="the fit ran out of memory", fit_seconds=fit_seconds,
+                                  predict_seconds=predict_seconds))
     except Exception as exc:  # any estimator error is a failed trial, not a crash
-        trial.status = Status.FAILED
-        trial.error_type, trial.error, trial.where = _error_fields(exc)
-        return trial
+        error_type, error, where = _error_fields(exc)
+        return Evaluation(replace(asked, status=Status.FAILED, error_type=error_type, error=error,
+                                  where=where, fit_seconds=fit_seconds,
+                                  predict_seconds=predict_seconds))
+    timed = replace(asked, fit_seconds=fit_seconds, predict_seconds=predict_seconds)
     rows = validated_rows(folds)
     y = dataset.y
     if len(rows) < dataset.n_rows:  # a holdout: only its rows have predictions
         oof, y = oof[rows], dataset.y[rows]
     if not np.all(np.isfinite(oof)):
-        trial.status, trial.error = Status.FAILED, "the model predicted NaN or infinite values"
-        return trial
-    trial.scores = all_scores(dataset.task_type, y, oof, dataset.classes,
-                              None if weights is None else weights[rows])
-    trial.oof = oof
-    return trial
+        return Evaluation(replace(timed, status=Status.FAILED,
+                                  error="the model predicted NaN or infinite values"))
+    scores = all_scores(dataset.task_type, y, oof, dataset.classes,
+                        None if weights is None else weights[rows])
+    return Evaluation(replace(timed, scores=scores), oof)
 
 
 def _error_fields(exc: BaseException) -> tuple[str, str, str]:

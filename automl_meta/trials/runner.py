@@ -27,7 +27,7 @@ from automl_meta.core.data import Dataset
 from automl_meta.core.errors import AutoMLMetaError
 from automl_meta.core.pipeline import exported_model
 from automl_meta.core.space import SearchSpace, config_id
-from automl_meta.trials.evaluate import Status, Trial, error_text, evaluate, refit
+from automl_meta.trials.evaluate import Evaluation, Status, Trial, error_text, evaluate, refit
 from automl_meta.trials.forkserver import CONTEXT, IGNORED_SIGNALS, main_not_rerun, warm_up
 
 _CTX = CONTEXT  # see automl_meta.trials.forkserver
@@ -49,7 +49,7 @@ class WorkerSetup:
     refit_space: SearchSpace | None = None  # what the final model is built in; None: space
 
 
-@dataclass
+@dataclass(frozen=True)
 class RefitResult:
     """Outcome of a refit job: the pickled fitted pipeline, or why there is none."""
 
@@ -194,14 +194,15 @@ class SearchRunner(Runner, Protocol):
 def run_all(runner: Runner, configs: Sequence[dict], time_limit: float,
             on_trial: Callable[[Trial], None]) -> None:
     """Evaluate every config on the runner, each under time_limit, calling on_trial with
-    each result as it comes (a build's loop; the search has its own, which decides)."""
+    each trial as it comes, its predictions left out (a build's loop; the search has its
+    own, which decides)."""
     pending = list(enumerate(configs))
     while pending or runner.busy():
         while pending and runner.idle():
             index, config = pending.pop(0)
             runner.submit("evaluate", config, index, time_limit)
-        for trial in runner.collect(timeout=1.0):
-            on_trial(trial)
+        for result in runner.collect(timeout=1.0):
+            on_trial(result.trial)
 
 
 class TrialRunner:
@@ -300,7 +301,8 @@ class TrialRunner:
             pass  # the worker died; collect() reports it
 
     def collect(self, timeout: float) -> list:
-        """Wait up to `timeout` s; return finished Trials / RefitResults (timeouts included)."""
+        """Wait up to `timeout` s; return the finished jobs' Evaluations and RefitResults
+        (timeouts included)."""
         busy = [w for w in self._workers if w.job is not None]
         if not busy:
             self._await_ready(timeout)
@@ -346,8 +348,8 @@ class TrialRunner:
             self._workers.remove(worker)
         if kind == "refit":
             return RefitResult(config, status, seconds=seconds, error=reason, index=index)
-        return Trial(index=index, config=config, config_id=config_id(config), status=status,
-                     fit_seconds=seconds, error=reason)
+        return Evaluation(Trial(index=index, config=config, config_id=config_id(config),
+                                status=status, fit_seconds=seconds, error=reason))
 
 
 def default_memory_limit_mb(n_workers: int) -> int | None:
