@@ -17,8 +17,7 @@ from automl_meta.cli import main
 from automl_meta.core.data import Dataset
 from automl_meta.core.errors import InvalidDataError, InvalidParameterError
 from automl_meta.core.metrics import all_scores, to_loss
-from automl_meta.core.space import FAMILIES, SearchSpace
-from automl_meta.core.weights import UNWEIGHTED_FAMILIES
+from automl_meta.core.space import FAMILIES, UNWEIGHTED_FAMILIES, SearchSpace
 from automl_meta.estimator import AutoMLClassifier, AutoMLRegressor
 from automl_meta.search.ensemble import _Criterion, select
 from automl_meta.search.loop import FitSettings, fit

@@ -43,3 +43,4 @@ class Family:
     fit: Callable[..., Any] | None = None
     max_rows: int | None = None  # offered only on tables of at most this many rows
     safe_first: bool = False  # its default runs until a first trial succeeds (search/loop.py)
+    takes_weights: bool = True  # its estimator's fit takes sample_weight

@@ -153,7 +153,7 @@ def _knn(p: dict, classification: bool, seed: int, inputs: ModelInputs) -> Any:
 KNN = Family("knn", _knn_domains,
              lambda classification: {**_SCALED_DEFAULT, "n_neighbors": 5, "weights": "uniform",
                                      "metric": "euclidean"},
-             _knn)
+             _knn, takes_weights=False)  # scikit-learn's k-NN fit takes no sample_weight
 
 
 # --- SVM ------------------------------------------------------------------------------------

@@ -33,7 +33,7 @@ from automl_meta.core.family import Family, ModelInputs
 from automl_meta.core.preprocessing import PREP_PARAMS
 from automl_meta.core.settings import check_families
 from automl_meta.core.sklearn_families import SVM_MAX_ROWS  # noqa: F401 (re-exported)
-from automl_meta.core.weights import UNWEIGHTED_FAMILIES, normalized
+from automl_meta.core.weights import normalized
 
 # 2: HGB early stopping; SVM calibration that survives rare classes. 3: LightGBM, XGBoost
 # and CatBoost (the families of version 2, their configs and pipelines are unchanged).
@@ -43,6 +43,7 @@ TASK_TYPES = ("binary", "multiclass", "regression")
 # (which the command line reads without importing them; tests/test_space.py checks both agree).
 FAMILY_TABLE: dict[str, Family] = {f.name: f for f in sklearn_families.FAMILIES + boosting.FAMILIES}
 FAMILIES = tuple(FAMILY_TABLE)
+UNWEIGHTED_FAMILIES = tuple(f.name for f in FAMILY_TABLE.values() if not f.takes_weights)
 INACTIVE = 0.0  # encoded value of a param the config does not have
 _FLOAT_DIGITS = 10  # significant digits kept by canonical_json
 
@@ -284,7 +285,7 @@ class SearchSpace:
         family = FAMILY_TABLE[config["family"]]
         weights = None
         if sample_weight is not None:
-            if family.name in UNWEIGHTED_FAMILIES:
+            if not family.takes_weights:
                 raise InvalidParameterError(f"The {family.name!r} family cannot take sample weights.")
             weights = np.asarray(sample_weight, dtype=float)
             kept = np.flatnonzero(weights > 0)

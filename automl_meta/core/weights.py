@@ -17,9 +17,6 @@ import pandas as pd
 
 from automl_meta.core.errors import InvalidDataError
 
-# Every family's estimator takes `sample_weight` in fit but k-NN's (scikit-learn 1.9).
-UNWEIGHTED_FAMILIES = ("knn",)
-
 
 def check_weights(values, what: str, n_rows: int | None = None) -> np.ndarray:
     """`values` as float64 weights: numeric, finite, >= 0, not all zero; else one clear

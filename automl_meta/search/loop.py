@@ -24,18 +24,14 @@ from automl_meta.core.lazy import import_in_background
 from automl_meta.core.metrics import check_metric, to_loss
 from automl_meta.core.pipeline import model_metadata
 from automl_meta.core.settings import FitSettings
-from automl_meta.core.space import FAMILY_TABLE, SearchSpace, config_id
+from automl_meta.core.space import FAMILY_TABLE, UNWEIGHTED_FAMILIES, SearchSpace, config_id
 from automl_meta.core.validation import (
     Validation,
     choose_validation,
     holdout_split,
     validated_rows,
 )
-from automl_meta.core.weights import (
-    UNWEIGHTED_FAMILIES,
-    check_weighted_classes,
-    weights_note,
-)
+from automl_meta.core.weights import check_weighted_classes, weights_note
 from automl_meta.learning.warmstart import WarmStartSource
 from automl_meta.search.choice import choose_strategy
 from automl_meta.search.ensemble import OOF_MEMORY_BYTES, oof_bytes
