@@ -85,7 +85,6 @@ class SurrogateSettings:
     query_size: int = 32  # query configs per task (fewer if the task has fewer left)
     weight_decay: float = 1e-4  # L2 on the weights (Adam)
     metafeatures: bool = False  # feed the task's meta-features (else only its task type)
-    task_dropout: float = 0.0  # meta-training drops each meta-feature input with this chance
     validation: float = 0.2  # share of fingerprint groups held out for meta-validation
     eval_every: int = 100  # meta-steps between meta-validation losses
     seed: int = 0
@@ -104,8 +103,7 @@ class SurrogateSettings:
                     f"The '{name}' parameter of SurrogateSettings must be an int >= {low}. "
                     f"Got {getattr(self, name)!r} instead.")
         for name, low, high in (("inner_lr", 0, math.inf), ("meta_lr", 0, math.inf),
-                                ("weight_decay", 0, math.inf), ("validation", 0, 0.9),
-                                ("task_dropout", 0, 0.95)):
+                                ("weight_decay", 0, math.inf), ("validation", 0, 0.9)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) \
                     or not low <= value <= high:
@@ -571,8 +569,7 @@ def _meta_optimise(torch, table: TaskTable, held: np.ndarray, settings: Surrogat
             break
         drawn = train[rng.integers(len(train), size=members * batch_size)]
         k = int(rng.integers(1, settings.support_max + 1))
-        task = _dropout(torch, rng, tasks_t[drawn], settings.task_dropout)
-        task = task.reshape(members, batch_size, -1)
+        task = tasks_t[drawn].reshape(members, batch_size, -1)
         loss, fast = _query_loss(torch, weights, _draw(rng, table, drawn, k, settings.query_size),
                                  task, settings)
         optimizer.zero_grad()
@@ -581,15 +578,6 @@ def _meta_optimise(torch, table: TaskTable, held: np.ndarray, settings: Surrogat
         optimizer.step()
     final = best[1] if validate is not None else weights
     return tuple(w.detach().numpy().copy() for w in final), history
-
-
-def _dropout(torch, rng: np.random.Generator, tasks, share: float):
-    """Inverted dropout of the meta-features (not of the task-type one-hot)."""
-    if share == 0:
-        return tasks
-    keep = rng.random((tasks.shape[0], tasks.shape[1] - len(TASK_TYPES))) >= share
-    scale = np.concatenate([np.ones((len(keep), len(TASK_TYPES))), keep / (1 - share)], axis=1)
-    return tasks * torch.as_tensor(scale, dtype=tasks.dtype)
 
 
 def _validation_batch(table: TaskTable, held: np.ndarray, settings: SurrogateSettings):
