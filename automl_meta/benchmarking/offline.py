@@ -294,7 +294,7 @@ def replay(strategy: Strategy, task: TestTask, n_trials: int, time_budget: float
 
     clock = SimulatedClock()
     budget = Budget(clock(), math.inf if time_budget is None else time_budget, clock=clock,
-                    refit=False, last_start=0.0)
+                    counted=time_budget is None, refit=False, last_start=0.0)
     settings = FitSettings(max_trials=min(n_trials, len(task.candidates)), n_jobs=1)
     with threadpool_limits(1):  # same arithmetic whatever --jobs is; one process per core
         trials = run_search(StoredRunner(answer, task.metric, clock), strategy, settings,

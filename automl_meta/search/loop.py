@@ -170,7 +170,8 @@ class SearchOutcome:
 class Budget:
     """Deadlines of one search, on a clock: trials end by `deadline`, the final refit by
     `hard_deadline`. `fit` reads the real clock; an offline replay (automl_meta.benchmarking)
-    runs the same loop on a simulated one, without a refit (`seconds` may be infinite there).
+    runs the same loop on a simulated one, without a refit (`seconds` may be infinite there,
+    with `counted`).
 
     `counted`: proposals are asked without the clock (no time limit, no share of the time
     left), so the same seed proposes the same configs however fast the machine is; the
@@ -202,7 +203,7 @@ class Budget:
     def ask_with(self, time_left: float) -> tuple[float, float]:
         """What a proposal is told: the seconds it may take and the share of the search's
         time still ahead, in [0, 1]; (inf, 0) when trials are counted."""
-        if self.counted or math.isinf(self.seconds):
+        if self.counted:
             return math.inf, 0.0
         return time_left, max(0.0, 1.0 - self.elapsed() / self.seconds)
 
