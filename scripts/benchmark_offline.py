@@ -7,7 +7,9 @@
 Without --test-metabase: k-fold cross-validation over the tasks of --metabase (tasks with
 the same fingerprint in the same fold). With it: learn from all of --metabase, test on
 every task of --test-metabase (same pools required). Writes curves.csv, table.md and
-plot.png into --out and prints the table. The work is in automl_meta/benchmarking/.
+plot.png into --out and prints the table. Each replay is appended to --out/replays.csv as it
+ends: the same command again resumes an interrupted run (other settings with that --out are
+an error). The work is in automl_meta/benchmarking/.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import traceback
 
 from automl_meta.benchmarking.offline import BenchmarkSettings, plan_benchmark, run_benchmark
 from automl_meta.benchmarking.offline_report import check_plotting, write_report
+from automl_meta.benchmarking.replay_log import ReplayLog
 from automl_meta.core.errors import AutoMLMetaError
 from automl_meta.core.registry import STRATEGIES
 
@@ -55,7 +58,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--tasks", default="",
                         help="comma-separated task names: test only these (every task still "
                              "learns in its folds; default: test every task)")
-    parser.add_argument("--out", required=True, help="folder for curves.csv, table.md, plot.png")
+    parser.add_argument("--out", required=True,
+                        help="folder for curves.csv, table.md, plot.png and the replay log")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     return parser.parse_args(argv)
 
@@ -85,8 +89,12 @@ def main(argv: list[str] | None = None) -> int:
         check_plotting()
         for name, reason in plan.skipped:
             print(f"note: skipped task {name}: {reason}", file=sys.stderr)
+        log = ReplayLog(args.out, plan.settings)
+        logged = len(log.load())
+        if logged:
+            print(f"resuming: {logged} replays already in {log.path}", file=sys.stderr)
         start = time.perf_counter()
-        curves = run_benchmark(plan, progress=show_progress)
+        curves = run_benchmark(plan, progress=show_progress, log=log)
         print(f"replays took {time.perf_counter() - start:.1f} s", file=sys.stderr)
         print(write_report(curves, plan, args.out, command))
     except KeyboardInterrupt:

@@ -6,6 +6,7 @@ import importlib.util
 import math
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,7 @@ from automl_meta.benchmarking.offline import (
     run_benchmark,
 )
 from automl_meta.benchmarking.regret import add_ranks, regret_curve, summary, time_summary
+from automl_meta.benchmarking.replay_log import ReplayLog
 from automl_meta.core.errors import InvalidParameterError
 from automl_meta.core.registry import STRATEGIES
 from automl_meta.core.space import config_id
@@ -362,6 +364,43 @@ def test_jobs_2_equals_jobs_1(corpus, cli_run, tmp_path):
                                  n_trials=10, n_seeds=2, n_folds=2, n_jobs=2)
     run_benchmark(plan_benchmark(settings)).to_csv(tmp_path / "jobs2.csv", index=False)
     assert (tmp_path / "jobs2.csv").read_bytes() == (out / "curves.csv").read_bytes()
+
+
+def test_an_interrupted_benchmark_resumes_from_its_log_to_the_same_curves(corpus, tmp_path):
+    settings = BenchmarkSettings(str(corpus), strategies=("random", "gp", "portfolio"),
+                                 n_trials=6, n_seeds=2, n_folds=2)
+    plan = plan_benchmark(settings)
+    straight = run_benchmark(plan)
+    log = ReplayLog(tmp_path / "out", settings)
+    stop_after = 2
+
+    def interrupt(done, total):
+        if done == stop_after:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_benchmark(plan, progress=interrupt, log=log)
+    logged = log.load()
+    assert len(logged) == stop_after * 3 * 2  # the finished tasks' replays, nothing more
+    ran = []
+    resumed = run_benchmark(plan, progress=lambda done, total: ran.append(done), log=log)
+    assert ran[0] == stop_after and ran[-1] == plan.n_tasks  # counted from where it stopped
+    pd.testing.assert_frame_equal(resumed, straight, check_exact=True)  # bit-identical
+    assert len(log.load()) == plan.n_tasks * 3 * 2
+
+
+@pytest.mark.parametrize("change", [{"n_trials": 7}, {"time_budget": 30.0}, {"fold_seed": 1}])
+def test_resuming_with_settings_that_change_the_curves_is_an_error(corpus, tmp_path, change):
+    settings = BenchmarkSettings(str(corpus), strategies=("random",), n_trials=6, n_seeds=1,
+                                 n_folds=2)
+    log = ReplayLog(tmp_path, settings)
+    log.append((0, "t1", "random", 0), np.zeros((2, 6)))
+    # another strategy, seed count or job count adds replays to the same benchmark
+    assert len(ReplayLog(tmp_path, replace(settings, strategies=("gp",), n_seeds=3,
+                                           n_jobs=2)).load()) == 1
+    other = ReplayLog(tmp_path, replace(settings, **change))
+    with pytest.raises(InvalidParameterError, match=f"other settings \\({next(iter(change))} "):
+        other.load()
 
 
 @pytest.fixture(scope="module")

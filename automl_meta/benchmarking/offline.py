@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Container, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 
@@ -29,6 +29,7 @@ from threadpoolctl import threadpool_limits
 
 from automl_meta.benchmarking.grouping import GROUPINGS, group_folds, task_groups
 from automl_meta.benchmarking.regret import add_ranks, regret_curve
+from automl_meta.benchmarking.replay_log import ReplayLog
 from automl_meta.benchmarking.simulation import SimulatedClock, StoredRunner
 from automl_meta.core.errors import InvalidParameterError
 from automl_meta.core.metrics import DEFAULT_METRIC, METRICS, from_loss, to_loss
@@ -313,12 +314,21 @@ def _replay_job(key: tuple, strategy, task: TestTask, n_trials: int,
     return key, replay(strategy, task, n_trials, time_budget)
 
 
-def _jobs(plan: BenchmarkPlan) -> Iterator[tuple[tuple, object, TestTask]]:
-    """(key, fresh strategy, task) for every replay; knowledge is built once per fold."""
+def replay_keys(plan: BenchmarkPlan, split: Split) -> list[tuple]:
+    """The (fold, task, strategy, seed) of every replay of a split, in run order."""
+    settings = plan.settings
+    return [(split.fold, task.name, name, seed) for task in split.test
+            for name in settings.strategies for seed in range(settings.n_seeds)]
+
+
+def _jobs(plan: BenchmarkPlan, done: Container[tuple] = ()
+          ) -> Iterator[tuple[tuple, object, TestTask]]:
+    """(key, fresh strategy, task) for every replay not in `done`; knowledge is built once
+    per fold, and not at all for a fold whose replays are all done."""
     settings = plan.settings
     with MetaBase.open(settings.metabase) as metabase:
         for split in plan.splits:
-            if not split.test:
+            if all(key in done for key in replay_keys(plan, split)):
                 continue
             ingredients = fold_ingredients(metabase, split.train, settings.strategies,
                                            settings.fold_seed, settings.metric,
@@ -328,6 +338,8 @@ def _jobs(plan: BenchmarkPlan) -> Iterator[tuple[tuple, object, TestTask]]:
                 for name in settings.strategies:
                     got = ingredients[name]
                     for seed in range(settings.n_seeds):
+                        if (split.fold, task.name, name, seed) in done:
+                            continue
                         cost = None if got.cost_model is None else TaskCost(
                             got.cost_model, task.task_type, np.array(task.size),
                             metabase.protocol.n_folds - 1)
@@ -338,32 +350,40 @@ def _jobs(plan: BenchmarkPlan) -> Iterator[tuple[tuple, object, TestTask]]:
                         yield (split.fold, task.name, name, seed), strategy, task
 
 
-def run_benchmark(plan: BenchmarkPlan,
-                  progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
+def run_benchmark(plan: BenchmarkPlan, progress: Callable[[int, int], None] | None = None,
+                  log: ReplayLog | None = None) -> pd.DataFrame:
     """Replay every (test task, strategy, seed); return the curves (CURVE_COLUMNS, long).
 
     `progress(tasks_done, n_tasks)` is called as each test task finishes. With
-    n_jobs > 1 the replays run in that many processes; the result is the same.
+    n_jobs > 1 the replays run in that many processes; the result is the same. With a
+    `log`, each finished replay is appended to it and the replays it already holds are
+    not run again (a resumed benchmark gives the same curves as one run straight through).
     """
     settings = plan.settings
-    per_task = len(settings.strategies) * settings.n_seeds
-    left = Counter({(s.fold, t.name): per_task for s in plan.splits for t in s.test})
-    curves: dict[tuple, np.ndarray] = {}
+    done = {} if log is None else log.load()
+    keys = [k for split in plan.splits for k in replay_keys(plan, split)]
+    curves: dict[tuple, np.ndarray] = {k: done[k] for k in keys if k in done}
+    left = Counter(k[:2] for k in keys if k not in curves)
+    if progress is not None and curves:
+        progress(plan.n_tasks - len(left), plan.n_tasks)
 
     def record(key: tuple, curve: np.ndarray) -> None:
         curves[key] = curve
+        if log is not None:
+            log.append(key, curve)
         left[key[:2]] -= 1
         if left[key[:2]] == 0 and progress is not None:
-            progress(sum(1 for v in left.values() if v == 0), plan.n_tasks)
+            progress(sum(1 for v in left.values() if v == 0) + plan.n_tasks - len(left),
+                     plan.n_tasks)
 
     if settings.n_jobs == 1:
-        for key, strategy, task in _jobs(plan):
+        for key, strategy, task in _jobs(plan, curves):
             record(*_replay_job(key, strategy, task, settings.n_trials, settings.time_budget))
     else:
         with ProcessPoolExecutor(settings.n_jobs, mp_context=CONTEXT) as pool:
             futures = [pool.submit(_replay_job, key, strategy, task, settings.n_trials,
                                    settings.time_budget)
-                       for key, strategy, task in _jobs(plan)]
+                       for key, strategy, task in _jobs(plan, curves)]
             try:
                 for future in as_completed(futures):
                     record(*future.result())
