@@ -423,7 +423,10 @@ class _FamilyLover:
         return Adapted()
 
 
-def test_reranking_runs_the_warm_start_configs_the_fine_tuned_surrogate_prefers(knowledge):
+@pytest.mark.parametrize("name, unranked", [("portfolio-surrogate", "portfolio"),
+                                             ("safe-portfolio-surrogate", "safe-portfolio")])
+def test_reranking_runs_the_warm_start_configs_the_fine_tuned_surrogate_prefers(knowledge, name,
+                                                                               unranked):
     """Before any trial the portfolio's own first config runs; after one, the queue (the
     portfolio's configs and each family's default) is re-ranked by the surrogate fine-tuned
     on the trials so far, and the configs it prefers run next, wherever they were queued;
@@ -432,16 +435,18 @@ def test_reranking_runs_the_warm_start_configs_the_fine_tuned_surrogate_prefers(
     space = SearchSpace("binary", 500)
     query = TaskQuery("binary", "roc_auc", {"f": 0.0})
     surrogate = _FamilyLover("knn", space)
-    strategy = make_strategy("portfolio-surrogate", space, 0, knowledge=kn["raw"], query=query,
+    strategy = make_strategy(name, space, 0, knowledge=kn["raw"], query=query,
                              surrogate=surrogate)
-    queued = [c for c, _ in strategy._queue]
-    size = SPECS["portfolio-surrogate"].warm_start_size
-    plain = _drive(make_strategy("portfolio", space, 0, knowledge=kn["raw"], query=query), size)
-    driven = _drive_sources(strategy, size + 1)
+    size = SPECS[name].warm_start_size
+    plain = _drive(make_strategy(unranked, space, 0, knowledge=kn["raw"], query=query), size)
+    driven = _drive_sources(strategy, 1)
+    queued = [driven[0][0]] + [c for c, _ in strategy._queue]  # the safe portfolio's: now
+    driven += _drive_sources(strategy, size)
     picked = [c for c, _ in driven]
     liked = [c for c in queued[1:] if c["family"] == "knn"]
-    assert picked[0] == queued[0] == plain[0]  # nothing to rank on yet
+    assert picked[0] == plain[0]  # nothing to rank on yet
     assert len(liked) >= 1 and queued[0]["family"] != "knn"
+    assert {config_id(c) for c in space.default_configs()} <= {config_id(c) for c in queued}
     assert picked[1:1 + len(liked)] == liked  # the preferred family first, in queue order
     assert [c["family"] for c in plain[1:1 + len(liked)]] != ["knn"] * len(liked)
     assert all(c in queued for c in picked[:size]) and driven[-1][1] == "surrogate"

@@ -127,6 +127,10 @@ TABLE = (
                  "(expected improvement per predicted second), then the surrogate proposes",
                  WarmStart.PORTFOLIO, Model.SURROGATE, warm_start_size=WARM_START_SIZE,
                  rerank=True),
+    StrategySpec("safe-portfolio-surrogate", "safe-portfolio's configs and each family's "
+                 "default, re-ranked after every trial by the fine-tuned surrogate as in "
+                 "portfolio-surrogate, then the surrogate proposes", WarmStart.SAFE_PORTFOLIO,
+                 Model.SURROGATE, warm_start_size=WARM_START_SIZE, rerank=True),
 )
 SPECS = {spec.name: spec for spec in TABLE}
 STRATEGIES = tuple(SPECS)

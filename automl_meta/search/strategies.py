@@ -138,6 +138,11 @@ class Strategy:
 
         `time_left` (seconds the trial may take) and `remaining` (share of the search time
         still ahead) let a cost-aware proposer weigh what a config costs."""
+        if self._reranked and self._lead is not None:  # what it re-ranks: the lead's configs too
+            lead = [(c, "warm-start") for c in self._lead.take(remaining)]
+            ids = {config_id(c) for c, _ in lead}
+            self._queue = lead + [(c, s) for c, s in self._queue if config_id(c) not in ids]
+            self._lead = None
         picked = self._reranked_pick(time_left, remaining) if self._reranked else None
         if picked is not None:
             return picked
@@ -203,6 +208,12 @@ class PortfolioQueue:
                 return self.pool[index]
         return None
 
+    def take(self, remaining: float = 0.0) -> list[dict]:
+        """The rest of the `size` configs in one go, each step weighing cost by `remaining`."""
+        weight = max(0.0, min(1.0, remaining))
+        left = self.size - len(self.portfolio.chosen)
+        return [self.pool[i] for i in self.portfolio.order(left, weight)]
+
 
 def warm_start_queue(entry: StrategySpec, space: SearchSpace, knowledge, query,
                      cost=None) -> list[tuple[dict, str]]:
@@ -215,7 +226,9 @@ def warm_start_queue(entry: StrategySpec, space: SearchSpace, knowledge, query,
     """
     if entry.warm_start == WarmStart.DEFAULTS:
         return [(c, "default") for c in space.default_configs()]
-    if entry.warm_start in (WarmStart.NONE, WarmStart.SAFE_PORTFOLIO):
+    if entry.warm_start == WarmStart.SAFE_PORTFOLIO:  # chosen as the search asks: portfolio_queue
+        return [(c, "default") for c in space.default_configs()] if entry.rerank else []
+    if entry.warm_start == WarmStart.NONE:
         return []
     order = portfolio_order if entry.warm_start == WarmStart.PORTFOLIO else knn_order
     configs = order(knowledge, query, n=entry.warm_start_size)
