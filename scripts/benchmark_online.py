@@ -6,7 +6,9 @@ cores, and its predictions on the held-out 25% are scored by the same function.
 
 Systems are strategy entries and peers. A strategy entry runs `automl fit --strategy NAME`;
 `NAME@opt=value[@opt2=value2]` adds `--opt value ...` to that command and is named by the
-whole entry (`surrogate@ensemble-size=1`; `;` in a value stands for a comma). Peers
+whole entry (`surrogate@ensemble-size=1`; `;` in a value stands for a comma);
+`NAME@seed=K` is a repeat of NAME with another search seed on the same split: the report
+measures the run-to-run spread from repeats and counts head-to-head wins beyond it. Peers
 (`--peers flaml,autogluon,hgb,rf,catboost,lightgbm`: the last four are single models with
 their libraries' defaults) run
 `scripts/peer_fit.py` with the python of their own environment (`--peer-python`), on the

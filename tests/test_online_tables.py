@@ -8,7 +8,9 @@ import pytest
 
 from automl_meta.benchmarking.online import (
     head_to_head,
+    markdown,
     peer_scores,
+    repeat_spread,
     score_matrix,
     split_table,
     summary_table,
@@ -57,6 +59,42 @@ def test_head_to_head_counts_wins_ties_and_the_largest_relative_loss():
     c = next(line for line in lines if line.startswith("| c |"))
     assert b == "| b | 3 | 2 | 0 | 1 | 100.0% (reg) |"  # rmse 2.0 against 1.0
     assert c == "| c | 2 | 1 | 1 | 0 | - |"
+
+
+# a and its repeat a@seed=1 on three datasets; b against them
+REPEATS = [
+    {"dataset": "auc", "strategy": "a", "metric": "roc_auc", "test_score": "0.90", "trials": "10"},
+    {"dataset": "auc", "strategy": "a@seed=1", "metric": "roc_auc", "test_score": "0.88", "trials": "12"},
+    {"dataset": "auc", "strategy": "b", "metric": "roc_auc", "test_score": "0.89", "trials": "30"},
+    {"dataset": "reg", "strategy": "a", "metric": "rmse", "test_score": "2.0", "trials": "20"},
+    {"dataset": "reg", "strategy": "a@seed=1", "metric": "rmse", "test_score": "2.1", "trials": "16"},
+    {"dataset": "reg", "strategy": "b", "metric": "rmse", "test_score": "3.0", "trials": "40"},
+    {"dataset": "mc", "strategy": "a", "metric": "log_loss", "test_score": "0.5", "trials": "30"},
+    {"dataset": "mc", "strategy": "a@seed=1", "metric": "log_loss", "test_score": "", "trials": "8"},
+    {"dataset": "mc", "strategy": "b", "metric": "log_loss", "test_score": "0.4", "trials": "50"},
+]
+
+
+def test_only_differences_beyond_the_measured_spread_count_as_wins_or_losses():
+    systems = ["a", "a@seed=1", "b"]
+    datasets, metrics, values = score_matrix(REPEATS, systems)
+    spread = repeat_spread(metrics, values, systems)
+    # auc: 0.02 apart; mc: the repeat failed, so no spread there; reg: 0.1 apart
+    assert spread[0] == pytest.approx(0.02) and np.isnan(spread[1]) and spread[2] == pytest.approx(0.1)
+    b = next(line for line in head_to_head(datasets, metrics, values, systems, "a", spread)
+             if line.startswith("| b |"))
+    # a wins auc (within the spread: even) and reg (beyond it); mc has no spread measured
+    assert b == "| b | 3 | 2 | 0 | 1 | 25.0% (mc) | 1 / 0 (100%) |"
+
+
+def test_the_summary_gives_each_systems_median_trials_over_complete_datasets():
+    report = markdown([dict(r, budget="60", wall_seconds="60") for r in REPEATS], ["a", "b"], [60.0], "a")
+    lines = report.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("| system | mean rank"))
+    header, rows = lines[start], {line.split(" | ")[0].strip("| "): line.split(" | ")
+                                  for line in lines[start + 2:start + 4]}
+    assert header.split(" | ")[4] == "median trials"
+    assert rows["a"][4] == "20" and rows["b"][4] == "40"  # of 10, 20, 30 and 30, 40, 50
 
 
 @pytest.mark.parametrize("task, target", [("classification", "y"), ("regression", "v")])

@@ -58,8 +58,10 @@ def with_scores(row: dict, task_type: str, scores: dict[str, float], used: int) 
             "accuracy": scores.get("accuracy", ""), "r2": scores.get("r2", ""), "n_test": used}
 
 
-def score_matrix(rows: list[dict], systems: list[str]) -> tuple[list[str], list[str], np.ndarray]:
-    """Datasets, their metrics, and the (dataset x system) test scores; NaN: failed or not run."""
+def score_matrix(rows: list[dict], systems: list[str], field: str = "test_score"
+                 ) -> tuple[list[str], list[str], np.ndarray]:
+    """Datasets, their metrics, and the (dataset x system) test scores (or another numeric
+    field of the rows); NaN: failed, not run or not known."""
     by = {(r["dataset"], r["strategy"]): r for r in rows}
     datasets = sorted({r["dataset"] for r in rows})
     metrics, values = [], np.full((len(datasets), len(systems)), np.nan)
@@ -67,8 +69,8 @@ def score_matrix(rows: list[dict], systems: list[str]) -> tuple[list[str], list[
         cells = [by.get((name, s)) for s in systems]
         metrics.append(next((c["metric"] for c in cells if c and c.get("metric")), ""))
         for j, c in enumerate(cells):
-            if c and c.get("test_score") not in (None, ""):
-                values[i, j] = float(c["test_score"])
+            if c and c.get("test_score") not in (None, "") and c.get(field) not in (None, ""):
+                values[i, j] = float(c[field])
     return datasets, metrics, values
 
 
@@ -105,8 +107,30 @@ def cost_table(rows: list[dict], datasets: list[str], systems: list[str]) -> lis
     return lines
 
 
-def summary_table(metrics: list[str], values: np.ndarray, systems: list[str]) -> list[str]:
-    """Mean rank, wins, mean normalised score and mean rank per task type, over complete tables."""
+REPEAT = "@seed="  # `NAME@seed=K`: the same command as NAME with another search seed
+
+
+def repeat_spread(metrics: list[str], values: np.ndarray, systems: list[str]) -> np.ndarray:
+    """Per dataset, the run-to-run spread of one command: the largest difference in loss
+    between runs of a system and its repeats (`NAME@seed=K` beside `NAME`), over every
+    system repeated there; NaN where no system was repeated."""
+    losses = to_losses(metrics, values)
+    spread = np.full(len(metrics), np.nan)
+    for j, name in enumerate(systems):
+        repeats = [k for k, other in enumerate(systems) if other.startswith(name + REPEAT)]
+        if not repeats:
+            continue
+        runs = losses[:, [j, *repeats]]
+        measured = np.nanmax(runs, axis=1) - np.nanmin(runs, axis=1)
+        measured[np.isnan(runs).sum(axis=1) > runs.shape[1] - 2] = np.nan  # fewer than 2 runs
+        spread = np.fmax(spread, measured)
+    return spread
+
+
+def summary_table(metrics: list[str], values: np.ndarray, systems: list[str],
+                  trials: np.ndarray | None = None) -> list[str]:
+    """Mean rank, wins, mean normalised score, median trials (where known) and mean rank per
+    task type, over complete tables."""
     complete = ~np.isnan(values).any(axis=1)
     losses = to_losses(metrics, values)[complete]
     kinds = np.array([TASK_OF_METRIC.get(m, "") for m in metrics])[complete]
@@ -122,24 +146,35 @@ def summary_table(metrics: list[str], values: np.ndarray, systems: list[str]) ->
              "worst, linear in the metric.", ""]
     if not complete.any():
         return lines[:1]
-    lines += ["| system | mean rank | wins | mean normalised score | " + " | ".join(
+    lines += ["| system | mean rank | wins | mean normalised score | median trials | " + " | ".join(
                   f"mean rank {t} {DEFAULT_METRIC[t]} ({int((kinds == t).sum())})" for t in types) + " |",
-              "| --- | --- | --- | --- |" + " --- |" * len(types)]
+              "| --- | --- | --- | --- | --- |" + " --- |" * len(types)]
     for j, s in enumerate(systems):
         by_type = "".join(f" {ranks[kinds == t, j].mean():.2f} |" for t in types)
+        known = np.array([]) if trials is None else trials[complete, j]
+        known = known[~np.isnan(known)]
+        median = f"{np.median(known):g}" if len(known) else "-"
         lines.append(f"| {s} | {ranks[:, j].mean():.2f} | {wins[j]} | "
-                     f"{normalised[:, j].mean():.3f} |{by_type}")
+                     f"{normalised[:, j].mean():.3f} | {median} |{by_type}")
     return lines
 
 
-def head_to_head(datasets, metrics, values, systems, reference: str) -> list[str]:
-    """The reference against each other system, on the datasets both finished."""
+def head_to_head(datasets, metrics, values, systems, reference: str,
+                 spread: np.ndarray | None = None) -> list[str]:
+    """The reference against each other system, on the datasets both finished; with a
+    measured `spread` (repeat_spread), also counted on the datasets where the two differ
+    by more than it."""
     losses = to_losses(metrics, values)
     r = systems.index(reference)
+    measured = spread is not None and bool(np.isfinite(spread).any())
     lines = [f"`{reference}` against each system, on the datasets both finished; its largest "
-             "relative loss is how much worse its score is than the other's, in % of the other's:",
-             "", "| system | datasets | wins | ties | losses | largest relative loss |",
-             "| --- | --- | --- | --- | --- | --- |"]
+             "relative loss is how much worse its score is than the other's, in % of the other's"
+             + (f". Beyond the spread: on the {int(np.isfinite(spread).sum())} datasets where "
+                "the spread of one command was measured (repeats with another seed), wins and "
+                "losses by more than that spread, and the share won of those" if measured else "")
+             + ":", "", "| system | datasets | wins | ties | losses | largest relative loss |"
+             + (" beyond the spread: wins / losses (share won) |" if measured else ""),
+             "| --- | --- | --- | --- | --- | --- |" + (" --- |" if measured else "")]
     for j, s in enumerate(systems):
         if j == r:
             continue
@@ -151,8 +186,26 @@ def head_to_head(datasets, metrics, values, systems, reference: str) -> list[str
             i = int(np.argmax(np.where(lost, relative, -np.inf)))
             worst = f"{100 * relative[i]:.1f}% ({datasets[i]})"
         won = both & (losses[:, r] < losses[:, j])
-        lines.append(f"| {s} | {int(both.sum())} | {int(won.sum())} | "
-                     f"{int((both & ~won & ~lost).sum())} | {int(lost.sum())} | {worst} |")
+        line = (f"| {s} | {int(both.sum())} | {int(won.sum())} | "
+                f"{int((both & ~won & ~lost).sum())} | {int(lost.sum())} | {worst} |")
+        if measured:
+            with np.errstate(invalid="ignore"):
+                beyond = both & (np.abs(losses[:, r] - losses[:, j]) > spread)  # NaN: False
+            w, lo = int((beyond & won).sum()), int((beyond & lost).sum())
+            line += f" {w} / {lo} ({100 * w / (w + lo):.0f}%) |" if w + lo else " 0 / 0 |"
+        lines.append(line)
+    return lines
+
+
+def spread_table(datasets, metrics, values, spread: np.ndarray) -> list[str]:
+    """The measured run-to-run spread per dataset, in the metric and in % of the score."""
+    lines = ["Run-to-run spread of one command (the largest difference between a system's "
+             "runs with different seeds), where measured:", "",
+             "| dataset | metric | spread | % of the score |", "| --- | --- | --- | --- |"]
+    for name, metric, row, gap in zip(datasets, metrics, values, spread):
+        if np.isfinite(gap):
+            score = np.nanmean(np.abs(row))
+            lines.append(f"| {name} | {metric} | {gap:.4f} | {100 * gap / score:.1f}% |")
     return lines
 
 
@@ -188,11 +241,15 @@ def markdown(rows: list[dict], systems: list[str], budgets: list[float], referen
     for budget in budgets:
         chosen = [r for r in rows if float(r["budget"]) == budget]
         datasets, metrics, values = score_matrix(chosen, systems)
+        _, _, trials = score_matrix(chosen, systems, "trials")
+        spread = repeat_spread(metrics, values, systems)
         lines = [f"## Time budget {budget:g} s", "", *score_table(datasets, metrics, values, systems),
                  "", *cost_table(chosen, datasets, systems), "",
-                 *summary_table(metrics, values, systems)]
+                 *summary_table(metrics, values, systems, trials)]
+        if np.isfinite(spread).any():
+            lines += ["", *spread_table(datasets, metrics, values, spread)]
         if len(systems) > 1:
-            lines += ["", *head_to_head(datasets, metrics, values, systems, reference)]
+            lines += ["", *head_to_head(datasets, metrics, values, systems, reference, spread)]
         own = own_best_table(chosen, systems)
         lines += ["", *own] if own else []
         sections.append("\n".join(lines))
