@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from automl_meta.cli import main
 from automl_meta.core.errors import MissingExtraError
 from automl_meta.core.lazy import LAZY_MODULES, require
+from automl_meta.core.registry import DEFAULT_STRATEGY
 from tests.conftest import make_frame
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,9 +40,9 @@ def test_each_extra_installs_the_packages_the_table_says_it_does():
             assert module in _names(extras[extra]), (module, extra)
 
 
-def test_the_core_has_torch_and_no_package_of_an_extra():
+def test_the_core_has_no_package_of_an_extra_and_torch_is_the_surrogate_extra():
     core = _names(PROJECT["dependencies"])
-    assert "torch" in core and LAZY_MODULES["torch"] == ""  # the surrogate strategy runs it
+    assert "torch" not in core and LAZY_MODULES["torch"] == "surrogate"  # the default needs none
     assert not core & set(EXTRA_MODULES)
 
 
@@ -88,6 +89,32 @@ def test_a_build_without_its_extra_is_one_line_exit_2_nothing_written(
     assert not list(sources.glob("x.metabase*"))
 
 
+@pytest.mark.parametrize("strategy", ["surrogate", "safe-portfolio-surrogate"])
+def test_a_surrogate_strategy_without_torch_says_which_extra_and_falls_back(tmp_path, monkeypatch,
+                                                                            strategy):
+    monkeypatch.chdir(tmp_path)
+    make_frame("binary", n=60).to_csv(tmp_path / "d.csv", index=False)
+    monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` now raises ImportError
+    result = CliRunner().invoke(main, ["fit", "d.csv", "--strategy", strategy, "--max-trials", "2",
+                                       "--n-jobs", "1"])
+    assert result.exit_code == 0, result.output
+    assert (f"Note: the {strategy} strategy needs the surrogate extra: pip install "
+            f"'automl-meta[surrogate]'. Warm-starting with knn instead.") in result.stderr
+    assert json.loads((tmp_path / "model.json").read_text())["strategy"] == "knn"
+
+
+def test_training_the_surrogate_without_torch_is_one_line_exit_2_nothing_written(tmp_path,
+                                                                                 monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setitem(sys.modules, "torch", None)
+    result = CliRunner().invoke(main, ["metabase", "train-surrogate", "--out", "s.npz"])
+    assert result.exit_code == 2, result.output
+    assert result.stderr == ("Error: the meta-trained surrogate (and training a learned "
+                             "embedding) needs the surrogate extra: pip install "
+                             "'automl-meta[surrogate]'\n")
+    assert not list(tmp_path.iterdir())
+
+
 BLOCKER = '''import importlib.abc, sys
 
 class _WithoutExtras(importlib.abc.MetaPathFinder):
@@ -120,7 +147,7 @@ def test_fit_and_predict_need_no_extra(tmp_path):
     assert fitted.returncode == 0, fitted.stderr
     assert "warm start from the nearest tasks" in fitted.stderr
     assert "Note:" not in fitted.stderr  # the shipped meta-base and its cost model were used
-    assert json.loads((tmp_path / "model.json").read_text())["strategy"] == "portfolio"
+    assert json.loads((tmp_path / "model.json").read_text())["strategy"] == DEFAULT_STRATEGY
     predicted = automl("predict", "model.pkl", "d.csv", "--output", "p.csv")
     assert predicted.returncode == 0, predicted.stderr
     assert len((tmp_path / "p.csv").read_text().splitlines()) == 81

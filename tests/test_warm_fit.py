@@ -8,7 +8,7 @@ import pytest
 
 from automl_meta.core.data import fingerprint, load_table
 from automl_meta.core.families import FAMILY_NAMES
-from automl_meta.core.registry import SPECS, STRATEGIES, Model
+from automl_meta.core.registry import DEFAULT_STRATEGY, SPECS, STRATEGIES, Model
 from automl_meta.core.space import config_id
 from automl_meta.metabase.locate import artifact_path
 from automl_meta.metabase.store import MetaBase
@@ -184,13 +184,13 @@ def test_default_strategy_is_the_portfolio_and_says_when_the_metabase_has_no_cos
     assert "Without a cost model, candidates are ranked by expected improvement alone" \
         in untrained.output
     assert "warm start from the nearest tasks: close" in untrained.output
-    assert json.loads(model.with_suffix(".json").read_text())["strategy"] == "portfolio"
+    assert json.loads(model.with_suffix(".json").read_text())["strategy"] == DEFAULT_STRATEGY
     assert run(["metabase", "train-cost", "--metabase", str(copy)]).exit_code == 0
     trained = run(args)
     assert trained.exit_code == 0, trained.output
     assert "Note:" not in trained.output
     summary = json.loads(model.with_suffix(".json").read_text())
-    assert summary["strategy"] == "portfolio"
+    assert summary["strategy"] == DEFAULT_STRATEGY
     assert [t["task"] for t in summary["warm_start_tasks"]] == ["close", "other"]
 
 

@@ -16,7 +16,7 @@ from automl_meta.core.errors import MissingExtraError
 
 # module -> the extra of pyproject.toml that installs it ("": a core dependency)
 LAZY_MODULES = {
-    "torch": "",  # the surrogate strategy, and training the surrogate and the learned embedding
+    "torch": "surrogate",  # the surrogate strategies, training the surrogate and the learned embedding
     "lightgbm": "", "xgboost": "", "catboost": "",  # their model families' estimators
     "dask": "build", "distributed": "build",  # meta-base builds on a cluster
     "openml": "build", "requests": "build", "urllib3": "build",  # OpenML sources, their errors
@@ -41,8 +41,7 @@ class one_torch_thread:
     order: bit-identical results for a seed), its thread count restored after."""
 
     def __enter__(self):
-        import torch
-
+        torch = require("torch", "the meta-trained surrogate (and training a learned embedding)")
         self._torch, self._threads = torch, torch.get_num_threads()
         torch.set_num_threads(1)
         return torch

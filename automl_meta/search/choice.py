@@ -13,6 +13,7 @@ from typing import Any
 
 from automl_meta.core.data import Dataset
 from automl_meta.core.errors import AutoMLMetaError
+from automl_meta.core.lazy import require
 from automl_meta.core.registry import (
     DEFAULT_STRATEGY,
     FALLBACK_STRATEGY,
@@ -69,13 +70,15 @@ def gather(entry: StrategySpec, metabase: MetaBase, *, strict_models: bool = Tru
     needs = entry.needs
     cost_model = _cost_model(metabase, trained, strict_cost, on_note) if Need.COST in needs else None
     try:
+        if Need.SURROGATE in needs:  # before any search: its absence is a one-line error
+            require("torch", f"the {entry.name} strategy")
         embedding = trained(Need.EMBEDDING) if Need.EMBEDDING in needs else None
         surrogate = trained(Need.SURROGATE) if Need.SURROGATE in needs else None
     except AutoMLMetaError as exc:
         if strict_models:
             raise
         if on_note:
-            on_note(f"Note: {exc} Warm-starting with {FALLBACK_STRATEGY} instead.")
+            on_note(f"Note: {str(exc).rstrip('.')}. Warm-starting with {FALLBACK_STRATEGY} instead.")
         return gather(spec(FALLBACK_STRATEGY), metabase, strict_models=True,  # noted above
                       strict_cost=strict_cost, trained=trained, task_names=task_names,
                       read_tasks=read_tasks)
