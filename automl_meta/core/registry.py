@@ -95,8 +95,8 @@ class StrategySpec:
 PAST_TASK_WARM_STARTS = (WarmStart.KNN, WarmStart.PORTFOLIO, WarmStart.SAFE_PORTFOLIO)
 SURROGATE_MODELS = (Model.SURROGATE, Model.SCRATCH_SURROGATE)  # they read the task's meta-features
 WARM_START_SIZE = 10  # configs taken from the nearest tasks before the model takes over
-# The safe portfolio's: its later steps still gain (docs/benchmarks.md, "The default decided
-# on both axes": 15 and 20 beat 10 at 30 and 60 s offline).
+# The safe portfolio's: its later steps still gain, in seconds offline (docs/benchmarks.md,
+# "The default decided on both axes").
 SAFE_WARM_START_SIZE = 15
 
 TABLE = (

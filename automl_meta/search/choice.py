@@ -70,7 +70,7 @@ def gather(entry: StrategySpec, metabase: MetaBase, *, strict_models: bool = Tru
     needs = entry.needs
     cost_model = _cost_model(metabase, trained, strict_cost, on_note) if Need.COST in needs else None
     try:
-        if Need.SURROGATE in needs:  # before any search: its absence is a one-line error
+        if Need.SURROGATE in needs:  # a missing torch is told before any search, as a missing model
             require("torch", f"the {entry.name} strategy")
         embedding = trained(Need.EMBEDDING) if Need.EMBEDDING in needs else None
         surrogate = trained(Need.SURROGATE) if Need.SURROGATE in needs else None
