@@ -88,13 +88,16 @@ def test_only_differences_beyond_the_measured_spread_count_as_wins_or_losses():
 
 
 def test_the_summary_gives_each_systems_median_trials_over_complete_datasets():
-    report = markdown([dict(r, budget="60", wall_seconds="60") for r in REPEATS], ["a", "b"], [60.0], "a")
+    report = markdown([dict(r, budget="60", wall_seconds="60") for r in REPEATS],
+                      ["a", "a@seed=1", "b"], [60.0], "a")
     lines = report.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("| system | mean rank"))
     header, rows = lines[start], {line.split(" | ")[0].strip("| "): line.split(" | ")
                                   for line in lines[start + 2:start + 4]}
     assert header.split(" | ")[4] == "median trials"
     assert rows["a"][4] == "20" and rows["b"][4] == "40"  # of 10, 20, 30 and 30, 40, 50
+    table = lines[start:lines.index("", start)]
+    assert [line.split(" | ")[0] for line in table[2:]] == ["| a", "| b"]  # a repeat is not ranked
 
 
 @pytest.mark.parametrize("task, target", [("classification", "y"), ("regression", "v")])

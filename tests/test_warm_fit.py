@@ -175,7 +175,7 @@ def test_fit_with_the_surrogate_needs_one_trained_on_that_metabase(world, tmp_pa
     assert sources[0] == "default" and "surrogate" in sources
 
 
-def test_default_strategy_is_the_portfolio_and_says_when_the_metabase_has_no_cost_model(
+def test_the_default_strategy_warm_starts_and_says_when_the_metabase_has_no_cost_model(
         world, tmp_path):
     copy, model, args = _fit_on_a_copy(world, tmp_path, "--max-trials", "3")
     untrained = run(args)  # a meta-base of the user's own, no cost model trained on it yet

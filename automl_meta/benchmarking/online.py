@@ -243,9 +243,11 @@ def markdown(rows: list[dict], systems: list[str], budgets: list[float], referen
         datasets, metrics, values = score_matrix(chosen, systems)
         _, _, trials = score_matrix(chosen, systems, "trials")
         spread = repeat_spread(metrics, values, systems)
+        ranked = [j for j, name in enumerate(systems) if REPEAT not in name]  # repeats: spread only
         lines = [f"## Time budget {budget:g} s", "", *score_table(datasets, metrics, values, systems),
                  "", *cost_table(chosen, datasets, systems), "",
-                 *summary_table(metrics, values, systems, trials)]
+                 *summary_table(metrics, values[:, ranked], [systems[j] for j in ranked],
+                                trials[:, ranked])]
         if np.isfinite(spread).any():
             lines += ["", *spread_table(datasets, metrics, values, spread)]
         if len(systems) > 1:
