@@ -133,3 +133,17 @@ def test_the_header_keeps_the_targets_name(target, width):
                               categorical=("b",) * 9)
     line = header_text(dataset, width)
     assert len(line) <= width and f"binary target '{target}'" in line
+
+
+@pytest.mark.parametrize("width", range(12, 41))
+def test_params_text_never_exceeds_its_width_and_marks_what_it_leaves_out(width):
+    from automl_meta.cli.report import params_text
+
+    config = {"family": "hist_gradient_boosting",
+              "params": {"learning_rate": 0.0673, "max_iter": 281, "max_leaf_nodes": 31,
+                         "min_samples_leaf": 20, "l2_regularization": 0.001}}
+    text = params_text(config, width)
+    assert len(text) <= width, text
+    every = params_text(config, 1000)
+    assert text == every or text.endswith(" ~")
+    assert text.split(" ~")[0] == every[:len(text.split(" ~")[0])]  # whole tokens, in order

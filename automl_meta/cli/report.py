@@ -191,9 +191,10 @@ def params_text(config: dict, width: int, first: Sequence[str] = ()) -> str:
     items = [(k, v) for k, v in config["params"].items() if k not in PREP_PARAMS]
     items.sort(key=lambda kv: kv[0] not in first)  # stable: the differing ones lead
     out = ""
-    for k, v in items:
+    for i, (k, v) in enumerate(items):
         token = f"{SHORT_NAMES.get(k, k)}={_format(v)}"
-        if len(out) + len(token) + (1 if out else 0) > width - 1:
+        room = width if i == len(items) - 1 else width - 2  # room for " ~" while tokens follow
+        if len(out) + len(token) + (1 if out else 0) > room:
             return out + " ~" if out else fit_width(token, width)
         out = f"{out} {token}" if out else token
     return out
