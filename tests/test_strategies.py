@@ -196,9 +196,9 @@ def test_surrogate_strategies_start_with_each_default_then_the_surrogate_propose
     assert strategy.name == name
 
 
-def _drive_sources(strategy, n):
+def _drive_sources(strategy, n, start=0):
     out = []
-    for i in range(n):
+    for i in range(start, start + n):
         config, source = strategy.ask()
         strategy.tell(Trial(index=i, config=config, config_id=config_id(config), status="ok",
                             scores={"roc_auc": 0.5 + i / 100}))
@@ -441,7 +441,7 @@ def test_reranking_runs_the_warm_start_configs_the_fine_tuned_surrogate_prefers(
     plain = _drive(make_strategy(unranked, space, 0, knowledge=kn["raw"], query=query), size)
     driven = _drive_sources(strategy, 1)
     queued = [driven[0][0]] + [c for c, _ in strategy._queue]  # the safe portfolio's: now
-    driven += _drive_sources(strategy, size)
+    driven += _drive_sources(strategy, size, start=1)
     picked = [c for c, _ in driven]
     liked = [c for c in queued[1:] if c["family"] == "knn"]
     assert picked[0] == plain[0]  # nothing to rank on yet

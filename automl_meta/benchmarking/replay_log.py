@@ -31,10 +31,16 @@ class ReplayLog:
         self.path = self.folder / "replays.csv"
         self.settings_path = self.folder / "replays.settings.json"
         self._settings = {k: v for k, v in asdict(settings).items() if k not in NOT_IN_A_CURVE}
+        self._read: dict[Key, np.ndarray] | None = None  # the file, read once, kept by append
 
     def load(self) -> dict[Key, np.ndarray]:
         """The replays logged so far (key -> 2 x n_trials: regret, seconds); an
         InvalidParameterError when the log is of other settings."""
+        if self._read is None:
+            self._read = self._read_file()
+        return dict(self._read)
+
+    def _read_file(self) -> dict[Key, np.ndarray]:
         if not self.path.exists():
             return {}
         stored = json.loads(self.settings_path.read_text()) if self.settings_path.exists() else None
@@ -65,3 +71,5 @@ class ReplayLog:
                               "normalized_regret": curve[0], "seconds": curve[1]})
         with self.path.open("a") as handle:
             frame.to_csv(handle, header=False, index=False)
+        if self._read is not None:
+            self._read[key] = curve

@@ -201,7 +201,7 @@ class PortfolioQueue:
     def next(self, seen: set[str], remaining: float = 0.0) -> dict | None:
         """The next config not in `seen`; None once `size` are chosen or none adds gain."""
         while len(self.portfolio.chosen) < self.size:
-            index = self.portfolio.step(max(0.0, min(1.0, remaining)))
+            index = self.portfolio.step(_cost_weight(remaining))
             if index is None:
                 return None
             if config_id(self.pool[index]) not in seen:
@@ -210,9 +210,13 @@ class PortfolioQueue:
 
     def take(self, remaining: float = 0.0) -> list[dict]:
         """The rest of the `size` configs in one go, each step weighing cost by `remaining`."""
-        weight = max(0.0, min(1.0, remaining))
         left = self.size - len(self.portfolio.chosen)
-        return [self.pool[i] for i in self.portfolio.order(left, weight)]
+        return [self.pool[i] for i in self.portfolio.order(left, _cost_weight(remaining))]
+
+
+def _cost_weight(remaining: float) -> float:
+    """How much cost weighs in a portfolio step: the share of the search's time ahead."""
+    return max(0.0, min(1.0, remaining))
 
 
 def warm_start_queue(entry: StrategySpec, space: SearchSpace, knowledge, query,
